@@ -1,0 +1,149 @@
+"""Command line: python -m vad_core {analyze,train,evaluate}.
+
+    python -m vad_core analyze clip.mp4 --out results --json
+    python -m vad_core train --data ../shared/data/ucsd_ped2 --out models/mine --preset fast --minutes 10
+    python -m vad_core evaluate --data ../shared/data/ucsd_ped2 --json
+
+Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vad_core.errors import BadInput
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, exit 2, as for any bad input
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m vad_core", description="Reconstruction-based video anomaly detection.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("analyze", help="score every frame of a video")
+    p.add_argument("video", help="video file or folder of frame images")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--out", default="vad_out", help="output folder for scores.csv, segments.json, error_maps.npz")
+    p.add_argument("--threshold", type=float, default=1.0, help="calibrated-score threshold (default 1.0)")
+    p.add_argument("--min-duration", type=int, default=3, help="drop segments shorter than this many frames")
+    p.add_argument("--merge-gap", type=int, default=5, help="join segments separated by at most this many frames")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
+    p.add_argument("--json", action="store_true", help="print a summary object on stdout")
+
+    p = sub.add_parser("train", help="train on normal clips (DATASET/train) and calibrate")
+    p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
+    p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
+    p.add_argument("--preset", choices=["fast", "paper"], default="fast", help="fast: 131 px; paper: 227 px")
+    p.add_argument("--input-size", type=int, default=None, help="override the preset's input size (8n+19)")
+    p.add_argument("--temporal", choices=["convlstm", "none"], default="convlstm", help="temporal block (ablation)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs to train")
+    p.add_argument("--minutes", type=float, default=None, help="time budget in minutes")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-clips", type=int, default=None, help="use only the first N training clips")
+    p.add_argument("--device", default=None)
+    p.add_argument("--resume", action="store_true", help="continue from STEM.resume.safetensors if present")
+
+    p = sub.add_parser("evaluate", help="frame and pixel AUC on a labelled dataset")
+    p.add_argument("--data", required=True, help="dataset folder with test/ and labels.json")
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from vad_core.analysis import SegmentRule, analyze
+    from vad_core.checkpoint import load_checkpoint
+    from vad_core.video import probe
+
+    model = load_checkpoint(args.checkpoint, device=args.device)
+    info = probe(args.video)
+    with tqdm(total=info.frame_count or None, unit="frame", desc="analyzing", disable=args.json) as bar:
+        result = analyze(args.video, model, progress=lambda done, total: bar.update(done - bar.n))
+    rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
+    out = result.save(args.out, rule)
+    segments = [s.to_dict(result.fps) for s in result.segments(rule)]
+    summary = {
+        "frames": result.frame_count,
+        "video_fps": result.fps,
+        "seconds": result.seconds,
+        "frames_per_second": result.frames_per_second,
+        "segments": segments,
+        "out": str(out),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{result.frame_count} frames at {result.frames_per_second:.1f} frames/s; {len(segments)} segments; wrote {out}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vad_core.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data,
+        out=args.out,
+        preset=args.preset,
+        input_size=args.input_size,
+        temporal=args.temporal,
+        epochs=args.epochs,
+        minutes=args.minutes,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        max_clips=args.max_clips,
+        device=args.device,
+        resume=args.resume,
+    )
+    result = train(cfg)
+    print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s; wrote {result.checkpoint}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from vad_core.checkpoint import load_checkpoint
+    from vad_core.evaluation import evaluate_dataset
+
+    if not Path(args.data).is_dir():
+        raise BadInput(f"{args.data}: dataset folder not found")
+    model = load_checkpoint(args.checkpoint, device=args.device)
+    with tqdm(desc="evaluating", unit="clip", disable=args.json) as bar:
+        metrics = evaluate_dataset(args.data, model, on_clip=lambda name: bar.update(1))
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
+COMMANDS = {"analyze": _analyze, "train": _train, "evaluate": _evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BadInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # internal error: one line unless debugging
+        if os.environ.get("VAD_DEBUG"):
+            raise
+        print(f"internal error: {type(err).__name__}: {err} (set VAD_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1

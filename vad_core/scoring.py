@@ -1,0 +1,165 @@
+"""From reconstructions to scores: error maps, frame error e(t), regularity s(t), calibrated c(t), segments.
+
+    maps = motion_error_map(x, r, x_prev, r_prev)        # per-pixel squared error
+    e = smooth(np.array([reduce_map(m, cfg) for m in all_maps]), cfg.smooth_sigma)
+    segs = find_segments(e / tau, threshold=1.0, min_duration=5, merge_gap=5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import find_peaks
+
+ERROR_KINDS = ("appearance", "motion")
+REDUCTIONS = ("sum", "local_max")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How an error map becomes a frame error.
+
+    kind: "appearance" is (x - r)^2; "motion" is the squared error of the reconstructed frame
+    difference, which ignores static texture the model renders badly. reduce: "sum" is the
+    paper's frame-wide sum; "local_max" is the max of a patch-averaged map, so a small object
+    is not diluted by a large frame. smooth_sigma: Gaussian smoothing of e(t) in frames.
+    """
+
+    kind: str = "motion"
+    reduce: str = "local_max"
+    patch: int = 16
+    smooth_sigma: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ERROR_KINDS:
+            raise ValueError(f"unknown error kind {self.kind!r}; choose from {ERROR_KINDS}")
+        if self.reduce not in REDUCTIONS:
+            raise ValueError(f"unknown reduction {self.reduce!r}; choose from {REDUCTIONS}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ScoringConfig:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def appearance_error_map(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """(x - r)^2 per pixel."""
+    return np.square(x - r)
+
+
+def motion_error_map(x: np.ndarray, r: np.ndarray, x_prev: np.ndarray, r_prev: np.ndarray) -> np.ndarray:
+    """((x_t - x_t-1) - (r_t - r_t-1))^2 per pixel."""
+    return np.square((x - x_prev) - (r - r_prev))
+
+
+def patch_mean(error_map: np.ndarray, patch: int) -> np.ndarray:
+    """Mean error over a patch x patch neighbourhood of every pixel; works on (H, W) or (N, H, W)."""
+    if error_map.ndim == 3:
+        return np.stack([patch_mean(m, patch) for m in error_map])
+    return cv2.blur(error_map.astype(np.float32), (patch, patch), borderType=cv2.BORDER_REPLICATE)
+
+
+def reduce_map(error_map: np.ndarray, cfg: ScoringConfig) -> float:
+    """One frame's error: the frame-wide sum, or the largest patch mean."""
+    if cfg.reduce == "sum":
+        return float(error_map.sum(dtype=np.float64))
+    return float(patch_mean(error_map, cfg.patch).max())
+
+
+def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing over time; sigma 0 leaves the values as they are."""
+    values = np.asarray(values, dtype=np.float64)
+    if sigma <= 0 or values.size < 2:
+        return values
+    return gaussian_filter1d(values, sigma, mode="nearest")
+
+
+def regularity(errors: np.ndarray) -> np.ndarray:
+    """The paper's s(t) = 1 - (e(t) - min e) / max e over one video; 1 is most regular."""
+    errors = np.asarray(errors, dtype=np.float64)
+    finite = errors[np.isfinite(errors)]
+    if finite.size == 0:
+        return np.ones_like(errors)
+    top = finite.max()
+    if top <= 0:
+        return np.ones_like(errors)
+    return 1.0 - (errors - finite.min()) / top
+
+
+def calibrated(errors: np.ndarray, tau: float) -> np.ndarray:
+    """c(t) = e(t) / tau: above 1 means beyond the chosen quantile of held-out normal frames."""
+    return np.asarray(errors, dtype=np.float64) / tau
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of anomalous frames, inclusive on both ends (0-based)."""
+
+    start: int
+    end: int
+    peak: float
+    peak_frame: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def to_dict(self, fps: float | None = None) -> dict:
+        out = {"start": self.start, "end": self.end, "frames": self.length, "peak": self.peak, "peak_frame": self.peak_frame}
+        if fps:
+            out |= {"start_s": self.start / fps, "end_s": (self.end + 1) / fps}
+        return out
+
+
+def find_segments(
+    score: np.ndarray, threshold: float, min_duration: int = 1, merge_gap: int = 0, above: bool = True
+) -> list[Segment]:
+    """Maximal runs with score above (or below, for regularity) the threshold.
+
+    Runs separated by at most merge_gap frames are joined first; then runs shorter than
+    min_duration frames are dropped. NaN never counts as anomalous.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        flags = score > threshold if above else score < threshold
+    flags &= ~np.isnan(score)
+    if not flags.any():
+        return []
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
+    merged: list[list[int]] = []
+    for start, end in runs:
+        if merged and start - merged[-1][1] - 1 <= merge_gap:
+            merged[-1][1] = int(end)
+        else:
+            merged.append([int(start), int(end)])
+    segments = []
+    for start, end in merged:
+        if end - start + 1 < min_duration:
+            continue
+        part = np.nan_to_num(score[start : end + 1], nan=-np.inf if above else np.inf)
+        offset = int(np.argmax(part) if above else np.argmin(part))
+        segments.append(Segment(start, end, float(score[start + offset]), start + offset))
+    return segments
+
+
+def regularity_events(reg: np.ndarray, window: int = 50) -> list[int]:
+    """The paper's events: local minima of s(t) within a `window`-frame neighbourhood."""
+    reg = np.nan_to_num(np.asarray(reg, dtype=np.float64), nan=1.0)
+    if reg.size < 3:
+        return []
+    peaks, _ = find_peaks(-reg, distance=max(1, window // 2))
+    return [int(p) for p in peaks]
+
+
+def frame_labels_from_segments(segments: list[Segment], n_frames: int) -> np.ndarray:
+    """0/1 per frame, 1 inside any segment."""
+    labels = np.zeros(n_frames, dtype=np.int8)
+    for seg in segments:
+        labels[seg.start : seg.end + 1] = 1
+    return labels

@@ -1,0 +1,286 @@
+"""Train the autoencoder on normal clips, then calibrate the score on held-out normal frames.
+
+    cfg = TrainConfig(data="../shared/data/ucsd_ped2", out="models/mine", minutes=10, preset="fast")
+    result = train(cfg, on_step=lambda p: print(p.loss))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from vad_core.analysis import analyze_frames
+from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, save_checkpoint
+from vad_core.errors import BadInput
+from vad_core.inference import pick_device
+from vad_core.model import ModelConfig, SpatioTemporalAE
+from vad_core.preprocess import Normalizer
+from vad_core.scoring import ScoringConfig, smooth
+from vad_core.video import list_clips, read_clip
+from vad_core.windows import gather_window, training_windows
+
+PRESETS: dict[str, int] = {"fast": 131, "paper": 227}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; it is written into the model card."""
+
+    data: str
+    out: str
+    preset: str = "fast"
+    input_size: int | None = None
+    temporal: str = "convlstm"
+    epochs: int | None = None
+    minutes: float | None = None
+    batch_size: int = 4
+    lr: float = 1e-3
+    strides: tuple[int, ...] = (1, 2, 3)
+    val_fraction: float = 0.15
+    seed: int = 0
+    device: str | None = None
+    bf16: bool = True
+    max_clips: int | None = None
+    calibration_quantile: float = 0.99
+    save_every_s: float = 60.0
+    resume: bool = False
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+
+    @property
+    def size(self) -> int:
+        if self.input_size:
+            return self.input_size
+        if self.preset not in PRESETS:
+            raise BadInput(f"unknown preset {self.preset!r}; choose from {sorted(PRESETS)}")
+        return PRESETS[self.preset]
+
+
+@dataclass
+class TrainProgress:
+    """One optimizer step's report, for progress bars and live loss curves."""
+
+    step: int
+    epoch: int
+    loss: float
+    frames_seen: int
+    elapsed_s: float
+    fraction: float
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    steps: int
+    frames_seen: int
+    seconds: float
+    losses: list[float]
+    calibration: Calibration
+    cancelled: bool = False
+
+
+def _split_clips(paths: list[Path], size: int, val_fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The tail of every clip is held out, so calibration sees the same scene but unseen frames."""
+    train, val = [], []
+    for path in tqdm(paths, desc="loading clips", unit="clip", leave=False):
+        frames = read_clip(path, size)
+        cut = len(frames) - max(int(round(len(frames) * val_fraction)), 0)
+        train.append(frames[:cut])
+        if cut < len(frames):
+            val.append(frames[cut:])
+    return train, val
+
+
+def cpu_has_amx() -> bool:
+    """bf16 autocast pays off on CPUs with AMX tiles; on plain AVX2 it is emulated and ~7x slower."""
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def _resume_path(out: str) -> Path:
+    weights, _ = checkpoint_paths(out)
+    return weights.with_name(weights.stem + ".resume.safetensors")
+
+
+def _save_resume(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    for i, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"opt.{i}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={"meta": json.dumps(meta)})
+
+
+def _load_resume(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["meta"])
+    tensors = load_file(str(path))
+    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state = opt.state_dict()
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state["state"].setdefault(int(i), {})[name] = value
+    opt.load_state_dict(state)
+    return meta
+
+
+def calibrate(model: LoadedModel, clips: list[np.ndarray], quantile: float) -> Calibration:
+    """tau: the quantile of smoothed e(t) over held-out normal frames; pixel_tau: the same for the
+    unsmoothed localized (patch-mean) maximum, used to outline high-error regions."""
+    frame_errors, local_max = [], []
+    for clip in clips:
+        result = analyze_frames(iter(clip), model, name="calibration")
+        frame_errors.append(smooth(result.raw_error(), model.scoring.smooth_sigma))
+        local_max.append(result.frame_errors[f"{model.scoring.kind}_local_max"])
+    errors, local = np.concatenate(frame_errors), np.concatenate(local_max)
+    qs = {str(q): float(np.quantile(errors, q)) for q in (0.5, 0.9, 0.95, 0.99, 0.999, 1.0)}
+    return Calibration(
+        tau=float(np.quantile(errors, quantile)),
+        pixel_tau=float(np.quantile(local, quantile)),
+        quantile=quantile,
+        frames=int(errors.size),
+        quantiles=qs,
+    )
+
+
+def train(
+    cfg: TrainConfig,
+    on_step: Callable[[TrainProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train until the epoch or time budget is spent (or should_stop), calibrate, save STEM.safetensors/json."""
+    if cfg.epochs is None and cfg.minutes is None:
+        raise BadInput("give a budget: epochs or minutes")
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    model_cfg = ModelConfig(input_size=cfg.size, temporal=cfg.temporal)
+    data = Path(cfg.data)
+    clip_paths = list_clips(data / "train" if (data / "train").is_dir() else data)[: cfg.max_clips]
+    train_clips, val_clips = _split_clips(clip_paths, cfg.size, cfg.val_fraction)
+    val_clips = [c for c in val_clips if len(c) >= model_cfg.time_steps]
+    if not val_clips:
+        raise BadInput("no held-out frames for calibration: clips are too short for the validation split")
+    normalizer = Normalizer.fit(np.concatenate(train_clips))
+    train_clips = [normalizer.apply(c) for c in train_clips]
+    index = training_windows([len(c) for c in train_clips], model_cfg.time_steps, cfg.strides)
+    if len(index) == 0:
+        raise BadInput(f"training clips are shorter than one window of {model_cfg.time_steps} frames")
+
+    net = SpatioTemporalAE(model_cfg).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    use_bf16 = cfg.bf16 and (device.type == "cuda" or cpu_has_amx())
+    resume_path = _resume_path(cfg.out)
+    step, epoch, elapsed_before, losses = 0, 0, 0.0, []
+    if cfg.resume and resume_path.is_file():
+        meta = _load_resume(resume_path, net, opt)
+        step, epoch, elapsed_before, losses = meta["step"], meta["epoch"], meta["elapsed_s"], meta["losses"]
+
+    budget_s = cfg.minutes * 60 if cfg.minutes is not None else math.inf
+    frames_per_step = cfg.batch_size * model_cfg.time_steps
+    steps_per_epoch = math.ceil(len(index) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch if cfg.epochs is not None else None
+    rng = np.random.default_rng(cfg.seed + epoch)
+    start, last_save, cancelled = time.perf_counter(), time.perf_counter(), False
+    bar = tqdm(total=total_steps, initial=step, desc="training", unit="step", disable=not show_progress)
+    net.train()
+    done = False
+    while not done:
+        order = rng.permutation(len(index))
+        for b in range(step % steps_per_epoch * cfg.batch_size, len(order), cfg.batch_size):
+            rows = index[order[b : b + cfg.batch_size]]
+            batch = np.stack([gather_window(train_clips[c], s, k, model_cfg.time_steps) for c, s, k in rows])
+            x = torch.from_numpy(batch).to(device).unsqueeze(2)  # (B, T, H, W) -> (B, T, 1, H, W)
+            with _autocast(device, use_bf16):
+                recon = net(x)
+            loss = torch.nn.functional.mse_loss(recon.float(), x)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            elapsed = elapsed_before + time.perf_counter() - start
+            fraction = step / total_steps if total_steps else min(elapsed / budget_s, 1.0)
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", epoch=epoch)
+            if on_step:
+                on_step(TrainProgress(step, epoch, losses[-1], step * frames_per_step, elapsed, fraction))
+            if time.perf_counter() - last_save > cfg.save_every_s:
+                meta = {"step": step, "epoch": epoch, "elapsed_s": elapsed, "losses": losses}
+                _save_resume(resume_path, net, opt, meta)
+                last_save = time.perf_counter()
+            cancelled = bool(should_stop and should_stop())
+            if cancelled or elapsed >= budget_s or (total_steps is not None and step >= total_steps):
+                done = True
+                break
+        else:
+            epoch += 1
+    bar.close()
+    seconds = elapsed_before + time.perf_counter() - start
+
+    net.eval()
+    scoring = cfg.scoring
+    uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.calibration_quantile, frames=0)
+    loaded = LoadedModel(net, normalizer, scoring, uncalibrated, {}, Path(cfg.out).name)
+    calibration = calibrate(loaded, val_clips, cfg.calibration_quantile)
+    card = {
+        "name": Path(cfg.out).name,
+        "library": "vad_core",
+        "library_version": _version(),
+        "training": {
+            "data": str(cfg.data),
+            "clips": [p.name for p in clip_paths],
+            "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] else "",
+            "config": _jsonable(asdict(cfg)),
+            "device": str(device),
+            "bf16": use_bf16,
+            "steps": step,
+            "epochs_completed": epoch,
+            "frames_seen": step * frames_per_step,
+            "seconds": round(seconds, 1),
+            "final_loss": float(np.mean(losses[-50:])) if losses else None,
+            "cancelled": cancelled,
+        },
+        "preprocess": {"grayscale": True, "input_size": cfg.size, "scale": "x / 255", "mean_frame_subtracted": True},
+        "scoring": scoring.to_dict(),
+        "calibration": asdict(calibration),
+    }
+    path = save_checkpoint(cfg.out, net, normalizer, card)
+    resume_path.unlink(missing_ok=True)
+    return TrainResult(path, step, step * frames_per_step, seconds, losses, calibration, cancelled)
+
+
+def _version() -> str:
+    from vad_core import __version__
+
+    return __version__
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

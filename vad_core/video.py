@@ -1,0 +1,164 @@
+"""Read videos (files or folders of frame images) as a stream of grayscale frames; write H.264.
+
+    info = probe("clip.mp4")                       # frames, fps, size
+    for frame in stream_gray("clip.mp4", size=131):  # float32 (131, 131) in [0, 1]
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vad_core.errors import BadInput
+
+IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+DEFAULT_FPS = 10.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a clip is, as far as its container says; frame_count may be 0 when unknown."""
+
+    path: Path
+    frame_count: int
+    fps: float
+    width: int
+    height: int
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _open_capture(path: Path) -> cv2.VideoCapture:
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise BadInput(f"{path.name}: not a readable video (no video stream could be opened)")
+    return cap
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise BadInput(f"{path}: no such file or folder")
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Metadata of a video file or a folder of frame images, without decoding the whole clip."""
+    path = Path(path)
+    _check_exists(path)
+    if path.is_dir():
+        images = _image_files(path)
+        if not images:
+            raise BadInput(f"{path}: folder holds no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        first = _read_image(images[0])
+        return VideoInfo(path, len(images), DEFAULT_FPS, first.shape[1], first.shape[0])
+    cap = _open_capture(path)
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        info = VideoInfo(
+            path=path,
+            frame_count=max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
+            fps=fps if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS,
+            width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+    finally:
+        cap.release()
+    if info.width <= 0 or info.height <= 0:
+        raise BadInput(f"{path.name}: no video stream found")
+    return info
+
+
+def _read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise BadInput(f"{path.name}: unreadable image")
+    return image
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """uint8 grayscale from a grayscale, BGR or BGRA frame."""
+    if frame.ndim == 2:
+        return frame
+    code = cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(frame, code)
+
+
+def stream_raw_gray(path: str | Path) -> Iterator[np.ndarray]:
+    """uint8 grayscale frames at the clip's own resolution, one at a time."""
+    path = Path(path)
+    _check_exists(path)
+    if path.is_dir():
+        for image in _image_files(path):
+            yield _read_image(image)
+        return
+    cap = _open_capture(path)
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield to_gray(frame)
+    finally:
+        cap.release()
+
+
+def resize_scale(gray: np.ndarray, size: int) -> np.ndarray:
+    """float32 (size, size) in [0, 1]; the model sees a square, as in the paper."""
+    interp = cv2.INTER_AREA if gray.shape[0] > size or gray.shape[1] > size else cv2.INTER_LINEAR
+    return cv2.resize(gray, (size, size), interpolation=interp).astype(np.float32) / 255.0
+
+
+def stream_gray(path: str | Path, size: int) -> Iterator[np.ndarray]:
+    """Frames resized to the model's input and scaled to [0, 1], streamed."""
+    for gray in stream_raw_gray(path):
+        yield resize_scale(gray, size)
+
+
+def read_clip(path: str | Path, size: int) -> np.ndarray:
+    """A whole clip as float32 (N, size, size); for short training clips only."""
+    frames = list(stream_gray(path, size))
+    if not frames:
+        raise BadInput(f"{Path(path).name}: no frames could be decoded")
+    return np.stack(frames)
+
+
+def list_clips(folder: str | Path) -> list[Path]:
+    """Video files and frame-image folders in a dataset split, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadInput(f"{folder}: not a folder")
+    clips = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES or (p.is_dir() and _image_files(p))]
+    if not clips:
+        raise BadInput(f"{folder}: holds no video files or frame folders")
+    return clips
+
+
+def write_h264(path: str | Path, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float) -> Path:
+    """Encode RGB uint8 frames (H, W, 3) to a browser-playable H.264 MP4 with PyAV."""
+    import av  # imported here: only exports need the encoder
+
+    path = Path(path)
+    with av.open(str(path), mode="w") as container:
+        stream = None
+        for frame in frames:
+            if stream is None:
+                height, width = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
+                stream = container.add_stream("libx264", rate=max(1, round(fps)))
+                stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+                stream.options = {"crf": "23", "preset": "veryfast", "movflags": "+faststart"}
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:height, :width]), format="rgb24")
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        if stream is None:
+            raise BadInput("no frames to encode")
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
