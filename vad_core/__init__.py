@@ -1,8 +1,8 @@
 """vad_core: reconstruction-based video anomaly detection (Chong & Tay 2017).
 
-    from vad_core import analyze, load_checkpoint
-    model = load_checkpoint()            # the bundled Ped2 model
-    result = analyze("clip.mp4", model)  # per-frame scores, error maps, segments
+from vad_core import analyze, load_checkpoint
+model = load_checkpoint()            # the bundled Ped2 model
+result = analyze("clip.mp4", model)  # per-frame scores, error maps, segments
 """
 
 from vad_core.analysis import Analysis, analyze

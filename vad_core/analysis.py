@@ -1,8 +1,8 @@
 """analyze(video, model) -> Analysis: every number the CLI and the app show comes from here.
 
-    result = analyze("Test004.mp4", load_checkpoint(), progress=lambda done, total: ...)
-    result.score          # calibrated c(t) per frame; > 1 is beyond normal
-    result.segments()     # runs above the threshold
+result = analyze("Test004.mp4", load_checkpoint(), progress=lambda done, total: ...)
+result.score          # calibrated c(t) per frame; > 1 is beyond normal
+result.segments()     # runs above the threshold
 """
 
 from __future__ import annotations
@@ -136,7 +136,9 @@ class Analysis:
         self.scores_frame(rule).to_csv(out / "scores.csv", index=False)
         (out / "segments.json").write_text(json.dumps(self.segments_document(rule), indent=2) + "\n")
         scale = 4.0 * self.pixel_tau
-        quantized = {k: np.clip(v.astype(np.float32) / scale * 255.0, 0, 255).astype(np.uint8) for k, v in self.maps.items()}
+        quantized = {
+            k: np.clip(v.astype(np.float32) / scale * 255.0, 0, 255).astype(np.uint8) for k, v in self.maps.items()
+        }
         np.savez_compressed(out / "error_maps.npz", scale=np.float32(scale), **quantized)
         return out
 

@@ -1,7 +1,7 @@
 """Checkpoints: safetensors weights plus a JSON model card; nothing is ever unpickled.
 
-    model = load_checkpoint()                             # the bundled Ped2 model
-    save_checkpoint("out/mine", net, normalizer, card)    # writes mine.safetensors and mine.json
+model = load_checkpoint()                             # the bundled Ped2 model
+save_checkpoint("out/mine", net, normalizer, card)    # writes mine.safetensors and mine.json
 """
 
 from __future__ import annotations

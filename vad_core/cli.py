@@ -85,7 +85,8 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{result.frame_count} frames at {result.frames_per_second:.1f} frames/s; {len(segments)} segments; wrote {out}")
+        speed = f"{result.frames_per_second:.1f} frames/s"
+        print(f"{result.frame_count} frames at {speed}; {len(segments)} segments; wrote {out}")
     return 0
 
 
@@ -108,7 +109,8 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     result = train(cfg)
-    print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s; wrote {result.checkpoint}")
+    print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s")
+    print(f"wrote {result.checkpoint}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Error types shared by the library, the CLI and the app.
 
-    try: analyze(path, model)
-    except BadInput as err: print(err)   # one clear line for the user
+try: analyze(path, model)
+except BadInput as err: print(err)   # one clear line for the user
 """
 
 

@@ -1,7 +1,7 @@
 """Evaluate a model on a dataset folder (train/, test/, labels.json, optional masks.npz).
 
-    report = evaluate_dataset("../shared/data/ucsd_ped2", load_checkpoint())
-    report["auc_micro"], report["pixel_auc"]
+report = evaluate_dataset("../shared/data/ucsd_ped2", load_checkpoint())
+report["auc_micro"], report["pixel_auc"]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run the autoencoder over a stream of frames, one batch of T-frame windows at a time.
 
-    for x, r in reconstruct_stream(model, normalizer, frames, device="cpu"):
-        ...   # normalized input frame and its reconstruction, in frame order
+for x, r in reconstruct_stream(model, normalizer, frames, device="cpu"):
+    ...   # normalized input frame and its reconstruction, in frame order
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Frame- and pixel-level metrics with scikit-learn: AUC (micro, macro, per-video normalized), EER.
 
-    auc = frame_auc_micro([scores_a, scores_b], [labels_a, labels_b])
-    eer = equal_error_rate(np.concatenate(scores), np.concatenate(labels))
+auc = frame_auc_micro([scores_a, scores_b], [labels_a, labels_b])
+eer = equal_error_rate(np.concatenate(scores), np.concatenate(labels))
 """
 
 from __future__ import annotations

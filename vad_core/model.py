@@ -1,7 +1,7 @@
 """The spatiotemporal autoencoder of Chong & Tay (2017) and its config (paper defaults).
 
-    model = SpatioTemporalAE(ModelConfig())           # 227 px, T=10
-    recon = model(x)                                  # (B, 10, 1, 227, 227) -> same shape
+model = SpatioTemporalAE(ModelConfig())           # 227 px, T=10
+recon = model(x)                                  # (B, 10, 1, 227, 227) -> same shape
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The paper's input normalization: subtract the mean training frame, divide by the global std.
 
-    norm = Normalizer.fit(train_frames)      # frames: float32 (N, S, S) in [0, 1]
-    x = norm.apply(frames)                   # zero-mean, unit-std model input
+norm = Normalizer.fit(train_frames)      # frames: float32 (N, S, S) in [0, 1]
+x = norm.apply(frames)                   # zero-mean, unit-std model input
 """
 
 from __future__ import annotations

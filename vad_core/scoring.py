@@ -1,8 +1,8 @@
 """From reconstructions to scores: error maps, frame error e(t), regularity s(t), calibrated c(t), segments.
 
-    maps = motion_error_map(x, r, x_prev, r_prev)        # per-pixel squared error
-    e = smooth(np.array([reduce_map(m, cfg) for m in all_maps]), cfg.smooth_sigma)
-    segs = find_segments(e / tau, threshold=1.0, min_duration=5, merge_gap=5)
+maps = motion_error_map(x, r, x_prev, r_prev)        # per-pixel squared error
+e = smooth(np.array([reduce_map(m, cfg) for m in all_maps]), cfg.smooth_sigma)
+segs = find_segments(e / tau, threshold=1.0, min_duration=5, merge_gap=5)
 """
 
 from __future__ import annotations
@@ -110,7 +110,13 @@ class Segment:
         return self.end - self.start + 1
 
     def to_dict(self, fps: float | None = None) -> dict:
-        out = {"start": self.start, "end": self.end, "frames": self.length, "peak": self.peak, "peak_frame": self.peak_frame}
+        out = {
+            "start": self.start,
+            "end": self.end,
+            "frames": self.length,
+            "peak": self.peak,
+            "peak_frame": self.peak_frame,
+        }
         if fps:
             out |= {"start_s": self.start / fps, "end_s": (self.end + 1) / fps}
         return out

@@ -1,7 +1,7 @@
 """Train the autoencoder on normal clips, then calibrate the score on held-out normal frames.
 
-    cfg = TrainConfig(data="../shared/data/ucsd_ped2", out="models/mine", minutes=10, preset="fast")
-    result = train(cfg, on_step=lambda p: print(p.loss))
+cfg = TrainConfig(data="../shared/data/ucsd_ped2", out="models/mine", minutes=10, preset="fast")
+result = train(cfg, on_step=lambda p: print(p.loss))
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vad_core.analysis import analyze_frames
+from vad_core.calibration import calibrate, split_clips
 from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, save_checkpoint
 from vad_core.errors import BadInput
 from vad_core.inference import pick_device
 from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
-from vad_core.scoring import ScoringConfig, smooth
-from vad_core.video import list_clips, read_clip
+from vad_core.scoring import ScoringConfig
+from vad_core.video import list_clips
 from vad_core.windows import gather_window, training_windows
 
 PRESETS: dict[str, int] = {"fast": 131, "paper": 227}
@@ -90,18 +90,6 @@ class TrainResult:
     cancelled: bool = False
 
 
-def _split_clips(paths: list[Path], size: int, val_fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The tail of every clip is held out, so calibration sees the same scene but unseen frames."""
-    train, val = [], []
-    for path in tqdm(paths, desc="loading clips", unit="clip", leave=False):
-        frames = read_clip(path, size)
-        cut = len(frames) - max(int(round(len(frames) * val_fraction)), 0)
-        train.append(frames[:cut])
-        if cut < len(frames):
-            val.append(frames[cut:])
-    return train, val
-
-
 def cpu_has_amx() -> bool:
     """bf16 autocast pays off on CPUs with AMX tiles; on plain AVX2 it is emulated and ~7x slower."""
     try:
@@ -144,25 +132,6 @@ def _load_resume(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -
     return meta
 
 
-def calibrate(model: LoadedModel, clips: list[np.ndarray], quantile: float) -> Calibration:
-    """tau: the quantile of smoothed e(t) over held-out normal frames; pixel_tau: the same for the
-    unsmoothed localized (patch-mean) maximum, used to outline high-error regions."""
-    frame_errors, local_max = [], []
-    for clip in clips:
-        result = analyze_frames(iter(clip), model, name="calibration")
-        frame_errors.append(smooth(result.raw_error(), model.scoring.smooth_sigma))
-        local_max.append(result.frame_errors[f"{model.scoring.kind}_local_max"])
-    errors, local = np.concatenate(frame_errors), np.concatenate(local_max)
-    qs = {str(q): float(np.quantile(errors, q)) for q in (0.5, 0.9, 0.95, 0.99, 0.999, 1.0)}
-    return Calibration(
-        tau=float(np.quantile(errors, quantile)),
-        pixel_tau=float(np.quantile(local, quantile)),
-        quantile=quantile,
-        frames=int(errors.size),
-        quantiles=qs,
-    )
-
-
 def train(
     cfg: TrainConfig,
     on_step: Callable[[TrainProgress], None] | None = None,
@@ -179,7 +148,7 @@ def train(
     model_cfg = ModelConfig(input_size=cfg.size, temporal=cfg.temporal)
     data = Path(cfg.data)
     clip_paths = list_clips(data / "train" if (data / "train").is_dir() else data)[: cfg.max_clips]
-    train_clips, val_clips = _split_clips(clip_paths, cfg.size, cfg.val_fraction)
+    train_clips, val_clips = split_clips(clip_paths, cfg.size, cfg.val_fraction)
     val_clips = [c for c in val_clips if len(c) >= model_cfg.time_steps]
     if not val_clips:
         raise BadInput("no held-out frames for calibration: clips are too short for the validation split")
@@ -265,6 +234,7 @@ def train(
         },
         "preprocess": {"grayscale": True, "input_size": cfg.size, "scale": "x / 255", "mean_frame_subtracted": True},
         "scoring": scoring.to_dict(),
+        "calibration_data": {"val_fraction": cfg.val_fraction, "clips": [p.name for p in clip_paths]},
         "calibration": asdict(calibration),
     }
     path = save_checkpoint(cfg.out, net, normalizer, card)

@@ -1,8 +1,8 @@
 """Read videos (files or folders of frame images) as a stream of grayscale frames; write H.264.
 
-    info = probe("clip.mp4")                       # frames, fps, size
-    for frame in stream_gray("clip.mp4", size=131):  # float32 (131, 131) in [0, 1]
-        ...
+info = probe("clip.mp4")                       # frames, fps, size
+for frame in stream_gray("clip.mp4", size=131):  # float32 (131, 131) in [0, 1]
+    ...
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ def list_clips(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise BadInput(f"{folder}: not a folder")
-    clips = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES or (p.is_dir() and _image_files(p))]
+    clips = [
+        p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES or (p.is_dir() and _image_files(p))
+    ]
     if not clips:
         raise BadInput(f"{folder}: holds no video files or frame folders")
     return clips

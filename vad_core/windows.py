@@ -1,7 +1,7 @@
 """Sliding windows of T frames: multi-stride sampling for training, tiling for inference.
 
-    starts = inference_starts(n_frames=25, time_steps=10)     # [0, 10, 15]
-    idx = training_windows([120, 150], time_steps=10)        # rows: (clip, start, stride)
+starts = inference_starts(n_frames=25, time_steps=10)     # [0, 10, 15]
+idx = training_windows([120, 150], time_steps=10)        # rows: (clip, start, stride)
 """
 
 from __future__ import annotations

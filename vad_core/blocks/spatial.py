@@ -1,7 +1,7 @@
 """Per-frame spatial encoder and decoder; time is folded into the batch axis.
 
-    enc = SpatialEncoder(ModelConfig())
-    z = enc(x)     # (B, T, 1, 227, 227) -> (B, T, 64, 26, 26)
+enc = SpatialEncoder(ModelConfig())
+z = enc(x)     # (B, T, 1, 227, 227) -> (B, T, 64, 26, 26)
 """
 
 from __future__ import annotations

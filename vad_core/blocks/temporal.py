@@ -1,8 +1,8 @@
 """Temporal block: a stack of ConvLSTM layers (64, 32, 64 in the paper), or nothing for ablation.
 
-    block = TemporalBlock(ModelConfig(temporal="convlstm"))
-    y = block(z)               # (B, T, 64, H, W) -> (B, T, 64, H, W)
-    y, mid = block(z, return_bottleneck=True)   # mid: the middle layer's output
+block = TemporalBlock(ModelConfig(temporal="convlstm"))
+y = block(z)               # (B, T, 64, H, W) -> (B, T, 64, H, W)
+y, mid = block(z, return_bottleneck=True)   # mid: the middle layer's output
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Strided convolution and transposed convolution blocks with an optional activation.
 
-    enc = ConvBlock(1, 128, kernel_size=11, stride=4)     # (N, 1, 227, 227) -> (N, 128, 55, 55)
-    dec = DeconvBlock(128, 1, kernel_size=11, stride=4, activation=None)
+enc = ConvBlock(1, 128, kernel_size=11, stride=4)     # (N, 1, 227, 227) -> (N, 128, 55, 55)
+dec = DeconvBlock(128, 1, kernel_size=11, stride=4, activation=None)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Convolutional LSTM (Shi et al. 2015): an LSTM whose gates are 3x3 convolutions.
 
-    layer = ConvLSTM(64, 32, kernel_size=3)
-    y = layer(x)            # (B, T, 64, H, W) -> (B, T, 32, H, W)
+layer = ConvLSTM(64, 32, kernel_size=3)
+y = layer(x)            # (B, T, 64, H, W) -> (B, T, 32, H, W)
 """
 
 from __future__ import annotations
