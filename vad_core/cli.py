@@ -1,4 +1,4 @@
-"""Command line: python -m vad_core {analyze,train,evaluate}.
+"""Command line: python -m vad_core {analyze,train,calibrate,evaluate}.
 
     python -m vad_core analyze clip.mp4 --out results --json
     python -m vad_core train --data ../shared/data/ucsd_ped2 --out models/mine --preset fast --minutes 10
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -53,6 +54,16 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-clips", type=int, default=None, help="use only the first N training clips")
     p.add_argument("--device", default=None)
     p.add_argument("--resume", action="store_true", help="continue from STEM.resume.safetensors if present")
+
+    p = sub.add_parser("calibrate", help="re-fit the calibrated score of a model on normal clips")
+    p.add_argument("--data", required=True, help="normal clips: a dataset folder with train/, or a folder of clips")
+    p.add_argument("--checkpoint", required=True, help="checkpoint stem whose card is rewritten")
+    p.add_argument("--val-fraction", type=float, default=1.0, help="tail of each clip to use (1.0: whole clips)")
+    p.add_argument("--quantile", type=float, default=0.99, help="normal-error quantile that becomes score 1.0")
+    p.add_argument("--kind", choices=["appearance", "motion"], default=None, help="error kind (default: keep)")
+    p.add_argument("--reduce", choices=["sum", "local_max"], default=None, help="frame reduction (default: keep)")
+    p.add_argument("--patch", type=int, default=None, help="patch size for local_max (default: keep)")
+    p.add_argument("--smooth", type=float, default=None, help="temporal smoothing sigma (default: keep)")
 
     p = sub.add_parser("evaluate", help="frame and pixel AUC on a labelled dataset")
     p.add_argument("--data", required=True, help="dataset folder with test/ and labels.json")
@@ -114,6 +125,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vad_core.calibration import recalibrate
+    from vad_core.checkpoint import load_checkpoint
+
+    current = load_checkpoint(args.checkpoint).scoring
+    changes = {"kind": args.kind, "reduce": args.reduce, "patch": args.patch, "smooth_sigma": args.smooth}
+    scoring = replace(current, **{k: v for k, v in changes.items() if v is not None})
+    command = "python -m vad_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    cal = recalibrate(args.checkpoint, args.data, scoring, args.val_fraction, args.quantile, command)
+    print(f"tau={cal.tau:.6g} pixel_tau={cal.pixel_tau:.6g} from {cal.frames} normal frames; scoring {scoring}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
     from vad_core.evaluation import evaluate_dataset
@@ -131,7 +157,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"analyze": _analyze, "train": _train, "evaluate": _evaluate}
+COMMANDS = {"analyze": _analyze, "train": _train, "calibrate": _calibrate, "evaluate": _evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:
