@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, fields
 from torch import Tensor, nn
 
 from vad_core.blocks import SpatialDecoder, SpatialEncoder, TemporalBlock
+from vad_core.layers.conv import ACTIVATIONS
+
+TEMPORAL_KINDS = ("convlstm", "none")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,15 @@ class ModelConfig:
     activation: str = "tanh"
 
     def __post_init__(self) -> None:
+        if not len(self.encoder_channels) == len(self.kernel_sizes) == len(self.strides):
+            raise ValueError("encoder_channels, kernel_sizes and strides need one entry per encoder layer")
+        if self.temporal not in TEMPORAL_KINDS:
+            raise ValueError(f"unknown temporal block {self.temporal!r}; use one of {TEMPORAL_KINDS}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose from {sorted(ACTIVATIONS)}")
+        lstm = self.lstm_channels
+        if self.temporal == "convlstm" and (not lstm or lstm[-1] != self.encoder_channels[-1]):
+            raise ValueError("lstm_channels must be non-empty and end with encoder_channels[-1] for the decoder")
         size = self.input_size
         for k, s in zip(self.kernel_sizes, self.strides, strict=True):
             if size < k or (size - k) % s:
