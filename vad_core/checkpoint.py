@@ -89,6 +89,14 @@ def _read_card(card_path: Path) -> dict:
     return card
 
 
+def _card_std(card: dict, card_path: Path) -> float:
+    preprocess = card.get("preprocess")
+    std = preprocess.get("std") if isinstance(preprocess, dict) else None
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not np.isfinite(std) or std <= 0:
+        raise BadInput(f"model card {card_path.name} needs preprocess.std, a positive number, for its mean frame")
+    return float(std)
+
+
 def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -> LoadedModel:
     """Load weights and card; refuse pickles and checkpoints that do not fit the architecture."""
     stem = Path(stem) if stem else DEFAULT_CHECKPOINT
@@ -121,6 +129,6 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
     elif tuple(mean_frame.shape) != (size, size):
         raise BadInput(f"{weights_path.name}: mean frame is {tuple(mean_frame.shape)}, expected {(size, size)}")
     else:
-        normalizer = Normalizer(mean_frame.numpy().astype(np.float32), float(card["preprocess"]["std"]))
+        normalizer = Normalizer(mean_frame.numpy().astype(np.float32), _card_std(card, card_path))
     net.eval().to(pick_device(device))
     return LoadedModel(net, normalizer, scoring, calibration, card, stem.name)
