@@ -1,0 +1,159 @@
+"""Pictures of an analysis: heatmap overlays, anomaly boxes, a score strip and the annotated H.264 export.
+
+    frames = preview_frames("Test004.mp4")                  # uint8 gray, 360 px wide
+    image = render_frame(result, frames, 42, HeatStyle())   # RGB frame with heatmap and boxes
+    export_video("annotated.mp4", result, frames, HeatStyle(), SegmentRule())
+
+The player in the app colours the same heat levels with the same lookup table (colormap_lut), so
+the browser and the exported video show identical colours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vad_core.analysis import Analysis, SegmentRule
+from vad_core.regions import Box, frame_regions
+from vad_core.scoring import Segment
+from vad_core.video import stream_raw_gray, write_h264
+
+COLORMAPS = {
+    "inferno": cv2.COLORMAP_INFERNO,
+    "turbo": cv2.COLORMAP_TURBO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "jet": cv2.COLORMAP_JET,
+}
+HEAT_RANGE = 4.0  # the colour scale spans 0 .. HEAT_RANGE x pixel_tau, as error_maps.npz does
+PREVIEW_WIDTH = 360
+BOX_RGB = (255, 64, 64)
+ANOMALY_RGB = (255, 75, 75)
+
+
+@dataclass(frozen=True)
+class HeatStyle:
+    """How an error map is drawn over a frame. kind None means the model's scoring kind."""
+
+    colormap: str = "inferno"
+    opacity: float = 0.6
+    kind: str | None = None
+    boxes: bool = True
+
+    def __post_init__(self) -> None:
+        if self.colormap not in COLORMAPS:
+            raise ValueError(f"unknown colormap {self.colormap!r}; choose from {sorted(COLORMAPS)}")
+
+
+def preview_frames(path: str | Path, width: int = PREVIEW_WIDTH) -> np.ndarray:
+    """(N, H, W) uint8 gray frames at most `width` pixels wide: what the player and the export show."""
+    frames = []
+    for gray in stream_raw_gray(path):
+        h, w = gray.shape
+        if w > width:
+            gray = cv2.resize(gray, (width, max(2, round(h * width / w))), interpolation=cv2.INTER_AREA)
+        frames.append(gray)
+    return np.stack(frames)
+
+
+def colormap_lut(name: str) -> np.ndarray:
+    """(256, 4) uint8 per heat level: the colour, and an alpha weight so near-zero error shows the frame."""
+    rgb = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], COLORMAPS[name])[:, 0, ::-1]
+    alpha = np.sqrt(np.linspace(0.0, 1.0, 256)) * 255.0
+    return np.column_stack([rgb, np.round(alpha)]).astype(np.uint8)
+
+
+def heat_levels(analysis: Analysis, frame: int, kind: str | None = None) -> np.ndarray:
+    """(S, S) uint8 per-pixel error on the calibrated scale: 255 means HEAT_RANGE x pixel_tau or more."""
+    error = analysis.maps[kind or analysis.scoring.kind][frame].astype(np.float32)
+    return np.clip(error / (HEAT_RANGE * analysis.pixel_tau) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def overlay(gray: np.ndarray, levels: np.ndarray, lut: np.ndarray, opacity: float) -> np.ndarray:
+    """RGB frame with the heat levels (stretched to the frame, as the model saw it square) blended on top."""
+    h, w = gray.shape
+    colour = lut[cv2.resize(levels, (w, h), interpolation=cv2.INTER_LINEAR)].astype(np.float32)
+    alpha = opacity * colour[..., 3:] / 255.0
+    base = np.repeat(gray[..., None], 3, axis=2).astype(np.float32)
+    return (base * (1.0 - alpha) + colour[..., :3] * alpha + 0.5).astype(np.uint8)
+
+
+def draw_boxes(rgb: np.ndarray, boxes: list[Box], map_size: int) -> np.ndarray:
+    """Outline boxes found on a map_size x map_size error map, scaled onto the image in place."""
+    h, w = rgb.shape[:2]
+    for box in boxes:
+        x0, y0, x1, y1 = box.fraction(map_size)
+        cv2.rectangle(rgb, (round(x0 * w), round(y0 * h)), (round(x1 * w) - 1, round(y1 * h) - 1), BOX_RGB, 2)
+    return rgb
+
+
+def render_frame(analysis: Analysis, frames: np.ndarray, frame: int, style: HeatStyle) -> np.ndarray:
+    """One preview frame with its heatmap and, if asked, the boxes of its high-error regions."""
+    image = overlay(
+        frames[frame], heat_levels(analysis, frame, style.kind), colormap_lut(style.colormap), style.opacity
+    )
+    if style.boxes:
+        draw_boxes(image, frame_regions(analysis, frame), analysis.inputs.shape[1])
+    return image
+
+
+def _frame_x(frame: int, frames: int, width: int) -> int:
+    return min(width - 1, int((frame + 0.5) / frames * width))
+
+
+def score_strip(score: np.ndarray, threshold: float, segments: list[Segment], width: int, height: int) -> np.ndarray:
+    """An RGB plot of c(t): shaded segments, the threshold line and the curve, without a cursor."""
+    strip = np.full((height, width, 3), (22, 24, 32), dtype=np.uint8)
+    n = len(score)
+    top = max(float(np.nanmax(score)) if n else 0.0, threshold) * 1.15 or 1.0
+
+    def y_of(value: float) -> int:
+        return round((height - 3) - (height - 6) * min(value, top) / top) + 1
+
+    for seg in segments:
+        x0, x1 = _frame_x(seg.start, n, width), _frame_x(seg.end, n, width)
+        strip[:, x0 : x1 + 1] = (strip[:, x0 : x1 + 1] * 0.5 + np.array(ANOMALY_RGB) * 0.5).astype(np.uint8)
+    for x in range(0, width, 8):
+        cv2.line(strip, (x, y_of(threshold)), (min(x + 4, width - 1), y_of(threshold)), (240, 200, 80), 1)
+    points = np.array([[_frame_x(i, n, width), y_of(v)] for i, v in enumerate(np.nan_to_num(score))], np.int32)
+    cv2.polylines(strip, [points], isClosed=False, color=(120, 200, 255), thickness=1, lineType=cv2.LINE_AA)
+    return strip
+
+
+def _mark(image: np.ndarray, frame: int, score: float, anomalous: bool) -> None:
+    """Frame number and score at the top left; a red border and label on anomalous frames."""
+    text = f"frame {frame}  c={score:.2f}"
+    cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    if anomalous:
+        h, w = image.shape[:2]
+        cv2.rectangle(image, (1, 1), (w - 2, h - 2), ANOMALY_RGB, 3)
+        cv2.putText(image, "ANOMALY", (w - 80, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ANOMALY_RGB, 2, cv2.LINE_AA)
+
+
+def annotated_frames(
+    analysis: Analysis, frames: np.ndarray, style: HeatStyle, rule: SegmentRule, strip_height: int = 56
+) -> Iterator[np.ndarray]:
+    """Export frames: heatmap overlay, boxes and marks, over a score strip with a cursor."""
+    segments = analysis.segments(rule)
+    flags = np.zeros(analysis.frame_count, dtype=bool)
+    for seg in segments:
+        flags[seg.start : seg.end + 1] = True
+    score = analysis.score
+    width = frames.shape[2]
+    strip = score_strip(score, rule.threshold, segments, width, strip_height)
+    for i in range(analysis.frame_count):
+        image = render_frame(analysis, frames, i, style)
+        _mark(image, i, float(score[i]), bool(flags[i]))
+        below = strip.copy()
+        x = _frame_x(i, analysis.frame_count, width)
+        cv2.line(below, (x, 0), (x, strip_height - 1), (255, 255, 255), 1)
+        yield np.vstack([image, below])
+
+
+def export_video(path: str | Path, analysis: Analysis, frames: np.ndarray, style: HeatStyle, rule: SegmentRule) -> Path:
+    """The annotated clip as a browser-playable H.264 MP4 at the clip's frame rate."""
+    return write_h264(path, annotated_frames(analysis, frames, style, rule), analysis.fps)
