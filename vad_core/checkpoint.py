@@ -132,3 +132,11 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         normalizer = Normalizer(mean_frame.numpy().astype(np.float32), _card_std(card, card_path))
     net.eval().to(pick_device(device))
     return LoadedModel(net, normalizer, scoring, calibration, card, stem.name)
+
+
+def record_evaluation(stem: str | Path | None, metrics: dict, data: str | Path) -> None:
+    """Store evaluation results in the model card, so the card says how good the model is and on what."""
+    _, card_path = checkpoint_paths(Path(stem) if stem else DEFAULT_CHECKPOINT)
+    card = _read_card(card_path)
+    card.setdefault("evaluation", {})[Path(data).resolve().name] = metrics
+    card_path.write_text(json.dumps(card, indent=2) + "\n")

@@ -70,6 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--update-card", action="store_true", help="store the results in the checkpoint's model card")
     return parser
 
 
@@ -141,7 +142,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from vad_core.checkpoint import load_checkpoint
+    from vad_core.checkpoint import load_checkpoint, record_evaluation
     from vad_core.evaluation import evaluate_dataset
 
     if not Path(args.data).is_dir():
@@ -149,6 +150,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.checkpoint, device=args.device)
     with tqdm(desc="evaluating", unit="clip", disable=args.json) as bar:
         metrics = evaluate_dataset(args.data, model, on_clip=lambda name: bar.update(1))
+    if args.update_card:
+        record_evaluation(args.checkpoint, metrics, data=args.data)
     if args.json:
         print(json.dumps(metrics))
     else:
