@@ -7,9 +7,14 @@ for frame in stream_gray("clip.mp4", size=131):  # float32 (131, 131) in [0, 1]
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+# FFmpeg inside OpenCV logs straight to stderr ("moov atom not found") for files it cannot open; we report
+# those as one BadInput line instead. Read when the first capture opens; -8 is AV_LOG_QUIET.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 import cv2
 import numpy as np
