@@ -74,6 +74,11 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _progress(args: argparse.Namespace, **kwargs) -> tqdm:
+    """A progress bar on an interactive stderr only, cleared when done, so that an error stays one line."""
+    return tqdm(disable=True if args.json else None, leave=False, **kwargs)
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from vad_core.analysis import SegmentRule, analyze
     from vad_core.checkpoint import load_checkpoint
@@ -81,7 +86,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
     model = load_checkpoint(args.checkpoint, device=args.device)
     info = probe(args.video)
-    with tqdm(total=info.frame_count or None, unit="frame", desc="analyzing", disable=args.json) as bar:
+    with _progress(args, total=info.frame_count or None, unit="frame", desc="analyzing") as bar:
         result = analyze(args.video, model, progress=lambda done, total: bar.update(done - bar.n))
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
     out = result.save(args.out, rule)
@@ -148,7 +153,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not Path(args.data).is_dir():
         raise BadInput(f"{args.data}: dataset folder not found")
     model = load_checkpoint(args.checkpoint, device=args.device)
-    with tqdm(desc="evaluating", unit="clip", disable=args.json) as bar:
+    with _progress(args, desc="evaluating", unit="clip") as bar:
         metrics = evaluate_dataset(args.data, model, on_clip=lambda name: bar.update(1))
     if args.update_card:
         record_evaluation(args.checkpoint, metrics, data=args.data)
