@@ -1,0 +1,110 @@
+"""Shared fixtures: paths to the bundled samples, a tiny model trained once per session, the full dataset.
+
+def test_x(samples, tiny_model): ...          # tiny_model: a LoadedModel trained on the samples
+def test_y(ped2): ...                         # the full UCSD Ped2 folder; skips (fails under CI=true) if absent
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "assets" / "samples"
+BUNDLED = REPO / "assets" / "models" / "ped2"
+PED2 = REPO.parent / "shared" / "data" / "ucsd_ped2"
+TINY_SIZE = 35  # smallest sizes of the form 8n+19 keep a real training run to seconds
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def sample_labels() -> dict:
+    return json.loads((SAMPLES / "labels.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def ped2() -> Path:
+    """The full dataset; missing it is a skip locally and a failure under CI=true."""
+    if not (PED2 / "labels.json").is_file() or not (PED2 / "test").is_dir():
+        message = f"full UCSD Ped2 dataset not found at {PED2}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (required when CI=true)")
+        pytest.skip(message)
+    return PED2
+
+
+@dataclass
+class TrainedTiny:
+    stem: Path
+    result: object  # vad_core.train.TrainResult
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory) -> TrainedTiny:
+    """One real training run on the two sample training clips at 35 px: one epoch of stride-3 windows."""
+    from vad_core.train import TrainConfig, train
+
+    stem = tmp_path_factory.mktemp("tiny") / "tiny"
+    cfg = TrainConfig(data=str(SAMPLES), out=str(stem), input_size=TINY_SIZE, epochs=1, strides=(3,), bf16=False)
+    result = train(cfg, show_progress=False)
+    return TrainedTiny(stem, result)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(trained_tiny):
+    from vad_core.checkpoint import load_checkpoint
+
+    return load_checkpoint(trained_tiny.stem, device="cpu")
+
+
+def bundled_available() -> bool:
+    return BUNDLED.with_suffix(".json").is_file() and BUNDLED.with_suffix(".safetensors").is_file()
+
+
+@pytest.fixture(scope="session")
+def bundled() -> Path:
+    """The bundled Ped2 model (assets/models/ped2); its absence is a failure, not a skip."""
+    assert bundled_available(), f"the bundled model {BUNDLED}.safetensors/.json is missing (not trained yet?)"
+    return BUNDLED
+
+
+@pytest.fixture(scope="session")
+def analysis_stem(trained_tiny) -> Path:
+    """The bundled Ped2 model when it has been trained, else the session's tiny model."""
+    return BUNDLED if bundled_available() else trained_tiny.stem
+
+
+@pytest.fixture(scope="session")
+def analysis_model(analysis_stem):
+    from vad_core.checkpoint import load_checkpoint
+
+    return load_checkpoint(analysis_stem, device="cpu")
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m vad_core ARGS` from the repository root, as a user would run it."""
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    env.pop("VAD_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "vad_core", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def cli():
+    return run_cli

@@ -1,0 +1,161 @@
+"""The command line as users run it: `python -m vad_core ...` in a subprocess, checking exit codes and output.
+
+Bad input exits 2 with one line on stderr and no traceback (DESIGN.md contracts). The subprocesses of this
+module are started together, a few at a time, because each pays the interpreter and torch start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vad_core.video import write_h264
+
+pytestmark = pytest.mark.slow
+
+SUMMARY_KEYS = {"frames", "video_fps", "seconds", "frames_per_second", "segments"}
+EVALUATE_KEYS = {"auc_micro", "auc_macro", "auc_micro_video_norm", "eer", "pixel_auc", "frames", "frames_per_second"}
+
+
+class _Trap:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _make_bad_inputs(root: Path, ckpt: str) -> None:
+    (root / "no_frames").mkdir()
+    (root / "no_frames" / "readme.txt").write_text("no images here")
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(50_000))
+    (root / "text.mp4").write_text("this is a text file, not a video\n" * 20)
+    write_h264(root / "short.mp4", [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(5)], fps=10)
+    (root / "evil.pt").write_bytes(pickle.dumps({"w": _Trap(root / "unpickled_marker")}))
+    shutil.copy(Path(ckpt).with_suffix(".json"), root / "evil.json")
+    card = json.loads(Path(ckpt).with_suffix(".json").read_text())
+    card["model"]["temporal"] = "gru"
+    (root / "gru.json").write_text(json.dumps(card))
+    shutil.copy(Path(ckpt).with_suffix(".safetensors"), root / "gru.safetensors")
+
+
+SAMPLE = "assets/samples/test/Test004.mp4"
+# name -> (argv with {root} and {ckpt} placeholders, a regex the one stderr line must match)
+BAD = {
+    "missing file": ("analyze {root}/missing.mp4", "missing.mp4: no such file"),
+    "folder without frames": ("analyze {root}/no_frames", "no_frames: folder holds no frame images"),
+    "empty file": ("analyze {root}/empty.mp4", "empty.mp4: not a readable video"),
+    "random bytes": ("analyze {root}/noise.mp4", "noise.mp4: not a readable video"),
+    "text file": ("analyze {root}/text.mp4", "text.mp4: not a readable video"),
+    "fewer than 10 frames": ("analyze {root}/short.mp4", "5 decodable frames; at least 10"),
+    "unknown option": (f"analyze {SAMPLE} --frobnicate", "unrecognized arguments: --frobnicate"),
+    "pickle checkpoint": (f"analyze {SAMPLE} --checkpoint {{root}}/evil.pt", "evil.pt is a pickle file"),
+}
+# The same contract, checked in-process through cli.main (no interpreter start-up), for further cases.
+BAD_IN_PROCESS = {
+    "short clip, json": ("analyze {root}/short.mp4 --json", "at least 10"),
+    "no command": ("", "required"),
+    "invalid card": (f"analyze {SAMPLE} --checkpoint {{root}}/gru", "unknown temporal block 'gru'"),
+    "evaluate without dataset": ("evaluate --data {root}/nowhere", "dataset folder not found"),
+    "evaluate without labels": ("evaluate --data {root}/no_frames", "labels.json not found"),
+    "train without budget": ("train --data assets/samples --out {root}/m", "budget"),
+    "bad device": (f"analyze {SAMPLE} --device warp-drive", "unknown device"),
+}
+
+
+def _argv(template: str, root: Path, ckpt: str) -> list[str]:
+    argv = template.format(root=root).split()
+    if argv and argv[0] in ("analyze", "evaluate") and "--checkpoint" not in argv:
+        argv += ["--checkpoint", ckpt]
+    if argv and argv[0] == "analyze":
+        argv += ["--out", str(root / "out")]
+    return argv
+
+
+@pytest.fixture(scope="module")
+def bad_root(tmp_path_factory, analysis_stem) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    _make_bad_inputs(root, str(analysis_stem))
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(bad_root, analysis_stem, cli):
+    """Every subprocess of this module, run two at a time; name -> CompletedProcess."""
+    ckpt = str(analysis_stem)
+    jobs = {name: _argv(template, bad_root, ckpt) for name, (template, _) in BAD.items()}
+    jobs["analyze ok"] = ["analyze", SAMPLE, "--checkpoint", ckpt, "--json", "--out", str(bad_root / "ok")]
+    jobs["evaluate ok"] = ["evaluate", "--data", "assets/samples", "--checkpoint", ckpt, "--json"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(cli, *argv) for name, argv in jobs.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+def assert_one_clear_line(returncode: int, stdout: str, stderr: str, pattern: str) -> None:
+    assert returncode == 2, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()  # splitlines also breaks on \r, as progress bars write
+    assert len(lines) == 1, f"expected one stderr line, got {lines!r}"
+    assert re.search(pattern, lines[0]), lines[0]
+    assert stdout == ""
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_exits_2_with_one_clear_line(runs, bad_root, case):
+    proc: subprocess.CompletedProcess = runs[case]
+    assert_one_clear_line(proc.returncode, proc.stdout, proc.stderr, BAD[case][1])
+    assert not (bad_root / "unpickled_marker").exists()
+
+
+@pytest.mark.parametrize("case", BAD_IN_PROCESS)
+def test_bad_input_in_process(bad_root, analysis_stem, capfd, case):
+    from vad_core.cli import main
+
+    template, pattern = BAD_IN_PROCESS[case]
+    try:
+        code = main(_argv(template, bad_root, str(analysis_stem)))
+    except SystemExit as exit_:  # argparse errors exit from inside parse_args
+        code = exit_.code
+    out, err = capfd.readouterr()
+    assert_one_clear_line(code, out, err, pattern)
+
+
+def test_analyze_json_summary_and_files(runs, bad_root, sample_labels):
+    proc = runs["analyze ok"]
+    root = bad_root
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["frames"] == sample_labels["test"]["Test004"]["num_frames"] == 180
+    assert summary["video_fps"] == 10.0 and summary["seconds"] > 0 and summary["frames_per_second"] > 0
+    assert summary["frames_per_second"] == pytest.approx(summary["frames"] / summary["seconds"], rel=1e-6)
+    table = pd.read_csv(root / "ok" / "scores.csv")
+    assert list(table.columns) == ["frame", "time_s", "error", "regularity", "score", "anomalous"]
+    assert len(table) == 180
+    doc = json.loads((root / "ok" / "segments.json").read_text())
+    assert doc["segments"] == summary["segments"]
+    assert table["anomalous"].sum() == sum(s["frames"] for s in summary["segments"])
+    for seg in summary["segments"]:
+        assert seg["frames"] >= 3 and (table["score"][seg["start"] : seg["end"] + 1] > 1.0).any()
+    assert (root / "ok" / "error_maps.npz").is_file()
+
+
+def test_evaluate_json(runs, sample_labels):
+    proc = runs["evaluate ok"]
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert set(metrics) >= EVALUATE_KEYS
+    assert metrics["frames"] == sum(v["num_frames"] for v in sample_labels["test"].values()) == 360
+    for key in ("auc_micro", "auc_macro", "auc_micro_video_norm", "pixel_auc", "eer"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["frames_per_second"] > 0
