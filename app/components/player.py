@@ -1,0 +1,102 @@
+"""The synchronized player: frame, error heatmap and score plot in one offline HTML/JS component.
+
+    url = publish_media(key, analysis, frames)   # once per analysis: frames, maps and boxes as a file
+    player(PlayerView(media=url, figure=..., ...))  # every rerun; the iframe, its frame and playback stay
+
+Streamlit serves the component from a per-process folder that holds the page, its script and
+plotly.min.js copied from the installed plotly package, so the browser never reaches a CDN.
+Reruns carry only small arguments; the frames travel once, as media/<key>.json.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import plotly
+import streamlit.components.v1 as components
+
+from app.components.images import data_url
+from vad_core.analysis import Analysis
+from vad_core.regions import clip_regions
+from vad_core.render import heat_levels
+
+SOURCE = Path(__file__).with_name("player")
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+SAFE_KEY = re.compile(r"^[0-9a-f-]+$")
+
+
+def _serve_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="vad-player-"))
+    for name in ("index.html", "player.js", "player.css"):
+        shutil.copy(SOURCE / name, folder / name)
+    shutil.copy(PLOTLY_JS, folder / "plotly.min.js")
+    (folder / "media").mkdir()
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+SERVE_DIR = _serve_folder()
+_component = components.declare_component("player", path=str(SERVE_DIR))
+
+
+@dataclass(frozen=True)
+class PlayerView:
+    """Everything the player draws besides the frames. Lists are per frame; seek jumps once per new id."""
+
+    media: str
+    figure: dict
+    score: list[float | None]
+    regularity: list[float | None]
+    flags: list[int]
+    truth: list[int] | None
+    mode: str
+    kind: str
+    lut: list[int]
+    opacity: float
+    boxes: bool
+    seek: dict | None = None
+
+
+def finite_list(values: np.ndarray, digits: int = 5) -> list[float | None]:
+    """JSON-safe floats: JavaScript's JSON.parse rejects NaN."""
+    return [round(float(v), digits) if math.isfinite(v) else None for v in values]
+
+
+def publish_media(key: str, analysis: Analysis, frames: np.ndarray) -> str:
+    """Write the clip's frames, model inputs, reconstructions, heat levels and boxes for the player."""
+    if not SAFE_KEY.match(key):
+        raise ValueError(f"media key {key!r} must be hexadecimal")
+    path = SERVE_DIR / "media" / f"{key}.json"
+    if not path.exists():
+        size = analysis.inputs.shape[1]
+        doc = {
+            "frames": analysis.frame_count,
+            "fps": analysis.fps,
+            "size": [int(frames.shape[2]), int(frames.shape[1])],
+            "map_size": size,
+            "video": [data_url(f) for f in frames],
+            "input": [data_url(x) for x in analysis.inputs],
+            "recon": [data_url(r) for r in analysis.recons],
+            "heat": {
+                kind: [data_url(heat_levels(analysis, i, kind), ".png") for i in range(analysis.frame_count)]
+                for kind in analysis.maps
+            },
+            "boxes": [[[round(v, 4) for v in b.fraction(size)] for b in boxes] for boxes in clip_regions(analysis)],
+        }
+        partial = path.with_suffix(".part")
+        partial.write_text(json.dumps(doc))
+        partial.replace(path)
+    return f"media/{path.name}"
+
+
+def player(view: PlayerView, key: str = "player") -> None:
+    """Draw the player; a stable key keeps the same iframe across reruns."""
+    _component(key=key, default=None, **asdict(view))

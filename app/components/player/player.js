@@ -1,0 +1,313 @@
+// Synchronized player: one frame, its error heatmap and the score plot's cursor always show the same frame.
+//
+// Streamlit sends the arguments (plot, per-frame values, display style, seek requests) on every rerun;
+// the frames themselves come once per analysis from a media file next to this page. Playback, stepping
+// and plot seeking run here, without a Streamlit rerun, so the frame on screen is the only clock.
+"use strict";
+
+const el = (id) => document.getElementById(id);
+const ui = {
+  player: el("player"), stage: el("stage"), view: el("view"), plot: el("plot"), cursor: el("cursor"),
+  cursorLabel: el("cursor-label"), scrub: el("scrub"), speed: el("speed"), play: el("play"),
+  frame: el("readout-frame"), time: el("readout-time"), status: el("status"), score: el("value-score"),
+  regularity: el("value-regularity"), boxes: el("value-boxes"), truth: el("value-truth"),
+  truthRow: el("row-truth"), colorbar: el("colorbar"), legendTitle: el("legend-title"),
+};
+const state = {
+  args: null, media: null, mediaUrl: null, loading: null, frame: 0, playing: false,
+  lastTick: null, carry: 0, seekId: null, pendingSeek: null, dragging: false,
+};
+const heatCanvas = document.createElement("canvas");
+const SIDE_GAP = 10;
+const CAPTION = 18;
+
+// --- Streamlit component protocol (the same messages streamlit-component-lib sends) ---
+function send(type, extra) {
+  window.parent.postMessage(Object.assign({ isStreamlitMessage: true, type }, extra), "*");
+}
+function reportHeight() {
+  send("streamlit:setFrameHeight", { height: Math.ceil(ui.player.getBoundingClientRect().height) + 4 });
+}
+window.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "streamlit:render") onRender(event.data.args, event.data.theme);
+});
+
+// --- media: decoded once per analysis ---
+function loadImage(src) {
+  const img = new Image();
+  img.src = src;
+  return img.decode().then(() => img);
+}
+function levelsOf(img) {
+  // The heat PNGs are grayscale: the red channel is the heat level 0..255.
+  const c = document.createElement("canvas");
+  c.width = img.width;
+  c.height = img.height;
+  const ctx = c.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(img, 0, 0);
+  const rgba = ctx.getImageData(0, 0, c.width, c.height).data;
+  const out = new Uint8Array(c.width * c.height);
+  for (let i = 0; i < out.length; i++) out[i] = rgba[4 * i];
+  return out;
+}
+async function loadMedia(url) {
+  const doc = await (await fetch(url)).json();
+  const [video, inputs, recons] = await Promise.all(
+    [doc.video, doc.input, doc.recon].map((list) => Promise.all(list.map(loadImage))),
+  );
+  const heat = {};
+  const heatMax = {};
+  for (const [kind, list] of Object.entries(doc.heat)) {
+    heat[kind] = (await Promise.all(list.map(loadImage))).map(levelsOf);
+    heatMax[kind] = heat[kind].map((levels) => levels.reduce((a, b) => Math.max(a, b), 0));
+  }
+  return { ...doc, video, inputs, recons, heat, heatMax };
+}
+
+// --- drawing ---
+function colourize(levels, size, lut, opacity, opaque = false) {
+  heatCanvas.width = size;
+  heatCanvas.height = size;
+  const ctx = heatCanvas.getContext("2d");
+  const image = ctx.createImageData(size, size);
+  const px = image.data;
+  for (let i = 0; i < levels.length; i++) {
+    const l = 4 * levels[i];
+    px[4 * i] = lut[l];
+    px[4 * i + 1] = lut[l + 1];
+    px[4 * i + 2] = lut[l + 2];
+    px[4 * i + 3] = opaque ? 255 : Math.round(opacity * lut[l + 3]);
+  }
+  ctx.putImageData(image, 0, 0);
+  return heatCanvas;
+}
+function sizeCanvas(width, height) {
+  const ratio = window.devicePixelRatio || 1;
+  ui.view.width = Math.round(width * ratio);
+  ui.view.height = Math.round(height * ratio);
+  ui.view.style.width = `${width}px`;
+  ui.view.style.height = `${height}px`;
+  const ctx = ui.view.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  return ctx;
+}
+function strokeBoxes(ctx, boxes, x, y, w, h) {
+  ctx.strokeStyle = "#ff4040";
+  ctx.lineWidth = 2;
+  for (const [x0, y0, x1, y1] of boxes) ctx.strokeRect(x + x0 * w, y + y0 * h, (x1 - x0) * w, (y1 - y0) * h);
+}
+function drawOverlay(f) {
+  const { media, args } = state;
+  const [vw, vh] = media.size;
+  const scale = Math.min(ui.stage.clientWidth / vw, ui.stage.clientHeight / vh);
+  const w = Math.floor(vw * scale);
+  const h = Math.floor(vh * scale);
+  const ctx = sizeCanvas(w, h);
+  ctx.drawImage(media.video[f], 0, 0, w, h);
+  ctx.drawImage(colourize(media.heat[args.kind][f], media.map_size, args.lut, args.opacity), 0, 0, w, h);
+  if (args.boxes) strokeBoxes(ctx, media.boxes[f], 0, 0, w, h);
+}
+function drawSideBySide(f) {
+  const { media, args } = state;
+  const size = Math.floor(Math.min((ui.stage.clientWidth - 2 * SIDE_GAP) / 3, ui.stage.clientHeight - CAPTION));
+  const ctx = sizeCanvas(3 * size + 2 * SIDE_GAP, size + CAPTION);
+  const heat = colourize(media.heat[args.kind][f], media.map_size, args.lut, 1, true);
+  const panels = [["model input", media.inputs[f]], ["reconstruction", media.recons[f]], [`error (${args.kind})`, heat]];
+  ctx.font = "13px sans-serif";
+  ctx.textAlign = "center";
+  panels.forEach(([caption, image], i) => {
+    const x = i * (size + SIDE_GAP);
+    ctx.fillStyle = "#000";
+    ctx.fillRect(x, CAPTION, size, size);
+    ctx.drawImage(image, x, CAPTION, size, size);
+    ctx.fillStyle = "rgba(250,250,250,0.75)";
+    ctx.fillText(caption, x + size / 2, 13);
+    if (args.boxes && i !== 1) strokeBoxes(ctx, media.boxes[f], x, CAPTION, size, size);
+  });
+}
+function placeCursor(f) {
+  const layout = ui.plot._fullLayout;
+  if (!layout || !layout.xaxis) return;
+  const xa = layout.xaxis;
+  const ya = layout.yaxis;
+  ui.cursor.style.display = "block";
+  ui.cursor.style.left = `${xa._offset + xa.l2p(f)}px`;
+  ui.cursor.style.top = `${ya._offset}px`;
+  ui.cursor.style.height = `${ya._length}px`;
+  ui.cursorLabel.textContent = `${f}`;
+  ui.plot.dataset.cursorFrame = String(f);
+}
+function fmt(value, digits) {
+  return value === null || value === undefined || Number.isNaN(value) ? "–" : Number(value).toFixed(digits);
+}
+function draw() {
+  const { media, args } = state;
+  if (!media || !args) return;
+  const f = state.frame;
+  if (args.mode === "side") drawSideBySide(f);
+  else drawOverlay(f);
+  placeCursor(f);
+  const anomalous = args.flags[f] === 1;
+  ui.frame.textContent = `Frame ${f}`;
+  ui.time.textContent = `${(f / media.fps).toFixed(2)} s · ${media.frames} frames`;
+  ui.status.textContent = anomalous ? "anomalous segment" : "normal";
+  ui.status.classList.toggle("anomalous", anomalous);
+  ui.score.textContent = fmt(args.score[f], 3);
+  ui.regularity.textContent = fmt(args.regularity[f], 3);
+  ui.boxes.textContent = String(media.boxes[f].length);
+  ui.truthRow.style.display = args.truth ? "" : "none";
+  if (args.truth) ui.truth.textContent = args.truth[f] === 1 ? "anomalous" : "normal";
+  ui.scrub.value = String(f);
+  const heatMax = media.heatMax[args.kind];
+  ui.player.dataset.heatLevel = String(heatMax[f]);
+  ui.player.dataset.heatPeak = String(heatMax.indexOf(Math.max(...heatMax)));
+  ui.player.dataset.frame = String(f);
+}
+
+// --- transport ---
+function show(f) {
+  if (!state.media) return;
+  state.frame = Math.max(0, Math.min(state.media.frames - 1, Math.round(f)));
+  draw();
+}
+function setPlaying(on) {
+  state.playing = on && !!state.media;
+  state.lastTick = null;
+  state.carry = 0;
+  ui.player.dataset.playing = state.playing ? "1" : "0";
+  ui.play.setAttribute("aria-label", state.playing ? "Pause" : "Play");
+  if (state.playing) requestAnimationFrame(tick);
+}
+function tick(now) {
+  if (!state.playing) return;
+  if (state.lastTick !== null) {
+    state.carry += ((now - state.lastTick) / 1000) * state.media.fps * Number(ui.speed.value);
+    const steps = Math.floor(state.carry);
+    if (steps > 0) {
+      state.carry -= steps;
+      show(state.frame + steps);
+      if (state.frame >= state.media.frames - 1) return setPlaying(false);
+    }
+  }
+  state.lastTick = now;
+  requestAnimationFrame(tick);
+}
+function togglePlay() {
+  if (!state.playing && state.media && state.frame >= state.media.frames - 1) show(0);
+  setPlaying(!state.playing);
+}
+ui.play.addEventListener("click", togglePlay);
+el("prev").addEventListener("click", () => { setPlaying(false); show(state.frame - 1); });
+el("next").addEventListener("click", () => { setPlaying(false); show(state.frame + 1); });
+ui.scrub.addEventListener("input", () => show(Number(ui.scrub.value)));
+document.addEventListener("keydown", (event) => {
+  if (event.target === ui.speed) return;
+  const keys = { " ": togglePlay, ArrowLeft: () => show(state.frame - 1), ArrowRight: () => show(state.frame + 1) };
+  if (keys[event.key]) {
+    event.preventDefault();
+    keys[event.key]();
+  }
+});
+
+// --- the plot seeks: click or drag anywhere over the plotting area ---
+function frameAtPointer(event) {
+  const layout = ui.plot._fullLayout;
+  if (!layout || !layout.xaxis || !state.media) return null;
+  const xa = layout.xaxis;
+  const ya = layout.yaxis;
+  const box = ui.plot.getBoundingClientRect();
+  const x = event.clientX - box.left - xa._offset;
+  const y = event.clientY - box.top - ya._offset;
+  if (x < 0 || x > xa._length || y < 0 || y > ya._length) return null;
+  return Math.round(xa.p2l(x));
+}
+ui.plot.addEventListener("pointerdown", (event) => {
+  const f = frameAtPointer(event);
+  if (f === null) return;
+  state.dragging = true;
+  ui.plot.setPointerCapture(event.pointerId);
+  show(f);
+}, { capture: true });
+ui.plot.addEventListener("pointermove", (event) => {
+  if (!state.dragging) return;
+  const f = frameAtPointer(event);
+  if (f !== null) show(f);
+}, { capture: true });
+ui.plot.addEventListener("pointerup", () => { state.dragging = false; }, { capture: true });
+
+function describePlot(figure) {
+  // Stable hooks for tests and assistive tools: what is shaded and where frames sit on screen.
+  const spans = (figure.layout.shapes || []).filter((s) => s.name === "segment").map((s) => `${s.x0 + 0.5}-${s.x1 - 0.5}`);
+  ui.plot.dataset.segmentCount = String(spans.length);
+  ui.plot.dataset.segmentFrames = spans.join(",");
+  const layout = ui.plot._fullLayout;
+  if (layout && layout.xaxis) {
+    const xa = layout.xaxis;
+    ui.plot.dataset.frameZeroX = String(xa._offset + xa.l2p(0));
+    ui.plot.dataset.frameStepX = String(xa.l2p(1) - xa.l2p(0));
+    ui.plot.dataset.plotTop = String(layout.yaxis._offset);
+    ui.plot.dataset.plotHeight = String(layout.yaxis._length);
+  }
+}
+
+// --- rerun from Streamlit ---
+function applyTheme(theme) {
+  if (!theme) return;
+  const root = document.documentElement.style;
+  if (theme.textColor) root.setProperty("--text", theme.textColor);
+  if (theme.secondaryBackgroundColor) root.setProperty("--panel", theme.secondaryBackgroundColor);
+  if (theme.primaryColor) root.setProperty("--accent", theme.primaryColor);
+}
+function drawColorbar(lut) {
+  const ctx = ui.colorbar.getContext("2d");
+  const bar = ctx.createImageData(256, 1);
+  for (let i = 0; i < 256; i++) {
+    for (let c = 0; c < 3; c++) bar.data[4 * i + c] = lut[4 * i + c];
+    bar.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(bar, 0, 0);
+  ctx.drawImage(ui.colorbar, 0, 0, 256, 1, 0, 0, 256, 10);
+}
+async function onRender(args, theme) {
+  applyTheme(theme);
+  state.args = args;
+  ui.player.dataset.mode = args.mode;
+  ui.legendTitle.textContent = `${args.kind} error per pixel`;
+  drawColorbar(args.lut);
+  const config = { displayModeBar: false, responsive: true, doubleClick: false };
+  await Plotly.react(ui.plot, args.figure.data, args.figure.layout, config);
+  describePlot(args.figure);
+  if (args.seek && args.seek.id !== state.seekId) {
+    state.seekId = args.seek.id;
+    state.pendingSeek = args.seek.frame;
+  }
+  if (args.media !== state.mediaUrl) {
+    state.mediaUrl = args.media;
+    setPlaying(false);
+    ui.player.dataset.ready = "0";
+    state.media = null;
+    const url = args.media;
+    const media = await loadMedia(url);
+    if (url !== state.mediaUrl) return; // a newer clip arrived while this one loaded
+    state.media = media;
+    state.frame = 0;
+    ui.scrub.max = String(media.frames - 1);
+    ui.player.dataset.media = url;
+    ui.player.dataset.ready = "1";
+  }
+  if (state.pendingSeek !== null && state.media) {
+    setPlaying(false);
+    state.frame = state.pendingSeek;
+    state.pendingSeek = null;
+  }
+  show(state.frame);
+  reportHeight();
+}
+
+window.addEventListener("resize", () => {
+  if (state.args) Plotly.Plots.resize(ui.plot).then(() => { describePlot(state.args.figure); draw(); });
+});
+send("streamlit:componentReady", { apiVersion: 1 });
+reportHeight();

@@ -1,0 +1,30 @@
+"""Streamlit entry point: `streamlit run app/main.py`. Page setup and navigation; the views do the rest.
+
+Add a page by appending an st.Page to PAGES; each view is a function that draws its page.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the repository root
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app.views import analysis  # noqa: E402
+
+ICON = ROOT / "app" / "assets" / "icon.png"  # a local file: a material-icon favicon would come from Google's CDN
+COMPACT = """<style>
+.block-container {padding-top: 1.2rem; padding-bottom: 2rem;}
+h1 {font-size: 2rem !important; padding-bottom: 0.2rem !important;}
+[data-testid="stMetricValue"] {font-size: 1.6rem;}
+</style>"""  # so the title, the player and its plot fit a 1280x800 screen
+
+st.set_page_config(page_title="Video anomaly detection", page_icon=str(ICON), layout="wide")
+st.markdown(COMPACT, unsafe_allow_html=True)
+
+PAGES = [
+    st.Page(analysis.render, title="Analyze a clip", icon=":material/query_stats:", url_path="analyze", default=True),
+]
+st.navigation(PAGES).run()

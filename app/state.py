@@ -1,0 +1,165 @@
+"""Where the dashboard keeps things: the model once per process, analyses once per (video content, model).
+
+    model = load_model(str(checkpoint_stem()))
+    clip = open_clip(source, model, progress=lambda done, total: ...)   # cached: sliders never recompute
+    labels = sample_labels_for(clip)                                     # known for the bundled samples
+
+Analyses live in a small process-wide store keyed by the SHA-256 of the video bytes and a fingerprint of
+the model card, so a second user opening the same sample, or a slider moved, costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app.components.player import publish_media
+from vad_core import DEFAULT_CHECKPOINT, Analysis, BadInput, LoadedModel, analyze, load_checkpoint
+from vad_core.evaluation import load_labels
+from vad_core.render import preview_frames
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "assets" / "samples"
+VIDEO_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
+STORE_SIZE = 6
+
+
+def checkpoint_stem() -> Path:
+    """The model the app uses: VAD_CHECKPOINT if set (tests, your own scene), else the bundled Ped2 model."""
+    return Path(os.environ.get("VAD_CHECKPOINT") or DEFAULT_CHECKPOINT)
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def load_model(stem: str) -> LoadedModel:
+    """One model per process, on the GPU when there is one."""
+    return load_checkpoint(stem)
+
+
+def model_fingerprint(model: LoadedModel) -> str:
+    """Changes whenever the weights' card (training run, calibration, scoring) changes."""
+    return hashlib.sha256(json.dumps(model.card, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A video to analyze: a bundled sample (path) or an upload (bytes), with its content digest."""
+
+    name: str
+    digest: str
+    path: Path | None = None
+    data: bytes | None = None
+    suffix: str = ".mp4"
+
+    @classmethod
+    def sample(cls, path: Path) -> Source:
+        return cls(path.name, _file_digest(str(path)), path=path)
+
+    @classmethod
+    def upload(cls, name: str, data: bytes) -> Source:
+        suffix = Path(name).suffix.lower()
+        safe_suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".mp4"
+        return cls(name, hashlib.sha256(data).hexdigest(), data=data, suffix=safe_suffix)
+
+    @contextmanager
+    def as_file(self) -> Iterator[Path]:
+        """A path to read: the sample itself, or the upload under a fixed name in a folder removed afterwards."""
+        if self.path is not None:
+            yield self.path
+            return
+        with tempfile.TemporaryDirectory(prefix="vad-upload-") as folder:
+            path = Path(folder) / f"upload{self.suffix}"
+            path.write_bytes(self.data or b"")
+            yield path
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One analyzed video: the Analysis, the preview frames the player and exports show, the player media."""
+
+    key: str
+    name: str
+    digest: str
+    analysis: Analysis
+    frames: np.ndarray
+    media: str
+
+
+class ClipStore:
+    """A thread-safe least-recently-used store of analyzed clips."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[str, Clip] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key: str) -> Clip | None:
+        with self._lock:
+            clip = self._items.get(key)
+            if clip is not None:
+                self._items.move_to_end(key)
+            return clip
+
+    def put(self, clip: Clip) -> None:
+        with self._lock:
+            self._items[clip.key] = clip
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+@st.cache_resource
+def clip_store() -> ClipStore:
+    return ClipStore(STORE_SIZE)
+
+
+@st.cache_data(show_spinner=False)
+def _file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def sample_paths() -> list[Path]:
+    return sorted((SAMPLES / "test").glob("*.mp4"))
+
+
+def open_clip(
+    source: Source, model: LoadedModel, progress: Callable[[int, int], None], on_prepare: Callable[[], None]
+) -> Clip:
+    """The cached clip, or analyze it now (progress per frame, then on_prepare while the player media is built)."""
+    key = f"{source.digest[:32]}-{model_fingerprint(model)}"
+    store = clip_store()
+    clip = store.get(key)
+    if clip is None:
+        with source.as_file() as path:
+            analysis = analyze(path, model, progress=progress, name=source.name)
+            on_prepare()
+            frames = preview_frames(path)
+        if len(frames) != analysis.frame_count:
+            raise BadInput(
+                f"{source.name}: decoded {len(frames)} frames for display but {analysis.frame_count} to score"
+            )
+        clip = Clip(key, source.name, source.digest, analysis, frames, publish_media(key, analysis, frames))
+        store.put(clip)
+    return clip
+
+
+@st.cache_data(show_spinner=False)
+def _sample_labels() -> dict[str, np.ndarray]:
+    return load_labels(SAMPLES)
+
+
+def sample_labels_for(clip: Clip) -> tuple[str, np.ndarray] | None:
+    """(sample name, frame labels) when the clip's bytes are a bundled sample's, whatever its file name."""
+    for path in sample_paths():
+        if _file_digest(str(path)) == clip.digest and path.stem in _sample_labels():
+            return path.stem, _sample_labels()[path.stem]
+    return None

@@ -1,0 +1,183 @@
+"""The analysis page: open a clip, watch it with its error heatmap and score plot in sync, tune, export.
+
+    st.navigation([st.Page(analysis.render, title="Analyze a clip")]).run()
+
+Every number drawn here comes from one vad_core Analysis; this module only lays out and calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app.components.player import PlayerView, finite_list, player
+from app.state import Clip, Source, checkpoint_stem, load_model, open_clip, sample_labels_for, sample_paths
+from app.views.controls import VideoChoice, detection_controls, display_controls, video_controls
+from app.views.exports import export_buttons
+from app.views.plot import score_figure
+from app.views.segments import SEEK_KEY, segment_table
+from vad_core import BadInput, LoadedModel
+from vad_core.labels import label_runs, parse_labels
+from vad_core.metrics import auc
+from vad_core.render import colormap_lut
+from vad_core.scoring import Segment, frame_labels_from_segments
+
+INTRO = (
+    "An autoencoder learned what normal footage of this scene looks like; where it cannot reconstruct the video, "
+    "the error is high. The heatmap shows the error per pixel, the plot per frame: a **calibrated score** "
+    "c(t) above 1 is beyond anything normal footage produced."
+)
+EXPLANATION = """
+- **Raw error e(t)**: how badly the model reconstructs frame t. By default it is the *motion* error
+  (the error of the reconstructed frame difference), taken as the largest 16×16 patch mean, so a small
+  object is not diluted by a large frame, and smoothed over a few frames.
+- **Calibrated score c(t) = e(t) / τ**: τ is the 99th percentile of e(t) on normal frames the model never
+  trained on. c(t) > 1 means "beyond anything normal footage produced", and it means the same in every clip.
+- **Regularity s(t) = 1 − (e(t) − min e) / max e**: the paper's score, scaled within one clip. It is good for
+  teaching, but it always finds a least regular frame, even in an all-normal clip.
+- **Segments** are runs of frames above the threshold: runs closer than the merge gap are joined, then runs
+  shorter than the minimum duration are dropped.
+- **Boxes** outline connected regions whose local (patch-mean) error is above the calibrated pixel threshold
+  τ<sub>px</sub>: the anomaly candidates inside a frame. The heatmap colour scale runs from 0 to 4 τ<sub>px</sub>.
+"""
+
+
+def _model() -> LoadedModel:
+    stem = checkpoint_stem()
+    try:
+        return load_model(str(stem))
+    except BadInput as err:
+        st.error(
+            f"**No usable model.** {err}.\n\nTrain one with `python -m vad_core train --data ../shared/data/ucsd_ped2 "
+            f"--out assets/models/ped2`, or point the `VAD_CHECKPOINT` environment variable at a checkpoint stem.",
+            icon=":material/error:",
+        )
+        st.stop()
+
+
+def _source(choice: VideoChoice) -> Source:
+    if choice.upload is not None:
+        return Source.upload(choice.upload.name, choice.upload.getvalue())
+    return Source.sample(next(p for p in sample_paths() if p.name == choice.sample))
+
+
+def _progress_callbacks(name: str) -> tuple[Callable[[int, int], None], Callable[[], None], Callable[[], None]]:
+    """(per-frame progress, 'preparing the player' notice, clear): a progress bar with frames done and an ETA."""
+    slot = st.empty()
+    bar = slot.progress(0.0, text=f"Analyzing {name}…")
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        if total and done:
+            eta = elapsed / done * max(total - done, 0)
+            bar.progress(
+                min(done / total, 1.0), text=f"Analyzing {name}: {done} / {total} frames · about {eta:.0f} s left"
+            )
+        else:
+            bar.progress(0.0, text=f"Analyzing {name}: {done} frames")
+
+    def prepare() -> None:
+        bar.progress(1.0, text="Preparing the player…")
+
+    return progress, prepare, slot.empty
+
+
+def _open(source: Source, model: LoadedModel) -> Clip:
+    progress, prepare, clear = _progress_callbacks(source.name)
+    try:
+        clip = open_clip(source, model, progress, prepare)
+    except BadInput as err:
+        clear()
+        st.error(f"**This video cannot be analyzed.** {err}", icon=":material/error:")
+        st.stop()
+    clear()
+    return clip
+
+
+def _truth(clip: Clip, choice: VideoChoice) -> tuple[np.ndarray | None, str]:
+    """Frame labels and where they came from: the user's labels file, else the bundled sample's."""
+    if choice.labels is not None:
+        try:
+            labels = parse_labels(
+                choice.labels.getvalue(), choice.labels.name, Path(clip.name).stem, clip.analysis.frame_count
+            )
+            return labels, f"labels from {choice.labels.name}"
+        except BadInput as err:
+            st.sidebar.error(f"Labels not used: {err}")
+    known = sample_labels_for(clip)
+    if known:
+        return known[1], f"UCSD Ped2 ground truth of {known[0]}"
+    return None, ""
+
+
+def _metrics(clip: Clip, segments: list[Segment], truth: np.ndarray | None, truth_note: str) -> None:
+    analysis = clip.analysis
+    flags = frame_labels_from_segments(segments, analysis.frame_count)
+    peak = int(np.nanargmax(analysis.score))
+    frame_auc = auc(analysis.score, truth) if truth is not None else None
+    cols = st.columns(5)
+    cols[0].metric("Frames", analysis.frame_count, help=f"{analysis.fps:g} frames per second of video")
+    cols[1].metric("Anomalous segments", len(segments))
+    cols[2].metric("Flagged frames", f"{100 * flags.mean():.0f} %")
+    cols[3].metric("Peak c(t)", f"{analysis.score[peak]:.2f}", help=f"at frame {peak}")
+    cols[4].metric(
+        "Frame AUC",
+        f"{frame_auc:.3f}" if frame_auc is not None else "–",
+        help=f"ROC AUC of c(t) against the {truth_note}" if truth is not None else "Needs ground-truth labels.",
+    )
+
+
+def render() -> None:
+    st.title("Video anomaly detection", anchor=False)
+    st.caption(INTRO)
+    model = _model()
+    choice = video_controls()
+    clip = _open(_source(choice), model)
+    analysis = clip.analysis
+    if st.session_state.get("clip_key") != clip.key:  # a new clip starts at frame 0, not at an old seek
+        st.session_state["clip_key"] = clip.key
+        st.session_state.pop(SEEK_KEY, None)
+    truth, truth_note = _truth(clip, choice)
+    detection = detection_controls(analysis)
+    mode, style = display_controls(analysis)
+    rule = detection.rule(analysis)
+    segments = analysis.segments(rule)
+
+    _metrics(clip, segments, truth, truth_note)
+    player(
+        PlayerView(
+            media=clip.media,
+            figure=score_figure(
+                analysis, detection.curve, rule.threshold, segments, label_runs(truth) if truth is not None else None
+            ),
+            score=finite_list(analysis.score),
+            regularity=finite_list(analysis.regularity),
+            flags=frame_labels_from_segments(segments, analysis.frame_count).tolist(),
+            truth=truth.tolist() if truth is not None else None,
+            mode=mode,
+            kind=style.kind or analysis.scoring.kind,
+            lut=colormap_lut(style.colormap).ravel().tolist(),
+            opacity=style.opacity,
+            boxes=style.boxes,
+            seek=st.session_state.get(SEEK_KEY),
+        )
+    )
+    st.caption(
+        f"{clip.name} · model `{model.name}` on {model.device.type} · analyzed {analysis.frame_count} frames in "
+        f"{analysis.seconds:.1f} s ({analysis.frames_per_second:.0f} frames/s)"
+        + (f" · {truth_note}" if truth_note else "")
+    )
+    left, right = st.columns([3, 1], gap="large")
+    with left:
+        st.subheader("Anomalous segments", anchor=False)
+        segment_table(clip, segments, style)
+    with right:
+        st.subheader("Export", anchor=False)
+        export_buttons(clip, rule, style)
+    with st.expander("What do the scores mean?"):
+        st.markdown(EXPLANATION, unsafe_allow_html=True)

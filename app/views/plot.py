@@ -1,0 +1,124 @@
+"""The score plot under the player: one curve, its threshold, shaded segments, ground truth, the paper's events.
+
+figure = score_figure(analysis, "score", rule.threshold, segments, truth_runs=[(30, 179)])
+# a plotly figure as JSON; the player draws it with the bundled plotly.js and adds the cursor
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+
+from vad_core.analysis import Analysis
+from vad_core.curves import CURVE_LABELS, curve_threshold, curve_values
+from vad_core.scoring import Segment, regularity_events
+
+CURVE_RGB = "#4cc9f0"
+THRESHOLD_RGB = "#f0c850"
+SEGMENT_FILL = "rgba(255, 75, 75, 0.28)"
+TRUTH_FILL = "rgba(255, 170, 0, 0.75)"
+TEXT_RGB = "rgba(250, 250, 250, 0.85)"
+GRID_RGB = "rgba(250, 250, 250, 0.08)"
+SHORT = {"score": "c(t)", "regularity": "s(t)", "error": "e(t)"}
+
+
+def _band(start: int, end: int, y0: float, y1: float, fill: str, name: str) -> dict:
+    """A shaded run of frames, inclusive on both ends, in paper units vertically."""
+    return {
+        "type": "rect",
+        "xref": "x",
+        "yref": "paper",
+        "x0": start - 0.5,
+        "x1": end + 0.5,
+        "y0": y0,
+        "y1": y1,
+        "fillcolor": fill,
+        "line": {"width": 0},
+        "layer": "below",
+        "name": name,
+    }
+
+
+def _legend_swatch(name: str, colour: str, dash: str | None = None) -> go.Scatter:
+    """A legend entry for something drawn as a shape (shapes have no legend of their own)."""
+    if dash:
+        return go.Scatter(x=[None], y=[None], mode="lines", name=name, line={"color": colour, "dash": dash})
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", name=name, marker={"symbol": "square", "size": 11, "color": colour}
+    )
+
+
+def _y_range(values: np.ndarray, line: float, curve: str) -> list[float]:
+    if curve == "regularity":
+        return [-0.02, 1.04]
+    top = max(float(np.nanmax(values)) if values.size else 0.0, line)
+    return [0.0, (top or 1.0) * 1.12]
+
+
+def score_figure(
+    analysis: Analysis,
+    curve: str,
+    score_cut: float,
+    segments: list[Segment],
+    truth_runs: list[tuple[int, int]] | None = None,
+    height: int = 230,
+) -> dict:
+    """The plot as plotly JSON. Segment rectangles are named "segment", ground truth "truth"."""
+    values = curve_values(analysis, curve)
+    frames = np.arange(len(values))
+    line = curve_threshold(analysis, curve, score_cut)
+    top = 0.9 if truth_runs else 1.0  # leave a strip at the top for the ground-truth band
+    shapes = [_band(s.start, s.end, 0.0, top, SEGMENT_FILL, "segment") for s in segments]
+    shapes += [_band(start, end, 0.93, 1.0, TRUTH_FILL, "truth") for start, end in truth_runs or []]
+    shapes.append(
+        {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": line, "y1": line,
+         "line": {"color": THRESHOLD_RGB, "width": 1.5, "dash": "dash"}, "name": "threshold"}
+    )  # fmt: skip
+    seconds = frames / analysis.fps
+    traces = [
+        go.Scatter(
+            x=frames,
+            y=values,
+            customdata=seconds,
+            mode="lines",
+            name=CURVE_LABELS[curve],
+            line={"color": CURVE_RGB, "width": 2},
+            hovertemplate=f"frame %{{x}} · %{{customdata:.2f}} s<br>{SHORT[curve]} = %{{y:.3f}}<extra></extra>",
+        ),
+        _legend_swatch("threshold", THRESHOLD_RGB, dash="dash"),
+        _legend_swatch("anomalous segment", "rgba(255, 75, 75, 0.6)"),
+    ]
+    if truth_runs is not None:
+        traces.append(_legend_swatch("ground truth", TRUTH_FILL))
+    if curve == "regularity":
+        events = regularity_events(values)
+        traces.append(
+            go.Scatter(
+                x=events,
+                y=values[events],
+                mode="markers",
+                name="events (local minima)",
+                marker={"color": "#ffffff", "size": 7, "symbol": "triangle-down"},
+                hovertemplate="event at frame %{x}<extra></extra>",
+            )
+        )
+    figure = go.Figure(traces)
+    figure.update_layout(
+        height=height,
+        margin={"l": 52, "r": 12, "t": 30, "b": 38},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"color": TEXT_RGB, "size": 12},
+        shapes=shapes,
+        showlegend=True,
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom", "font": {"size": 11}},
+        hovermode="x",
+        dragmode=False,
+        xaxis={"title": {"text": "frame", "standoff": 4}, "range": [-0.5, len(values) - 0.5], "fixedrange": True,
+               "gridcolor": GRID_RGB, "zeroline": False},
+        yaxis={"title": {"text": SHORT[curve]}, "range": _y_range(values, line, curve), "fixedrange": True,
+               "gridcolor": GRID_RGB, "zeroline": False},
+    )  # fmt: skip
+    return json.loads(figure.to_json())

@@ -1,0 +1,168 @@
+"""End to end in real Chromium: upload a Ped2 clip, then check the synchronized player, plot, threshold and CSV.
+
+The player lives in an iframe; it exposes stable hooks: #player[data-frame|data-ready|data-media|
+data-heat-level|data-heat-peak] and #plot[data-segment-count|data-segment-frames|data-cursor-frame|
+data-frame-zero-x|data-frame-step-x|data-plot-top|data-plot-height].
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CLIP = Path(__file__).resolve().parents[2] / "assets" / "samples" / "test" / "Test004.mp4"
+PLAYER = "iframe[title$='player']"
+ANALYSIS_S = 300  # generous: the 2-core CPU may be shared with a training run
+CSV_COLUMNS = ["frame", "time_s", "error", "regularity", "score", "anomalous"]
+
+
+def until(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.1)
+
+
+class Player:
+    """The player iframe, read through its data attributes."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.frame = page.frame_locator(PLAYER)
+        self.root = self.frame.locator("#player")
+        self.plot = self.frame.locator("#plot")
+
+    def attr(self, name: str) -> str | None:
+        return self.root.get_attribute(name)
+
+    def plot_attr(self, name: str) -> str | None:
+        return self.plot.get_attribute(name)
+
+    def shown(self) -> int:
+        return int(self.attr("data-frame"))
+
+    def ready(self, timeout: float = ANALYSIS_S) -> None:
+        self.frame.locator("#player[data-ready='1']").wait_for(timeout=timeout * 1000)
+
+    def sync(self) -> tuple[int, int]:
+        """(frame on screen, frame under the plot cursor), read in one step."""
+        values = self.frame.locator("body").evaluate(
+            "() => [document.getElementById('player').dataset.frame,"
+            " document.getElementById('plot').dataset.cursorFrame]"
+        )
+        return int(values[0]), int(values[1])
+
+    def click_plot_at(self, frame: int) -> None:
+        x = float(self.plot_attr("data-frame-zero-x")) + frame * float(self.plot_attr("data-frame-step-x"))
+        y = float(self.plot_attr("data-plot-top")) + float(self.plot_attr("data-plot-height")) / 2
+        self.plot.click(position={"x": x, "y": y})
+
+    def coloured_pixels(self) -> int:
+        """Pixels of the frame canvas that are not gray: the source video is gray, so these are heatmap."""
+        return self.frame.locator("#view").evaluate(
+            """(canvas) => {
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let count = 0;
+                for (let i = 0; i < data.length; i += 4) {
+                    const hi = Math.max(data[i], data[i + 1], data[i + 2]);
+                    const lo = Math.min(data[i], data[i + 1], data[i + 2]);
+                    if (hi - lo > 25) count++;
+                }
+                return count;
+            }"""
+        )
+
+
+def upload(page, path) -> None:
+    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="upload a video")
+    uploader.locator("input[type='file']").set_input_files(str(path))
+
+
+def threshold_slider(page):
+    return page.locator("[data-testid='stSlider']").filter(has_text="Threshold on c(t)").get_by_role("slider")
+
+
+def test_upload_analyze_seek_play_and_download(dashboard):
+    page = dashboard.page
+    player = Player(page)
+    page.goto(dashboard.url)
+    player.ready()  # the default sample is analyzed on opening
+    dashboard.screenshot("01-opened")
+
+    # Upload a Ped2 test clip through the file input and time it until the analysis is fully rendered.
+    before = player.attr("data-media")
+    started = time.monotonic()
+    upload(page, CLIP)
+    page.get_by_text(f"{CLIP.name} · model").wait_for(timeout=ANALYSIS_S * 1000)
+    until(lambda: player.attr("data-media") not in (None, before), ANALYSIS_S, "the player never got the upload")
+    player.ready()
+    player.plot.locator(".main-svg").first.wait_for()
+    seconds = time.monotonic() - started
+    dashboard.artifact("timings.json").write_text(json.dumps({"upload_to_rendered_s": {CLIP.name: seconds}}, indent=2))
+    assert player.shown() == 0
+    dashboard.screenshot("02-uploaded")
+
+    # Clicking the plot seeks the player to the clicked frame: here, the frame with the most error.
+    peak = int(player.attr("data-heat-peak"))
+    player.click_plot_at(peak)
+    until(lambda: player.shown() == peak, 5, f"clicking frame {peak} on the plot did not seek there")
+    assert player.sync() == (peak, peak)
+    assert int(player.attr("data-heat-level")) > 0
+    assert player.coloured_pixels() > 20, "no heatmap on the frame with the largest error"
+    cursor = player.frame.locator("#cursor")
+    assert cursor.is_visible()
+    expected_x = float(player.plot_attr("data-frame-zero-x")) + peak * float(player.plot_attr("data-frame-step-x"))
+    cursor_x = cursor.evaluate("(el) => parseFloat(el.style.left)")
+    assert abs(cursor_x - expected_x) < 1.0
+    dashboard.screenshot("03-seek-heatmap")
+
+    # Click on the plot, then play for a second: the frame advances and the cursor follows.
+    player.click_plot_at(100)
+    until(lambda: player.shown() == 100, 5, "clicking frame 100 on the plot did not seek there")
+    player.frame.locator("#play").click()
+    samples = []
+    for _ in range(5):
+        time.sleep(0.2)
+        samples.append(player.sync())
+    player.frame.locator("#play").click()
+    shown, under_cursor = player.sync()
+    assert all(a == b for a, b in samples), f"cursor out of sync while playing: {samples}"
+    assert shown == under_cursor and 100 < shown <= 130, f"after a second of play the frame is {shown}"
+    dashboard.screenshot("04-played")
+
+    # The scores CSV: one row per frame, the contract's columns.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Scores (CSV)").click()
+    with open(download.value.path(), newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == CSV_COLUMNS
+    assert [int(r[0]) for r in rows[1:]] == list(range(180))
+
+    # The threshold shades segments: everything at 0, nothing at the slider's top.
+    slider = threshold_slider(page)
+    slider.press("Home")  # locator.press focuses first: a rerun may move the focus away
+    until(lambda: player.plot_attr("data-segment-frames") == "0-179", 60, "threshold 0 did not shade every frame")
+    assert player.plot.locator(".shapelayer path").count() >= 1
+    dashboard.screenshot("05-threshold-zero")
+    slider.press("End")
+    until(lambda: player.plot_attr("data-segment-count") == "0", 60, "the top threshold still shades segments")
+    assert player.sync() == (shown, shown), "a rerun must not move the player"
+
+
+def test_side_by_side_view(dashboard):
+    page = dashboard.page
+    player = Player(page)
+    page.goto(dashboard.url)
+    player.ready()
+    page.get_by_text("Input | reconstruction | error").click()
+    player.frame.locator("#player[data-mode='side']").wait_for(timeout=60_000)
+    player.click_plot_at(int(player.attr("data-heat-peak")))
+    assert player.coloured_pixels() > 20
+    dashboard.screenshot("06-side-by-side")

@@ -1,0 +1,108 @@
+"""The Streamlit app without a browser (streamlit.testing AppTest): start, analyze, threshold, upload, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app" / "main.py"
+SAMPLES = REPO / "assets" / "samples"
+TIMEOUT = 300  # the first run analyzes the default sample
+
+
+def start_app(stem: Path | str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("VAD_CHECKPOINT", str(stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.run()
+    return app
+
+
+@pytest.fixture
+def app(analysis_stem, monkeypatch) -> AppTest:
+    app = start_app(analysis_stem, monkeypatch)
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def player_args(app: AppTest) -> dict:
+    (component,) = app.get("component_instance")
+    return json.loads(component.proto.json_args)
+
+
+def test_app_opens_with_the_default_sample_analyzed(app):
+    assert app.title[0].value == "Video anomaly detection"
+    assert not app.error
+    assert metric(app, "Frames") == "180"
+    assert metric(app, "Frame AUC") != "–"  # the bundled sample's labels are known
+    args = player_args(app)
+    assert args["media"].startswith("media/") and len(args["score"]) == 180
+    assert args["truth"] is not None and sum(args["truth"]) == 120  # Test001: anomalous from frame 61 (1-based)
+    assert any("Test001.mp4" in c.value for c in app.caption)
+
+
+def test_threshold_slider_changes_the_segment_count(app):
+    slider = app.slider(key="score_threshold")
+    assert slider.value == 1.0  # the calibration threshold
+    slider.set_value(0.0).run()
+    assert metric(app, "Anomalous segments") == "1"  # every frame is above 0
+    app.slider(key="score_threshold").set_value(app.slider(key="score_threshold").max).run()
+    assert metric(app, "Anomalous segments") == "0"
+    assert not app.exception
+
+
+def test_threshold_on_regularity(app):
+    app.radio(key="curve").set_value("regularity").run()
+    slider = app.slider(key="regularity_threshold")
+    slider.set_value(0.0).run()
+    assert metric(app, "Anomalous segments") == "0"  # s(t) is never below 0
+    app.slider(key="regularity_threshold").set_value(1.0).run()
+    assert metric(app, "Anomalous segments") != "0"
+    assert player_args(app)["figure"]["layout"]["yaxis"]["title"]["text"] == "s(t)"
+
+
+def test_display_controls_reach_the_player(app):
+    app.radio(key="view_mode").set_value("side").run()
+    app.selectbox(key="colormap").set_value("turbo").run()
+    app.toggle(key="boxes").set_value(False).run()
+    args = player_args(app)
+    assert (args["mode"], args["boxes"]) == ("side", False)
+    assert len(args["lut"]) == 256 * 4
+
+
+@pytest.mark.slow
+def test_upload_of_a_ped2_test_clip(app):
+    data = (SAMPLES / "test" / "Test004.mp4").read_bytes()
+    app.file_uploader(key="upload").set_value(("my clip.mp4", data, "video/mp4")).run()
+    assert not app.exception and not app.error
+    assert metric(app, "Frames") == "180"
+    assert metric(app, "Frame AUC") != "–"  # recognised as the bundled Test004 by its content
+    assert any("my clip.mp4" in c.value and "Test004" in c.value for c in app.caption)
+
+
+def test_an_upload_that_is_not_a_video_shows_an_error(app):
+    app.file_uploader(key="upload").set_value(("clip.mp4", b"not a video at all", "video/mp4")).run()
+    assert not app.exception
+    assert "cannot be analyzed" in app.error[0].value
+
+
+def test_uploaded_labels_are_used_and_bad_ones_explained(app):
+    labels = "label\n" + "\n".join(["0"] * 90 + ["1"] * 90) + "\n"
+    app.file_uploader(key="labels_upload").set_value(("gt.csv", labels.encode(), "text/csv")).run()
+    assert sum(player_args(app)["truth"]) == 90
+    app.file_uploader(key="labels_upload").set_value(("gt.csv", b"label\n0\n1\n", "text/csv")).run()
+    assert "cover 2 frames but the clip has 180" in app.sidebar.error[0].value
+    assert sum(player_args(app)["truth"]) == 120  # back to the sample's own labels
+
+
+def test_a_missing_model_is_a_clear_error(monkeypatch, tmp_path):
+    app = start_app(tmp_path / "nothing", monkeypatch)
+    assert not app.exception
+    assert "No usable model" in app.error[0].value
