@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
+
+# The suite's models are tiny: intra-op threads cost more than they give, and on a shared 2-core machine
+# they spin against each other. One thread per process; the CLI subprocesses run two at a time instead.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "assets" / "samples"
@@ -91,9 +96,11 @@ def analysis_model(analysis_stem):
     return load_checkpoint(analysis_stem, device="cpu")
 
 
-def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`python -m vad_core ARGS` from the repository root, as a user would run it."""
+def run_cli(*args: str, timeout: float = 600, threads: int | None = 1) -> subprocess.CompletedProcess:
+    """`python -m vad_core ARGS` from the repository root, as a user would run it (threads=None: torch's default)."""
     env = os.environ | {"PYTHONPATH": str(REPO)}
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     env.pop("VAD_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "vad_core", *args],

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.dataset, pytest.mark.slow]
 
 
 def test_evaluate_reaches_the_acceptance_floors(ped2, bundled, cli):
-    proc = cli("evaluate", "--data", str(ped2), "--json")  # --checkpoint defaults to the bundled model
+    proc = cli("evaluate", "--data", str(ped2), "--json", threads=None)  # --checkpoint defaults to the bundled model
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(proc.stdout)
     labels = json.loads((ped2 / "labels.json").read_text())
@@ -29,7 +29,7 @@ def test_evaluate_reaches_the_acceptance_floors(ped2, bundled, cli):
 def test_analyze_test004_finds_the_labelled_anomaly(ped2, bundled, cli, tmp_path):
     labels = np.asarray(json.loads((ped2 / "labels.json").read_text())["test"]["Test004"]["labels"])
     anomalous = np.flatnonzero(labels)  # frames 30..179, 0-based
-    proc = cli("analyze", str(ped2 / "test" / "Test004.mp4"), "--out", str(tmp_path), "--json")
+    proc = cli("analyze", str(ped2 / "test" / "Test004.mp4"), "--out", str(tmp_path), "--json", threads=None)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     table = pd.read_csv(tmp_path / "scores.csv")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -207,6 +207,10 @@ mostly_finite = arrays(
     merge_gap=st.integers(0, 10),
     above=st.booleans(),
 )
+@example(score=np.array([]), threshold=1.0, min_duration=0, merge_gap=0, above=True)
+@example(score=np.array([2.0]), threshold=1.0, min_duration=1, merge_gap=0, above=True)
+@example(score=np.array([np.nan]), threshold=1.0, min_duration=1, merge_gap=0, above=False)
+@example(score=np.array([np.inf, -np.inf, np.nan, 3.0]), threshold=0.0, min_duration=1, merge_gap=2, above=False)
 def test_find_segments_properties(score, threshold, min_duration, merge_gap, above):
     segs = find_segments(score, threshold, min_duration=min_duration, merge_gap=merge_gap, above=above)
     n = len(score)
@@ -229,6 +233,10 @@ def test_find_segments_properties(score, threshold, min_duration, merge_gap, abo
 
 @settings(max_examples=200, deadline=None, database=None)
 @given(errors=st.one_of(score_arrays, mostly_finite), tau=st.floats(1e-6, 1e6))
+@example(errors=np.array([]), tau=1.0)
+@example(errors=np.array([3.0]), tau=2.0)
+@example(errors=np.array([np.nan]), tau=1.0)
+@example(errors=np.array([np.inf, 1.0]), tau=1.0)
 def test_regularity_and_calibrated_never_crash(errors, tau):
     with np.errstate(all="ignore"):
         s = regularity(errors)
