@@ -46,7 +46,7 @@ def export_buttons(clip: Clip, rule: SegmentRule, style: HeatStyle) -> None:
         key="download_json",
     )
     st.download_button(
-        "Annotated video (MP4)",
+        "Annotated video",
         data=lambda: _video_bytes(clip, style, rule),
         file_name=f"{stem}_annotated.mp4",
         mime="video/mp4",

@@ -63,7 +63,7 @@ def score_figure(
     score_cut: float,
     segments: list[Segment],
     truth_runs: list[tuple[int, int]] | None = None,
-    height: int = 230,
+    height: int = 240,
 ) -> dict:
     """The plot as plotly JSON. Segment rectangles are named "segment", ground truth "truth"."""
     values = curve_values(analysis, curve)
@@ -107,13 +107,13 @@ def score_figure(
     figure = go.Figure(traces)
     figure.update_layout(
         height=height,
-        margin={"l": 52, "r": 12, "t": 30, "b": 38},
+        margin={"l": 52, "r": 12, "t": 46, "b": 38},  # the player labels its cursor in the top margin
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font={"color": TEXT_RGB, "size": 12},
         shapes=shapes,
         showlegend=True,
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom", "font": {"size": 11}},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.1, "yanchor": "bottom", "font": {"size": 11}},
         hovermode="x",
         dragmode=False,
         xaxis={"title": {"text": "frame", "standoff": 4}, "range": [-0.5, len(values) - 0.5], "fixedrange": True,

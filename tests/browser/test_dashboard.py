@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+import av
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -145,15 +146,26 @@ def test_upload_analyze_seek_play_and_download(dashboard):
     assert rows[0] == CSV_COLUMNS
     assert [int(r[0]) for r in rows[1:]] == list(range(180))
 
-    # The threshold shades segments: everything at 0, nothing at the slider's top.
+    # The annotated video: H.264 in MP4, one frame per frame of the clip.
+    with page.expect_download(timeout=ANALYSIS_S * 1000) as download:
+        page.get_by_role("button", name="Annotated video").click()
+    with av.open(download.value.path()) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert sum(1 for _ in container.decode(stream)) == 180
+
+    # The threshold shades segments: everything at 0, nothing at the slider's top. A table row seeks.
     slider = threshold_slider(page)
     slider.press("Home")  # locator.press focuses first: a rerun may move the focus away
     until(lambda: player.plot_attr("data-segment-frames") == "0-179", 60, "threshold 0 did not shade every frame")
     assert player.plot.locator(".shapelayer path").count() >= 1
     dashboard.screenshot("05-threshold-zero")
+    assert player.shown() != 0
+    page.locator("[data-testid='stDataFrame']").click(position={"x": 16, "y": 35 + 34})  # the first row
+    until(lambda: player.shown() == 0, 60, "choosing the segment's row did not jump the player to its start")
     slider.press("End")
     until(lambda: player.plot_attr("data-segment-count") == "0", 60, "the top threshold still shades segments")
-    assert player.sync() == (shown, shown), "a rerun must not move the player"
+    assert player.sync() == (0, 0), "a rerun must not move the player"
 
 
 def test_side_by_side_view(dashboard):
