@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app.components.player import publish_media
+from app.components.player import publish_media, withdraw_media
 from vad_core import DEFAULT_CHECKPOINT, Analysis, BadInput, LoadedModel, analyze, load_checkpoint
 from vad_core.evaluation import load_labels
 from vad_core.render import preview_frames
@@ -96,7 +96,7 @@ class Clip:
 
 
 class ClipStore:
-    """A thread-safe least-recently-used store of analyzed clips."""
+    """A thread-safe least-recently-used store of analyzed clips; an evicted clip's player media is deleted."""
 
     def __init__(self, size: int) -> None:
         self._items: OrderedDict[str, Clip] = OrderedDict()
@@ -114,7 +114,8 @@ class ClipStore:
         with self._lock:
             self._items[clip.key] = clip
             while len(self._items) > self._size:
-                self._items.popitem(last=False)
+                _, evicted = self._items.popitem(last=False)
+                withdraw_media(evicted.media)
 
 
 @st.cache_resource

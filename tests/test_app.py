@@ -106,3 +106,17 @@ def test_a_missing_model_is_a_clear_error(monkeypatch, tmp_path):
     app = start_app(tmp_path / "nothing", monkeypatch)
     assert not app.exception
     assert "No usable model" in app.error[0].value
+
+
+def test_the_clip_store_evicts_the_oldest_clip_and_its_player_media():
+    from app.components.player import SERVE_DIR
+    from app.state import Clip, ClipStore
+
+    store = ClipStore(size=1)
+    clips = []
+    for key in ("aa", "bb"):
+        (SERVE_DIR / "media" / f"{key}.json").write_text("{}")
+        clips.append(Clip(key, f"{key}.mp4", key, analysis=None, frames=None, media=f"media/{key}.json"))
+        store.put(clips[-1])
+    assert store.get("aa") is None and store.get("bb") is clips[1]
+    assert not (SERVE_DIR / "media" / "aa.json").exists() and (SERVE_DIR / "media" / "bb.json").exists()

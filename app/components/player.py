@@ -97,6 +97,11 @@ def publish_media(key: str, analysis: Analysis, frames: np.ndarray) -> str:
     return f"media/{path.name}"
 
 
+def withdraw_media(url: str) -> None:
+    """Delete a clip's media file when the clip leaves the cache; a later open publishes it again."""
+    (SERVE_DIR / url).unlink(missing_ok=True)
+
+
 def player(view: PlayerView, key: str = "player") -> None:
     """Draw the player; a stable key keeps the same iframe across reruns."""
     _component(key=key, default=None, **asdict(view))
