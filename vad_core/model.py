@@ -76,6 +76,17 @@ class SpatioTemporalAE(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.temporal(self.encoder(x)))  # (B, T, 1, H, W) throughout
 
+    def set_fast_path(self, enabled: bool = True) -> SpatioTemporalAE:
+        """Use the optimized inference forms (on by default; they apply only without autograd).
+
+        Off, inference runs the plain eager layers: the fp32 reference that bench and the tests compare
+        against. The weights and the state dict are the same either way.
+        """
+        for module in self.modules():
+            if hasattr(module, "fast"):
+                module.fast = enabled
+        return self
+
     def forward_with_bottleneck(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Reconstruction plus the middle temporal layer's output, for the latent view."""
         y, mid = self.temporal(self.encoder(x), return_bottleneck=True)

@@ -6,9 +6,14 @@ dec = DeconvBlock(128, 1, kernel_size=11, stride=4, activation=None)
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vad_core.layers.subpixel import conv_transpose2d_subpixel
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+_IN_PLACE = {nn.Tanh: torch.tanh_, nn.ReLU: torch.relu_, nn.Sigmoid: torch.sigmoid_}
 
 
 def make_activation(name: str | None) -> nn.Module:
@@ -20,6 +25,14 @@ def make_activation(name: str | None) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def activate_(x: Tensor, act: nn.Module) -> Tensor:
+    """Apply an activation module in place (for inference on a fresh tensor): one memory pass less."""
+    if isinstance(act, nn.Identity):
+        return x
+    fn = _IN_PLACE.get(type(act))
+    return fn(x) if fn is not None else act(x)
+
+
 class ConvBlock(nn.Module):
     """Conv2d followed by an activation: one step of the per-frame spatial encoder."""
 
@@ -27,18 +40,51 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride)
         self.act = make_activation(activation)
+        self.fast = True
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fast and not torch.is_grad_enabled():  # channels-last weights make mkldnn pick NHWC
+            c = self.conv
+            w = c.weight.contiguous(memory_format=torch.channels_last)
+            return activate_(F.conv2d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups), self.act)
         return self.act(self.conv(x))
 
 
 class DeconvBlock(nn.Module):
-    """ConvTranspose2d followed by an activation: one step of the per-frame spatial decoder."""
+    """ConvTranspose2d followed by an activation: one step of the per-frame spatial decoder.
+
+    Without autograd (inference) and with `fast` set, the transposed convolution runs as a sub-pixel
+    convolution (vad_core.layers.subpixel); the parameters and the state dict are the ConvTranspose2d's.
+    """
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int, activation: str | None = "tanh"):
         super().__init__()
         self.deconv = nn.ConvTranspose2d(in_ch, out_ch, kernel_size, stride=stride)
         self.act = make_activation(activation)
+        self.fast = True
+
+    @property
+    def stride(self) -> int:
+        return self.deconv.stride[0]
+
+    @property
+    def kernel_size(self) -> int:
+        return self.deconv.kernel_size[0]
+
+    def subpixel_ok(self) -> bool:
+        """Whether the sub-pixel form applies: square kernel and stride, no padding, dilation or groups."""
+        d = self.deconv
+        return (
+            d.padding == (0, 0)
+            and d.output_padding == (0, 0)
+            and d.dilation == (1, 1)
+            and d.groups == 1
+            and d.stride[0] == d.stride[1]
+            and d.kernel_size[0] == d.kernel_size[1]
+        )
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fast and not torch.is_grad_enabled() and self.subpixel_ok():
+            y = conv_transpose2d_subpixel(x, self.deconv.weight, self.deconv.bias, self.stride)
+            return activate_(y.contiguous(), self.act)
         return self.act(self.deconv(x))
