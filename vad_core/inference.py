@@ -1,13 +1,23 @@
-"""Run the autoencoder over a stream of frames, one batch of T-frame windows at a time.
+"""Run the autoencoder over a stream of frames, a batch of T-frame windows at a time, in worker threads.
 
-for x, r in reconstruct_stream(model, normalizer, frames, device="cpu"):
+for x, r in reconstruct_stream(model, normalizer, frames):
     ...   # normalized input frame and its reconstruction, in frame order
+for result in map_blocks(model, normalizer, frames, fn):   # fn(x_block, r_block) runs in the workers
+    ...
+
+On a CPU, `workers` threads each run whole batches with one intra-op thread: the cores work on
+different windows instead of meeting at OpenMP barriers after every operator, which on a shared
+machine stalls far more than it gains. Decoding (in the caller's thread) overlaps with the model.
 """
 
 from __future__ import annotations
 
+import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -15,6 +25,8 @@ import torch
 from vad_core.errors import BadInput
 from vad_core.model import SpatioTemporalAE
 from vad_core.preprocess import Normalizer
+
+R = TypeVar("R")
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -29,52 +41,129 @@ def pick_device(requested: str | None = None) -> torch.device:
         raise BadInput(f"unknown device {requested!r}") from err
 
 
+def model_device(model: SpatioTemporalAE) -> torch.device:
+    return next(model.parameters()).device
+
+
+def default_workers(device: torch.device) -> int:
+    """CPU: one worker per core (at most 8); CUDA: two, so host work overlaps the GPU's."""
+    if device.type == "cuda":
+        return 2
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def default_batch_windows(device: torch.device) -> int:
+    """Windows per model call: one per CPU worker (tensors stay cache- and allocator-friendly), 16 on CUDA."""
+    return 16 if device.type == "cuda" else 1
+
+
+def autocast_for(device: torch.device, mixed_precision: bool | None = None):
+    """float16 autocast on CUDA (outputs stay within the tolerance in docs/performance.md); none on CPU,
+    where bf16/fp16 are emulated without AMX and the fp32 path is the fast one."""
+    if mixed_precision is None:
+        mixed_precision = device.type == "cuda"
+    if mixed_precision and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return nullcontext()
+
+
 @torch.inference_mode()
-def _run(model: SpatioTemporalAE, windows: np.ndarray) -> np.ndarray:
-    device = next(model.parameters()).device
-    x = torch.from_numpy(windows).to(device).unsqueeze(2)  # (B, T, H, W) -> (B, T, 1, H, W)
-    return model(x).squeeze(2).float().cpu().numpy()
+def run_windows(model: SpatioTemporalAE, windows: np.ndarray, mixed_precision: bool | None = None) -> np.ndarray:
+    """Reconstructions of normalized windows (B, T, H, W) -> float32 (B, T, H, W)."""
+    device = model_device(model)
+    x = torch.from_numpy(windows).to(device, non_blocking=True).unsqueeze(2)  # (B, T, H, W) -> (B, T, 1, H, W)
+    with autocast_for(device, mixed_precision):
+        recon = model(x)
+    return recon.squeeze(2).float().cpu().numpy()
+
+
+def _blocks(frames: Iterable[np.ndarray], t: int, per_block: int) -> Iterator[tuple[np.ndarray, int]]:
+    """(frames of whole windows, index of the first frame to emit) in order.
+
+    Windows tile the clip without overlap; a last partial window is taken as the final T frames, of
+    which only the new ones are emitted.
+    """
+    chunk: list[np.ndarray] = []
+    recent: deque[np.ndarray] = deque(maxlen=t)
+    seen = 0
+    for frame in frames:
+        chunk.append(frame)
+        recent.append(frame)
+        seen += 1
+        if len(chunk) == per_block:
+            yield np.stack(chunk), 0
+            chunk = []
+    if seen < t:
+        raise BadInput(f"the clip has {seen} decodable frames; at least {t} (one window) are needed")
+    full = len(chunk) // t * t
+    if full:
+        yield np.stack(chunk[:full]), 0
+    leftover = len(chunk) - full
+    if leftover:
+        yield np.stack(recent), t - leftover
+
+
+def map_blocks(
+    model: SpatioTemporalAE,
+    normalizer: Normalizer,
+    frames: Iterable[np.ndarray],
+    fn: Callable[[np.ndarray, np.ndarray], R],
+    batch_windows: int | None = None,
+    workers: int | None = None,
+    mixed_precision: bool | None = None,
+) -> Iterator[R]:
+    """fn(x, r) for consecutive blocks of frames, in order: x the normalized inputs (n, H, W), r their
+    reconstructions. Model and fn run in worker threads; at most workers + 1 blocks are in flight."""
+    device = model_device(model)
+    t = model.cfg.time_steps
+    batch_windows = batch_windows or default_batch_windows(device)
+    workers = workers or default_workers(device)
+
+    def task(block: np.ndarray, emit_from: int) -> R:
+        x = normalizer.apply(block)
+        r = run_windows(model, x.reshape(-1, t, *x.shape[1:]), mixed_precision).reshape(x.shape)
+        return fn(x[emit_from:], r[emit_from:])
+
+    threads = 1 if device.type == "cpu" else torch.get_num_threads()
+    previous = torch.get_num_threads()
+    pool = ThreadPoolExecutor(
+        workers, thread_name_prefix="vad-model", initializer=torch.set_num_threads, initargs=(threads,)
+    )
+    pending: deque[Future] = deque()
+    try:
+        for block, emit_from in _blocks(frames, t, t * batch_windows):
+            pending.append(pool.submit(task, block, emit_from))
+            while len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(previous)  # the workers' setting is also the default for new threads
+
+
+def reconstruct_blocks(
+    model: SpatioTemporalAE,
+    normalizer: Normalizer,
+    frames: Iterable[np.ndarray],
+    batch_windows: int | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(normalized inputs, reconstructions) blocks (n, H, W), in frame order."""
+    yield from map_blocks(model, normalizer, frames, lambda x, r: (x, r), batch_windows, workers)
 
 
 def reconstruct_stream(
     model: SpatioTemporalAE,
     normalizer: Normalizer,
     frames: Iterable[np.ndarray],
-    batch_windows: int = 4,
+    batch_windows: int | None = None,
+    workers: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (normalized input, reconstruction) per frame, in order, holding at most a batch in memory.
+    """Yield (normalized input, reconstruction) per frame, in order, holding a few batches in memory.
 
     Windows tile the clip without overlap; a last partial window is taken as the final T frames,
     and only its new frames are yielded.
     """
-    t = model.cfg.time_steps
-    chunk: list[np.ndarray] = []
-    recent: deque[np.ndarray] = deque(maxlen=t)
-    seen = 0
-    for frame in frames:
-        x = normalizer.apply(frame)
-        chunk.append(x)
-        recent.append(x)
-        seen += 1
-        if len(chunk) == t * batch_windows:
-            yield from _emit(model, chunk, t)
-            chunk = []
-    if seen < t:
-        raise BadInput(f"the clip has {seen} decodable frames; at least {t} (one window) are needed")
-    full = len(chunk) // t * t
-    if full:
-        yield from _emit(model, chunk[:full], t)
-    leftover = len(chunk) - full
-    if leftover:
-        window = np.stack(recent)[None]
-        recon = _run(model, window)[0]
-        for i in range(t - leftover, t):
-            yield window[0, i], recon[i]
-
-
-def _emit(model: SpatioTemporalAE, frames: list[np.ndarray], t: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    windows = np.stack(frames).reshape(-1, t, *frames[0].shape)
-    recon = _run(model, windows)
-    for w in range(windows.shape[0]):
-        for i in range(t):
-            yield windows[w, i], recon[w, i]
+    for x, r in reconstruct_blocks(model, normalizer, frames, batch_windows, workers):
+        yield from zip(x, r, strict=True)

@@ -71,6 +71,13 @@ def reduce_map(error_map: np.ndarray, cfg: ScoringConfig) -> float:
     return float(patch_mean(error_map, cfg.patch).max())
 
 
+def reduce_maps(error_maps: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
+    """reduce_map over a block of maps (N, H, W) -> float64 (N,)."""
+    if cfg.reduce == "sum":
+        return error_maps.reshape(len(error_maps), -1).sum(axis=1, dtype=np.float64)
+    return np.array([reduce_map(m, cfg) for m in error_maps], dtype=np.float64)
+
+
 def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing over time; sigma 0 leaves the values as they are."""
     values = np.asarray(values, dtype=np.float64)
