@@ -1,8 +1,9 @@
-"""Command line: python -m vad_core {analyze,train,calibrate,evaluate}.
+"""Command line: python -m vad_core {analyze,train,calibrate,evaluate,bench}.
 
     python -m vad_core analyze clip.mp4 --out results --json
     python -m vad_core train --data ../shared/data/ucsd_ped2 --out models/mine --preset fast --minutes 10
     python -m vad_core evaluate --data ../shared/data/ucsd_ped2 --json
+    python -m vad_core bench --json
 
 Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error.
 """
@@ -71,6 +72,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--update-card", action="store_true", help="store the results in the checkpoint's model card")
+
+    p = sub.add_parser("bench", help="throughput of the reference and optimized model, analyze, training; memory")
+    p.add_argument("--video", default=None, help="clip to measure on (default: the first Ped2 test clip)")
+    p.add_argument("--input-size", type=int, default=227, help="model input size (default 227, the paper's)")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
+    p.add_argument("--frames", type=int, default=160, help="frames per model-only measurement")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each figure counts")
+    p.add_argument("--train-steps", type=int, default=3, help="timed training steps")
+    p.add_argument("--workers", type=int, default=None, help="analysis worker threads (default: per device)")
+    p.add_argument("--no-memory", action="store_true", help="skip the long-video memory check")
+    p.add_argument("--memory-minutes", default="1,10", help="lengths of the generated videos, in minutes")
+    p.add_argument("--memory-size", type=int, default=None, help="model size for the memory check (default 131)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     return parser
 
 
@@ -165,7 +179,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"analyze": _analyze, "train": _train, "calibrate": _calibrate, "evaluate": _evaluate}
+def _bench(args: argparse.Namespace) -> int:
+    from vad_core.bench import BenchConfig, format_report, run_bench
+
+    try:
+        minutes = tuple(float(m) for m in args.memory_minutes.split(",") if m.strip())
+    except ValueError as err:
+        raise BadInput(f"--memory-minutes takes comma-separated numbers, got {args.memory_minutes!r}") from err
+    cfg = BenchConfig(
+        video=args.video,
+        input_size=args.input_size,
+        device=args.device,
+        frames=args.frames,
+        rounds=args.rounds,
+        train_steps=args.train_steps,
+        workers=args.workers,
+        memory=not args.no_memory and bool(minutes),
+        memory_minutes=minutes,
+        memory_size=args.memory_size,
+    )
+    report = run_bench(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+COMMANDS = {
+    "analyze": _analyze,
+    "train": _train,
+    "calibrate": _calibrate,
+    "evaluate": _evaluate,
+    "bench": _bench,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
