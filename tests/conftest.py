@@ -84,9 +84,9 @@ def bundled() -> Path:
 
 
 @pytest.fixture(scope="session")
-def analysis_stem(trained_tiny) -> Path:
-    """The bundled Ped2 model when it has been trained, else the session's tiny model."""
-    return BUNDLED if bundled_available() else trained_tiny.stem
+def analysis_stem(request) -> Path:
+    """The bundled Ped2 model when it has been trained, else the session's tiny model (trained only then)."""
+    return BUNDLED if bundled_available() else request.getfixturevalue("trained_tiny").stem
 
 
 @pytest.fixture(scope="session")
