@@ -44,8 +44,8 @@ def test_app_opens_with_the_default_sample_analyzed(app):
     assert metric(app, "Frame AUC") != "–"  # the bundled sample's labels are known
     args = player_args(app)
     assert args["media"].startswith("media/") and len(args["score"]) == 180
-    assert args["truth"] is not None and sum(args["truth"]) == 120  # Test001: anomalous from frame 61 (1-based)
-    assert any("Test001.mp4" in c.value for c in app.caption)
+    assert args["truth"] is not None and sum(args["truth"]) == 150  # Test004: anomalous from frame 31 (1-based)
+    assert any("Test004.mp4" in c.value for c in app.caption)
 
 
 def test_threshold_slider_changes_the_segment_count(app):
@@ -79,12 +79,22 @@ def test_display_controls_reach_the_player(app):
 
 @pytest.mark.slow
 def test_upload_of_a_ped2_test_clip(app):
-    data = (SAMPLES / "test" / "Test004.mp4").read_bytes()
+    data = (SAMPLES / "test" / "Test001.mp4").read_bytes()
     app.file_uploader(key="upload").set_value(("my clip.mp4", data, "video/mp4")).run()
     assert not app.exception and not app.error
     assert metric(app, "Frames") == "180"
-    assert metric(app, "Frame AUC") != "–"  # recognised as the bundled Test004 by its content
-    assert any("my clip.mp4" in c.value and "Test004" in c.value for c in app.caption)
+    assert metric(app, "Frame AUC") != "–"  # recognised as the bundled Test001 by its content
+    assert any("my clip.mp4" in c.value and "Test001" in c.value for c in app.caption)
+
+
+@pytest.mark.slow
+def test_a_link_can_open_another_sample(analysis_stem, monkeypatch):
+    monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.query_params["sample"] = "Test001.mp4"
+    app.run()
+    assert app.selectbox(key="sample").value == "Test001.mp4"
+    assert sum(player_args(app)["truth"]) == 120  # Test001: anomalous from frame 61 (1-based)
 
 
 def test_an_upload_that_is_not_a_video_shows_an_error(app):
@@ -99,7 +109,7 @@ def test_uploaded_labels_are_used_and_bad_ones_explained(app):
     assert sum(player_args(app)["truth"]) == 90
     app.file_uploader(key="labels_upload").set_value(("gt.csv", b"label\n0\n1\n", "text/csv")).run()
     assert "cover 2 frames but the clip has 180" in app.sidebar.error[0].value
-    assert sum(player_args(app)["truth"]) == 120  # back to the sample's own labels
+    assert sum(player_args(app)["truth"]) == 150  # back to the sample's own labels
 
 
 def test_a_missing_model_is_a_clear_error(monkeypatch, tmp_path):

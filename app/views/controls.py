@@ -20,7 +20,7 @@ from vad_core.curves import CURVE_LABELS, CURVES, curve_threshold, score_thresho
 from vad_core.render import COLORMAPS, HeatStyle
 from vad_core.scoring import ERROR_KINDS
 
-DEFAULT_SAMPLE = "Test001.mp4"
+DEFAULT_SAMPLE = "Test004.mp4"  # the bundled model's clearest case: a cart crosses the walkway
 VIEW_MODES = {"overlay": "Overlay", "side": "Input | reconstruction | error"}
 
 
@@ -53,10 +53,11 @@ class Detection:
 def video_controls() -> VideoChoice:
     st.sidebar.subheader("Video")
     names = [p.name for p in sample_paths()]
+    first = st.query_params.get("sample", DEFAULT_SAMPLE)  # a link can open another sample: ?sample=Test001.mp4
     sample = st.sidebar.selectbox(
         "Sample clip (UCSD Ped2)",
         names,
-        index=names.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in names else 0,
+        index=names.index(first) if first in names else 0,
         key="sample",
     )
     upload = st.sidebar.file_uploader(

@@ -57,11 +57,14 @@ async function loadMedia(url) {
   );
   const heat = {};
   const heatMax = {};
+  const heatPeak = {};
   for (const [kind, list] of Object.entries(doc.heat)) {
     heat[kind] = (await Promise.all(list.map(loadImage))).map(levelsOf);
     heatMax[kind] = heat[kind].map((levels) => levels.reduce((a, b) => Math.max(a, b), 0));
+    const totals = heat[kind].map((levels) => levels.reduce((a, b) => a + b, 0));
+    heatPeak[kind] = totals.indexOf(Math.max(...totals)); // the frame with the most heat overall
   }
-  return { ...doc, video, inputs, recons, heat, heatMax };
+  return { ...doc, video, inputs, recons, heat, heatMax, heatPeak };
 }
 
 // --- drawing ---
@@ -122,6 +125,9 @@ function drawSideBySide(f) {
     ctx.fillStyle = "#000";
     ctx.fillRect(x, CAPTION, size, size);
     ctx.drawImage(image, x, CAPTION, size, size);
+    ctx.strokeStyle = "rgba(250,250,250,0.25)";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x + 0.5, CAPTION + 0.5, size - 1, size - 1);
     ctx.fillStyle = "rgba(250,250,250,0.75)";
     ctx.fillText(caption, x + size / 2, 13);
     if (args.boxes && i !== 1) strokeBoxes(ctx, media.boxes[f], x, CAPTION, size, size);
@@ -160,9 +166,8 @@ function draw() {
   ui.truthRow.style.display = args.truth ? "" : "none";
   if (args.truth) ui.truth.textContent = args.truth[f] === 1 ? "anomalous" : "normal";
   ui.scrub.value = String(f);
-  const heatMax = media.heatMax[args.kind];
-  ui.player.dataset.heatLevel = String(heatMax[f]);
-  ui.player.dataset.heatPeak = String(heatMax.indexOf(Math.max(...heatMax)));
+  ui.player.dataset.heatLevel = String(media.heatMax[args.kind][f]);
+  ui.player.dataset.heatPeak = String(media.heatPeak[args.kind]);
   ui.player.dataset.frame = String(f);
 }
 
@@ -277,7 +282,9 @@ async function onRender(args, theme) {
   ui.legendTitle.textContent = `${args.kind} error per pixel`;
   drawColorbar(args.lut);
   const config = { displayModeBar: false, responsive: true, doubleClick: false };
-  await Plotly.react(ui.plot, args.figure.data, args.figure.layout, config);
+  const { layout } = args.figure;
+  const font = theme && theme.textColor ? { ...layout.font, color: theme.textColor } : layout.font;
+  await Plotly.react(ui.plot, args.figure.data, { ...layout, font }, config);
   describePlot(args.figure);
   if (args.seek && args.seek.id !== state.seekId) {
     state.seekId = args.seek.id;
