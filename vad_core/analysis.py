@@ -11,7 +11,7 @@ import json
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -186,23 +186,22 @@ class _Block:
     last: tuple[np.ndarray, np.ndarray]
 
 
-def _reductions(kind: str, maps: np.ndarray, patch: int) -> dict[str, np.ndarray]:
-    """Both frame reductions of float16 maps (taken in float32, whose values they are exactly)."""
+def _reductions(kind: str, maps: np.ndarray, scoring: ScoringConfig) -> dict[str, np.ndarray]:
+    """Every frame reduction of float16 maps (taken in float32, whose values they are exactly)."""
     as_float = torch.from_numpy(maps).float().numpy()  # torch converts float16 several times faster than numpy
     return {
-        f"{kind}_{reduce}": reduce_maps(as_float, ScoringConfig(kind=kind, reduce=reduce, patch=patch))
-        for reduce in REDUCTIONS
+        f"{kind}_{reduce}": reduce_maps(as_float, replace(scoring, kind=kind, reduce=reduce)) for reduce in REDUCTIONS
     }
 
 
-def _score_block(x: np.ndarray, r: np.ndarray, norm: Normalizer, patch: int) -> _Block:
+def _score_block(x: np.ndarray, r: np.ndarray, norm: Normalizer, scoring: ScoringConfig) -> _Block:
     """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring, in torch for speed."""
     tx, tr = torch.from_numpy(x), torch.from_numpy(r)
     appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
     motion = torch.zeros(tx.shape, dtype=torch.float16)
     motion[1:] = torch.square((tx[1:] - tx[:-1]) - (tr[1:] - tr[:-1]))  # motion_error_map
     motion = motion.numpy()
-    errors = _reductions("appearance", appearance, patch) | _reductions("motion", motion, patch)
+    errors = _reductions("appearance", appearance, scoring) | _reductions("motion", motion, scoring)
     return _Block(
         maps={"appearance": appearance, "motion": motion},
         errors=errors,
@@ -235,18 +234,18 @@ def analyze_frames(
     stores = {kind: FrameStore(size, np.float16, budget_bytes) for kind in ERROR_KINDS}
     stores |= {kind: FrameStore(size, np.uint8, budget_bytes) for kind in ("inputs", "recons")}
     errors: dict[str, list[np.ndarray]] = {f"{k}_{r}": [] for k in ERROR_KINDS for r in REDUCTIONS}
-    patch = model.scoring.patch
+    scoring = model.scoring
     prev: tuple[np.ndarray, np.ndarray] | None = None
     done = 0
     try:
-        blocks = map_blocks(model.net, norm, frames, lambda x, r: _score_block(x, r, norm, patch), workers=workers)
+        blocks = map_blocks(model.net, norm, frames, lambda x, r: _score_block(x, r, norm, scoring), workers=workers)
         for block in blocks:
             motion = block.maps["motion"]
             if prev is None:  # frame 0 has no predecessor: borrow frame 1's motion
                 motion[0] = motion[1]
             else:
                 motion[0] = motion_error_map(*block.first, *prev)
-            for key, value in _reductions("motion", motion[:1], patch).items():
+            for key, value in _reductions("motion", motion[:1], scoring).items():
                 block.errors[key][0] = value[0]
             prev = block.last
             for kind in ERROR_KINDS:

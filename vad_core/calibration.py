@@ -24,7 +24,7 @@ from vad_core.video import list_clips, read_clip
 def split_clips(paths: list[Path], size: int, val_fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Load clips and hold out the tail of each, so calibration sees the scene but unseen frames."""
     train, val = [], []
-    for path in tqdm(paths, desc="loading clips", unit="clip", leave=False):
+    for path in tqdm(paths, desc="loading clips", unit="clip", leave=False, disable=None):
         frames = read_clip(path, size)
         cut = len(frames) - round(len(frames) * val_fraction)
         train.append(frames[:cut])

@@ -62,8 +62,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=1.0, help="tail of each clip to use (1.0: whole clips)")
     p.add_argument("--quantile", type=float, default=0.99, help="normal-error quantile that becomes score 1.0")
     p.add_argument("--kind", choices=["appearance", "motion"], default=None, help="error kind (default: keep)")
-    p.add_argument("--reduce", choices=["sum", "local_max"], default=None, help="frame reduction (default: keep)")
-    p.add_argument("--patch", type=int, default=None, help="patch size for local_max (default: keep)")
+    p.add_argument("--reduce", choices=["sum", "local_max", "local_top"], default=None, help="frame reduction")
+    p.add_argument("--patch", type=int, default=None, help="patch size of the local reductions (default: keep)")
+    p.add_argument("--top-fraction", type=float, default=None, help="share of patches local_top averages")
     p.add_argument("--smooth", type=float, default=None, help="temporal smoothing sigma (default: keep)")
 
     p = sub.add_parser("evaluate", help="frame and pixel AUC on a labelled dataset")
@@ -77,7 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", default=None, help="clip to measure on (default: the first Ped2 test clip)")
     p.add_argument("--input-size", type=int, default=227, help="model input size (default 227, the paper's)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
-    p.add_argument("--frames", type=int, default=160, help="frames per model-only measurement")
+    p.add_argument("--frames", type=int, default=80, help="frames per model-only measurement")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each figure counts")
     p.add_argument("--train-steps", type=int, default=3, help="timed training steps")
     p.add_argument("--workers", type=int, default=None, help="analysis worker threads (default: per device)")
@@ -91,6 +92,11 @@ def _build_parser() -> argparse.ArgumentParser:
 def _progress(args: argparse.Namespace, **kwargs) -> tqdm:
     """A progress bar on an interactive stderr only, cleared when done, so that an error stays one line."""
     return tqdm(disable=True if args.json else None, leave=False, **kwargs)
+
+
+def _command_line() -> str:
+    """The command as a user would type it again, for model cards."""
+    return "python -m vad_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -138,6 +144,7 @@ def _train(args: argparse.Namespace) -> int:
         max_clips=args.max_clips,
         device=args.device,
         resume=args.resume,
+        command=_command_line(),
     )
     result = train(cfg)
     print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s")
@@ -152,10 +159,15 @@ def _calibrate(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
 
     current = load_checkpoint(args.checkpoint).scoring
-    changes = {"kind": args.kind, "reduce": args.reduce, "patch": args.patch, "smooth_sigma": args.smooth}
+    changes = {
+        "kind": args.kind,
+        "reduce": args.reduce,
+        "patch": args.patch,
+        "top_fraction": args.top_fraction,
+        "smooth_sigma": args.smooth,
+    }
     scoring = replace(current, **{k: v for k, v in changes.items() if v is not None})
-    command = "python -m vad_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    cal = recalibrate(args.checkpoint, args.data, scoring, args.val_fraction, args.quantile, command)
+    cal = recalibrate(args.checkpoint, args.data, scoring, args.val_fraction, args.quantile, _command_line())
     print(f"tau={cal.tau:.6g} pixel_tau={cal.pixel_tau:.6g} from {cal.frames} normal frames; scoring {scoring}")
     return 0
 

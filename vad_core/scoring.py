@@ -15,7 +15,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 ERROR_KINDS = ("appearance", "motion")
-REDUCTIONS = ("sum", "local_max")
+REDUCTIONS = ("sum", "local_max", "local_top")
 
 
 @dataclass(frozen=True)
@@ -25,19 +25,25 @@ class ScoringConfig:
     kind: "appearance" is (x - r)^2; "motion" is the squared error of the reconstructed frame
     difference, which ignores static texture the model renders badly. reduce: "sum" is the
     paper's frame-wide sum; "local_max" is the max of a patch-averaged map, so a small object
-    is not diluted by a large frame. smooth_sigma: Gaussian smoothing of e(t) in frames.
+    is not diluted by a large frame; "local_top" is the mean of the top `top_fraction` of the
+    patch-averaged map, between the two: local enough for a bicycle, steady enough to compare
+    frames within a clip (chosen by measurement, see the README). smooth_sigma: Gaussian
+    smoothing of e(t) in frames.
     """
 
     kind: str = "motion"
-    reduce: str = "local_max"
-    patch: int = 16
-    smooth_sigma: float = 4.0
+    reduce: str = "local_top"
+    patch: int = 24
+    top_fraction: float = 0.2
+    smooth_sigma: float = 3.0
 
     def __post_init__(self) -> None:
         if self.kind not in ERROR_KINDS:
             raise ValueError(f"unknown error kind {self.kind!r}; choose from {ERROR_KINDS}")
         if self.reduce not in REDUCTIONS:
             raise ValueError(f"unknown reduction {self.reduce!r}; choose from {REDUCTIONS}")
+        if not 0 < self.top_fraction <= 1:
+            raise ValueError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,24 +64,30 @@ def motion_error_map(x: np.ndarray, r: np.ndarray, x_prev: np.ndarray, r_prev: n
 
 
 def patch_mean(error_map: np.ndarray, patch: int) -> np.ndarray:
-    """Mean error over a patch x patch neighbourhood of every pixel; works on (H, W) or (N, H, W)."""
+    """Mean error over a patch x patch neighbourhood of every pixel; works on (H, W) or (N, H, W).
+
+    The border is mirrored, not replicated: replication counts the edge pixels (where people enter
+    the scene) many times over, which cost 0.01-0.03 frame AUC on Ped2.
+    """
     if error_map.ndim == 3:
         return np.stack([patch_mean(m, patch) for m in error_map])
-    return cv2.blur(error_map.astype(np.float32), (patch, patch), borderType=cv2.BORDER_REPLICATE)
+    return cv2.blur(error_map.astype(np.float32), (patch, patch), borderType=cv2.BORDER_REFLECT_101)
 
 
 def reduce_map(error_map: np.ndarray, cfg: ScoringConfig) -> float:
-    """One frame's error: the frame-wide sum, or the largest patch mean."""
-    if cfg.reduce == "sum":
-        return float(error_map.sum(dtype=np.float64))
-    return float(patch_mean(error_map, cfg.patch).max())
+    """One frame's error: the frame-wide sum, the largest patch mean, or the mean of the top patch means."""
+    return float(reduce_maps(error_map[None], cfg)[0])
 
 
 def reduce_maps(error_maps: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
     """reduce_map over a block of maps (N, H, W) -> float64 (N,)."""
     if cfg.reduce == "sum":
         return error_maps.reshape(len(error_maps), -1).sum(axis=1, dtype=np.float64)
-    return np.array([reduce_map(m, cfg) for m in error_maps], dtype=np.float64)
+    local = patch_mean(error_maps, cfg.patch).reshape(len(error_maps), -1)
+    if cfg.reduce == "local_max":
+        return local.max(axis=1).astype(np.float64)
+    k = max(1, round(cfg.top_fraction * local.shape[1]))
+    return np.partition(local, local.shape[1] - k, axis=1)[:, -k:].mean(axis=1, dtype=np.float64)
 
 
 def smooth(values: np.ndarray, sigma: float) -> np.ndarray:

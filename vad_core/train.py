@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shlex
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -56,6 +54,7 @@ class TrainConfig:
     calibration_quantile: float = 0.99
     save_every_s: float = 60.0
     resume: bool = False
+    command: str = ""  # the command line that started the run, recorded in the card
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
     @property
@@ -221,7 +220,7 @@ def train(
         "training": {
             "data": str(cfg.data),
             "clips": [p.name for p in clip_paths],
-            "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] else "",
+            "command": cfg.command,
             "config": _jsonable(asdict(cfg)),
             "device": str(device),
             "bf16": use_bf16,
