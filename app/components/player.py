@@ -26,7 +26,7 @@ import streamlit.components.v1 as components
 from app.components.images import data_url
 from vad_core.analysis import Analysis
 from vad_core.regions import clip_regions
-from vad_core.render import heat_levels
+from vad_core.render import HEAT_RANGE, heat_levels
 
 SOURCE = Path(__file__).with_name("player")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -82,6 +82,7 @@ def publish_media(key: str, analysis: Analysis, frames: np.ndarray) -> str:
             "fps": analysis.fps,
             "size": [int(frames.shape[2]), int(frames.shape[1])],
             "map_size": size,
+            "heat_range": HEAT_RANGE,
             "video": [data_url(f) for f in frames],
             "input": [data_url(x) for x in analysis.inputs],
             "recon": [data_url(r) for r in analysis.recons],

@@ -23,7 +23,7 @@ from app.views.segments import SEEK_KEY, segment_table
 from vad_core import BadInput, LoadedModel
 from vad_core.labels import label_runs, parse_labels
 from vad_core.metrics import auc
-from vad_core.render import colormap_lut
+from vad_core.render import HEAT_RANGE, colormap_lut
 from vad_core.scoring import Segment, frame_labels_from_segments
 
 INTRO = (
@@ -31,18 +31,33 @@ INTRO = (
     "the error is high. The heatmap shows the error per pixel, the plot per frame: a **calibrated score** "
     "c(t) above 1 is beyond anything normal footage produced."
 )
-EXPLANATION = """
-- **Raw error e(t)**: how badly the model reconstructs frame t. By default it is the *motion* error
-  (the error of the reconstructed frame difference), taken as the largest 16×16 patch mean, so a small
-  object is not diluted by a large frame, and smoothed over a few frames.
-- **Calibrated score c(t) = e(t) / τ**: τ is the 99th percentile of e(t) on normal frames the model never
+KIND_TEXT = {
+    "motion": "the *motion* error (the error of the reconstructed frame difference)",
+    "appearance": "the *appearance* error (the error of the reconstructed frame itself)",
+}
+
+
+def _explanation(model: LoadedModel) -> str:
+    """What the scores mean, in the terms of this model's scoring and calibration."""
+    cfg = model.scoring
+    reduce = (
+        f"taken as the largest {cfg.patch}×{cfg.patch} patch mean, so a small object is not diluted by a large frame"
+        if cfg.reduce == "local_max"
+        else "summed over the frame, as in the paper"
+    )
+    quantile = 100 * model.calibration.quantile
+    return f"""
+- **Raw error e(t)**: how badly the model reconstructs frame t. This model scores {KIND_TEXT[cfg.kind]},
+  {reduce}, smoothed over time (σ = {cfg.smooth_sigma:g} frames).
+- **Calibrated score c(t) = e(t) / τ**: τ is the {quantile:g}th percentile of e(t) on normal frames the model never
   trained on. c(t) > 1 means "beyond anything normal footage produced", and it means the same in every clip.
 - **Regularity s(t) = 1 − (e(t) − min e) / max e**: the paper's score, scaled within one clip. It is good for
   teaching, but it always finds a least regular frame, even in an all-normal clip.
 - **Segments** are runs of frames above the threshold: runs closer than the merge gap are joined, then runs
   shorter than the minimum duration are dropped.
-- **Boxes** outline connected regions whose local (patch-mean) error is above the calibrated pixel threshold
-  τ<sub>px</sub>: the anomaly candidates inside a frame. The heatmap colour scale runs from 0 to 4 τ<sub>px</sub>.
+- **Boxes** outline connected regions whose local (patch-mean) error is above the calibrated pixel
+  threshold τ<sub>px</sub>: the anomaly candidates inside a frame. The heatmap colour scale runs from 0
+  to {HEAT_RANGE:g} τ<sub>px</sub>.
 """
 
 
@@ -180,4 +195,4 @@ def render() -> None:
         st.subheader("Export", anchor=False)
         export_buttons(clip, rule, style)
     with st.expander("What do the scores mean?"):
-        st.markdown(EXPLANATION, unsafe_allow_html=True)
+        st.markdown(_explanation(model), unsafe_allow_html=True)

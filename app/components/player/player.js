@@ -301,6 +301,8 @@ async function onRender(args, theme) {
     state.media = media;
     state.frame = 0;
     ui.scrub.max = String(media.frames - 1);
+    el("tick-tau").style.left = `${100 / media.heat_range}%`; // the colour scale spans 0 .. heat_range x pixel tau
+    el("tick-top").innerHTML = `${media.heat_range} τ<sub>px</sub>`;
     ui.player.dataset.media = url;
     ui.player.dataset.ready = "1";
   }
