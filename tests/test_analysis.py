@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from vad_core.analysis import SegmentRule, analyze
-from vad_core.scoring import ScoringConfig, calibrated, patch_mean, regularity, smooth
+from vad_core.scoring import ScoringConfig, calibrated, patch_mean, reduce_map, regularity, smooth
 
 COLUMNS = ["frame", "time_s", "error", "regularity", "score", "anomalous"]
 
@@ -63,6 +64,9 @@ def test_frame_errors_are_the_reductions_of_the_maps(test004):
         assert np.allclose(result.frame_errors[f"{kind}_sum"], maps.sum(axis=(1, 2)), rtol=1e-6)
         local = [patch_mean(m.astype(np.float32), result.scoring.patch).max() for m in result.maps[kind][:20]]
         assert np.allclose(result.frame_errors[f"{kind}_local_max"][:20], local, rtol=1e-5)
+        top = replace(result.scoring, kind=kind, reduce="local_top")
+        expected = [reduce_map(m.astype(np.float32), top) for m in result.maps[kind][:20]]
+        assert np.allclose(result.frame_errors[f"{kind}_local_top"][:20], expected, rtol=1e-5)
     assert np.array_equal(result.maps["motion"][0], result.maps["motion"][1])  # frame 0 borrows frame 1's motion
     assert np.allclose(result.error, smooth(result.raw_error(), result.scoring.smooth_sigma))
     assert np.allclose(result.regularity, regularity(result.error))

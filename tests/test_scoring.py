@@ -18,6 +18,7 @@ from vad_core.scoring import (
     motion_error_map,
     patch_mean,
     reduce_map,
+    reduce_maps,
     regularity,
     regularity_events,
     smooth,
@@ -60,6 +61,38 @@ def test_reduce_local_max_is_the_densest_patch_mean():
     big = np.zeros((400, 400), np.float32)
     big[:40, :40] = m
     assert reduce_map(big, cfg) == pytest.approx(reduce_map(m, cfg))
+
+
+def test_reduce_local_top_is_the_mean_of_the_top_patch_means():
+    m = np.arange(100, dtype=np.float32).reshape(10, 10)
+    # patch 1 leaves the map as it is: the top 10 % of 100 pixels are 90..99
+    assert reduce_map(m, ScoringConfig(reduce="local_top", patch=1, top_fraction=0.1)) == pytest.approx(94.5)
+    assert reduce_map(m, ScoringConfig(reduce="local_top", patch=1, top_fraction=1.0)) == pytest.approx(49.5)
+    assert reduce_map(m, ScoringConfig(reduce="local_top", patch=1, top_fraction=0.001)) == 99.0  # at least one
+    # Between local_max and the mean of all patch means.
+    rng = np.random.default_rng(0)
+    noisy = rng.random((40, 40)).astype(np.float32)
+    top = reduce_map(noisy, ScoringConfig(reduce="local_top", patch=4, top_fraction=0.2))
+    assert patch_mean(noisy, 4).mean() < top < reduce_map(noisy, ScoringConfig(reduce="local_max", patch=4))
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="top_fraction"):
+            ScoringConfig(top_fraction=bad)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "local_max", "local_top"])
+def test_reduce_maps_is_reduce_map_per_frame(reduce):
+    maps = np.random.default_rng(1).random((5, 24, 24)).astype(np.float32)
+    cfg = ScoringConfig(reduce=reduce, patch=6, top_fraction=0.3)
+    out = reduce_maps(maps, cfg)
+    assert out.dtype == np.float64 and out.shape == (5,)
+    assert np.allclose(out, [reduce_map(m, cfg) for m in maps], rtol=1e-6)
+
+
+def test_patch_mean_mirrors_the_border():
+    m = np.zeros((6, 6), np.float32)
+    m[0, 0] = 9.0
+    # 3x3 window at the corner, mirrored without repeating the edge: the hot pixel counts once -> 9 / 9.
+    assert patch_mean(m, 3)[0, 0] == pytest.approx(1.0)
 
 
 def test_patch_mean_by_hand_and_on_stacks():
