@@ -170,7 +170,9 @@ def train(
     frames_per_step = cfg.batch_size * model_cfg.time_steps
     steps_per_epoch = math.ceil(len(index) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs is not None else None
-    rng = np.random.default_rng(cfg.seed + epoch)
+    rng = np.random.default_rng(cfg.seed)
+    for _ in range(epoch):  # a resumed run replays the shuffles of the epochs already done
+        rng.permutation(len(index))
     start, last_save, cancelled = time.perf_counter(), time.perf_counter(), False
     bar = tqdm(total=total_steps, initial=step, desc="training", unit="step", disable=not show_progress)
     net.train()
