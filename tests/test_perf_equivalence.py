@@ -131,6 +131,24 @@ def test_fast_path_with_the_analysis_model(analysis_model, samples):
     assert report["within_tolerance"], report
 
 
+def test_training_output_layer_gradients_match_the_plain_deconv(monkeypatch):
+    """With autograd, the 1-channel output layer runs sub-pixel (faster to train); gradients are the same."""
+    from vad_core.layers import DeconvBlock
+    from vad_core.layers import conv as conv_module
+
+    block = DeconvBlock(6, 1, kernel_size=11, stride=4, activation=None)
+    x = torch.randn(2, 6, 7, 7)
+    grads = []
+    for limit in (conv_module.SUBPIXEL_TRAINING_MAX_CHANNELS, 0):
+        monkeypatch.setattr(conv_module, "SUBPIXEL_TRAINING_MAX_CHANNELS", limit)
+        block.zero_grad(set_to_none=True)
+        y = block(x)
+        y.square().mean().backward()
+        grads.append((y.detach(), block.deconv.weight.grad.clone(), block.deconv.bias.grad.clone()))
+    for a, b in zip(*grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_training_keeps_the_reference_path_and_its_gradients():
     net = SpatioTemporalAE(TINY).train()
     x = torch.randn(2, 4, 1, 35, 35)
