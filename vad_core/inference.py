@@ -46,9 +46,8 @@ def model_device(model: SpatioTemporalAE) -> torch.device:
 
 
 def default_workers(device: torch.device) -> int:
-    """CPU: one worker per core (at most 8); CUDA: two, so host work overlaps the GPU's."""
-    if device.type == "cuda":
-        return 2
+    """One worker per core, at most 8. On CUDA the workers' host work (normalizing, scoring, copies)
+    is what limits analysis, and it runs in parallel across them while the GPU serves them in turn."""
     return max(1, min(os.cpu_count() or 1, 8))
 
 
