@@ -40,11 +40,13 @@ KIND_TEXT = {
 def _explanation(model: LoadedModel) -> str:
     """What the scores mean, in the terms of this model's scoring and calibration."""
     cfg = model.scoring
-    reduce = (
-        f"taken as the largest {cfg.patch}×{cfg.patch} patch mean, so a small object is not diluted by a large frame"
-        if cfg.reduce == "local_max"
-        else "summed over the frame, as in the paper"
-    )
+    patches = f"{cfg.patch}×{cfg.patch} patch means"
+    reduce = {
+        "sum": "summed over the frame, as in the paper",
+        "local_max": f"taken as the largest of the {patches}, so a small object is not diluted by a large frame",
+        "local_top": f"taken as the mean of the top {100 * cfg.top_fraction:g} % of the {patches}: local enough "
+        "for a small object, steadier than a single patch",
+    }[cfg.reduce]
     quantile = 100 * model.calibration.quantile
     return f"""
 - **Raw error e(t)**: how badly the model reconstructs frame t. This model scores {KIND_TEXT[cfg.kind]},
