@@ -223,7 +223,7 @@ def train(
             "data": str(cfg.data),
             "clips": [p.name for p in clip_paths],
             "command": cfg.command,
-            "config": _jsonable(asdict(cfg)),
+            "config": asdict(cfg),  # json writes its tuples as lists
             "device": str(device),
             "bf16": use_bf16,
             "steps": step,
@@ -247,11 +247,3 @@ def _version() -> str:
     from vad_core import __version__
 
     return __version__
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
