@@ -110,9 +110,11 @@ def map_blocks(
     batch_windows: int | None = None,
     workers: int | None = None,
     mixed_precision: bool | None = None,
+    threads: int | None = None,
 ) -> Iterator[R]:
     """fn(x, r) for consecutive blocks of frames, in order: x the normalized inputs (n, H, W), r their
-    reconstructions. Model and fn run in worker threads; at most workers + 1 blocks are in flight."""
+    reconstructions. Model and fn run in worker threads; at most workers + 1 blocks are in flight.
+    threads: intra-op threads per worker (default: the cores shared out, one each on a 2-core CPU)."""
     device = model_device(model)
     t = model.cfg.time_steps
     batch_windows = batch_windows or default_batch_windows(device)
@@ -123,7 +125,7 @@ def map_blocks(
         r = run_windows(model, x.reshape(-1, t, *x.shape[1:]), mixed_precision).reshape(x.shape)
         return fn(x[emit_from:], r[emit_from:])
 
-    threads = 1 if device.type == "cpu" else torch.get_num_threads()
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)  # no oversubscription
     previous = torch.get_num_threads()
     pool = ThreadPoolExecutor(
         workers, thread_name_prefix="vad-model", initializer=torch.set_num_threads, initargs=(threads,)
