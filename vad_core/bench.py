@@ -43,7 +43,7 @@ SAMPLE_TEST = REPO / "assets" / "samples" / "test"
 # Stated tolerance of the optimized path against the fp32 eager reference, in normalized input units
 # (the model sees (x - mean) / std). CPU: fp32 with sums regrouped. CUDA: float16 autocast.
 TOLERANCE = {"cpu": 1e-4, "cuda": 3e-2}
-TOLERANCE_FRAME_ERROR = {"cpu": 1e-4, "cuda": 3e-2}  # relative difference of the frame errors e(t)
+TOLERANCE_FRAME_ERROR = {"cpu": 1e-4, "cuda": 1e-3}  # relative difference of the frame errors e(t)
 
 
 @dataclass
@@ -450,10 +450,11 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
 
 def _acceptance(report: dict, device: torch.device) -> dict:
     out: dict = {
-        "analyze_at_least_2x_reference": report["ratios"]["analyze_vs_reference"] >= 2.0,
         "outputs_within_tolerance": report["equivalence"]["within_tolerance"]
         and report.get("equivalence_bundled", {"within_tolerance": True})["within_tolerance"],
     }
+    if device.type == "cpu":  # the CPU criterion; on CUDA the host-side figures are not the point
+        out["analyze_at_least_2x_reference"] = report["ratios"]["analyze_vs_reference"] >= 2.0
     memory = report.get("memory")
     if memory and "growth_mb" in memory:
         longest = max((v for k, v in memory.items() if k.endswith("min")), key=lambda v: v["frames"])
