@@ -2,6 +2,7 @@
 
 def test_x(samples, tiny_model): ...          # tiny_model: a LoadedModel trained on the samples
 def test_y(ped2): ...                         # the full UCSD Ped2 folder; skips (fails under CI=true) if absent
+def test_z(corpus): ...                       # broken, hostile and unusual inputs (tests/corpus.py), generated once
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def samples() -> Path:
 @pytest.fixture(scope="session")
 def sample_labels() -> dict:
     return json.loads((SAMPLES / "labels.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> dict:
+    """name -> tests.corpus.Case: the bad-input corpus, written once per session (never committed)."""
+    from tests.corpus import make_corpus
+
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.fixture(scope="session")

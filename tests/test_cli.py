@@ -11,17 +11,16 @@ import pickle
 import re
 import shutil
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from vad_core.video import write_h264
-
 pytestmark = pytest.mark.slow
 
+SUBPROCESS_S = 30  # "within a few seconds": interpreter and torch start-up included, on a busy 2-core machine
 SUMMARY_KEYS = {"frames", "video_fps", "seconds", "frames_per_second", "segments"}
 EVALUATE_KEYS = {"auc_micro", "auc_macro", "auc_micro_video_norm", "eer", "pixel_auc", "frames", "frames_per_second"}
 
@@ -35,12 +34,7 @@ class _Trap:
 
 
 def _make_bad_inputs(root: Path, ckpt: str) -> None:
-    (root / "no_frames").mkdir()
-    (root / "no_frames" / "readme.txt").write_text("no images here")
-    (root / "empty.mp4").write_bytes(b"")
-    (root / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(50_000))
-    (root / "text.mp4").write_text("this is a text file, not a video\n" * 20)
-    write_h264(root / "short.mp4", [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(5)], fps=10)
+    """Checkpoint cases; the bad videos come from the shared corpus (tests/corpus.py)."""
     (root / "evil.pt").write_bytes(pickle.dumps({"w": _Trap(root / "unpickled_marker")}))
     shutil.copy(Path(ckpt).with_suffix(".json"), root / "evil.json")
     card = json.loads(Path(ckpt).with_suffix(".json").read_text())
@@ -51,30 +45,25 @@ def _make_bad_inputs(root: Path, ckpt: str) -> None:
 
 SAMPLE = "assets/samples/test/Test004.mp4"
 # name -> (argv with {root} and {ckpt} placeholders, a regex the one stderr line must match)
+# Every bad video of the corpus (tests/corpus.py) is added to these, as "corpus: NAME".
 BAD = {
-    "missing file": ("analyze {root}/missing.mp4", "missing.mp4: no such file"),
-    "folder without frames": ("analyze {root}/no_frames", "no_frames: folder holds no frame images"),
-    "empty file": ("analyze {root}/empty.mp4", "empty.mp4: not a readable video"),
-    "random bytes": ("analyze {root}/noise.mp4", "noise.mp4: not a readable video"),
-    "text file": ("analyze {root}/text.mp4", "text.mp4: not a readable video"),
-    "fewer than 10 frames": ("analyze {root}/short.mp4", "5 decodable frames; at least 10"),
     "unknown option": (f"analyze {SAMPLE} --frobnicate", "unrecognized arguments: --frobnicate"),
     "pickle checkpoint": (f"analyze {SAMPLE} --checkpoint {{root}}/evil.pt", "evil.pt is a pickle file"),
 }
 # The same contract, checked in-process through cli.main (no interpreter start-up), for further cases.
 BAD_IN_PROCESS = {
-    "short clip, json": ("analyze {root}/short.mp4 --json", "at least 10"),
+    "short clip, json": ("analyze {corpus}/short.mp4 --json", "at least 10"),
     "no command": ("", "required"),
     "invalid card": (f"analyze {SAMPLE} --checkpoint {{root}}/gru", "unknown temporal block 'gru'"),
     "evaluate without dataset": ("evaluate --data {root}/nowhere", "dataset folder not found"),
-    "evaluate without labels": ("evaluate --data {root}/no_frames", "labels.json not found"),
+    "evaluate without labels": ("evaluate --data {corpus}/folder", "labels.json not found"),
     "train without budget": ("train --data assets/samples --out {root}/m", "budget"),
     "bad device": (f"analyze {SAMPLE} --device warp-drive", "unknown device"),
 }
 
 
-def _argv(template: str, root: Path, ckpt: str) -> list[str]:
-    argv = template.format(root=root).split()
+def _argv(template: str, root: Path, ckpt: str, corpus: Path | None = None) -> list[str]:
+    argv = template.format(root=root, corpus=corpus).split()
     if argv and argv[0] in ("analyze", "evaluate") and "--checkpoint" not in argv:
         argv += ["--checkpoint", ckpt]
     if argv and argv[0] == "analyze":
@@ -90,14 +79,29 @@ def bad_root(tmp_path_factory, analysis_stem) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(bad_root, analysis_stem, cli):
-    """Every subprocess of this module, run two at a time; name -> CompletedProcess."""
+def bad_cases(corpus) -> dict[str, tuple[list[str], str]]:
+    """name -> (argv without checkpoint and out, the pattern of its one stderr line): BAD plus the corpus."""
+    cases = {name: (template, pattern) for name, (template, pattern) in BAD.items()}
+    for name, case in corpus.items():
+        if case.expect == "bad":
+            cases[f"corpus: {name}"] = (f"analyze {case.path}", case.message)
+    return cases
+
+
+@pytest.fixture(scope="module")
+def runs(bad_root, bad_cases, analysis_stem, cli):
+    """Every subprocess of this module, run two at a time; name -> (CompletedProcess, wall seconds)."""
     ckpt = str(analysis_stem)
-    jobs = {name: _argv(template, bad_root, ckpt) for name, (template, _) in BAD.items()}
+    jobs = {name: _argv(template, bad_root, ckpt) for name, (template, _) in bad_cases.items()}
     jobs["analyze ok"] = ["analyze", SAMPLE, "--checkpoint", ckpt, "--json", "--out", str(bad_root / "ok")]
     jobs["evaluate ok"] = ["evaluate", "--data", "assets/samples", "--checkpoint", ckpt, "--json"]
+
+    def timed(argv: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+        started = time.monotonic()
+        return cli(*argv), time.monotonic() - started
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(cli, *argv) for name, argv in jobs.items()}
+        futures = {name: pool.submit(timed, argv) for name, argv in jobs.items()}
         return {name: f.result() for name, f in futures.items()}
 
 
@@ -110,20 +114,23 @@ def assert_one_clear_line(returncode: int, stdout: str, stderr: str, pattern: st
     assert stdout == ""
 
 
-@pytest.mark.parametrize("case", BAD)
-def test_bad_input_exits_2_with_one_clear_line(runs, bad_root, case):
-    proc: subprocess.CompletedProcess = runs[case]
-    assert_one_clear_line(proc.returncode, proc.stdout, proc.stderr, BAD[case][1])
+def test_bad_input_exits_2_with_one_clear_line(runs, bad_root, bad_cases):
+    assert len(bad_cases) == len(BAD) + 8  # the corpus' rejected cases are all here
+    for case, (_, pattern) in bad_cases.items():
+        proc, seconds = runs[case]
+        assert_one_clear_line(proc.returncode, proc.stdout, proc.stderr, pattern)
+        assert seconds < SUBPROCESS_S, f"{case}: {seconds:.1f} s"
     assert not (bad_root / "unpickled_marker").exists()
 
 
 @pytest.mark.parametrize("case", BAD_IN_PROCESS)
-def test_bad_input_in_process(bad_root, analysis_stem, capfd, case):
+def test_bad_input_in_process(bad_root, corpus, analysis_stem, capfd, case):
     from vad_core.cli import main
 
     template, pattern = BAD_IN_PROCESS[case]
+    folder = next(iter(corpus.values())).path.parent
     try:
-        code = main(_argv(template, bad_root, str(analysis_stem)))
+        code = main(_argv(template, bad_root, str(analysis_stem), folder))
     except SystemExit as exit_:  # argparse errors exit from inside parse_args
         code = exit_.code
     out, err = capfd.readouterr()
@@ -131,7 +138,7 @@ def test_bad_input_in_process(bad_root, analysis_stem, capfd, case):
 
 
 def test_analyze_json_summary_and_files(runs, bad_root, sample_labels):
-    proc = runs["analyze ok"]
+    proc, _ = runs["analyze ok"]
     root = bad_root
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
@@ -151,7 +158,7 @@ def test_analyze_json_summary_and_files(runs, bad_root, sample_labels):
 
 
 def test_evaluate_json(runs, sample_labels):
-    proc = runs["evaluate ok"]
+    proc, _ = runs["evaluate ok"]
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(proc.stdout)
     assert set(metrics) >= EVALUATE_KEYS

@@ -137,13 +137,16 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(BadInput, match="no frame images"):
         probe(tmp_path)
     (tmp_path / "empty.mp4").write_bytes(b"")
-    with pytest.raises(BadInput, match="not a readable video"):
+    with pytest.raises(BadInput, match="the file is empty"):
         probe(tmp_path / "empty.mp4")
     (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(BadInput):
         probe(tmp_path / "noise.mp4")
     with pytest.raises(BadInput, match="no such file"):
         list(stream_raw_gray(tmp_path / "missing.mp4"))
+    (tmp_path / "frame%03d.mp4").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))  # a pattern name, image bytes
+    with pytest.raises(BadInput, match=r"frame%03d\.mp4: a PNG image, not a video"):
+        probe(tmp_path / "frame%03d.mp4")
 
 
 def test_list_clips(samples, tmp_path):

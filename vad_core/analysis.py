@@ -19,8 +19,10 @@ import pandas as pd
 import torch
 
 from vad_core.checkpoint import LoadedModel
+from vad_core.errors import BadInput
 from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore, iter_chunks
 from vad_core.inference import map_blocks
+from vad_core.limits import AnalysisLimits, FrameSelection, check_size, limited, over_limit_message, select
 from vad_core.preprocess import Normalizer
 from vad_core.scoring import (
     ERROR_KINDS,
@@ -31,11 +33,11 @@ from vad_core.scoring import (
     find_segments,
     motion_error_map,
     patch_mean,
-    reduce_maps,
+    reduce_maps_all,
     regularity,
     smooth,
 )
-from vad_core.video import probe, stream_gray
+from vad_core.video import probe, resize_scale, stream_raw_gray
 
 Progress = Callable[[int, int], None]
 
@@ -70,6 +72,9 @@ class Analysis:
     seconds: float = 0.0
     model_name: str = ""
     rule: SegmentRule = field(default_factory=SegmentRule)
+    first_frame: int = 0  # source frame of row 0, and source frames between rows (a sub-range, every k-th)
+    frame_step: int = 1
+    warnings: list[str] = field(default_factory=list)  # e.g. a truncated file: the frames that decoded were used
 
     @property
     def frame_count(self) -> int:
@@ -110,10 +115,11 @@ class Analysis:
         flags = np.zeros(self.frame_count, dtype=np.int8)
         for seg in self.segments(rule):
             flags[seg.start : seg.end + 1] = 1
+        source_frame = self.first_frame + self.frame_step * np.arange(self.frame_count)
         return pd.DataFrame(
             {
-                "frame": np.arange(self.frame_count),
-                "time_s": np.arange(self.frame_count) / self.fps,
+                "frame": source_frame,
+                "time_s": source_frame / (self.fps * self.frame_step),
                 "error": self.error,
                 "regularity": self.regularity,
                 "score": self.score,
@@ -128,6 +134,9 @@ class Analysis:
             "model": self.model_name,
             "frames": self.frame_count,
             "fps": self.fps,
+            "first_frame": self.first_frame,
+            "frame_step": self.frame_step,
+            "warnings": self.warnings,
             "threshold": rule.threshold,
             "min_duration": rule.min_duration,
             "merge_gap": rule.merge_gap,
@@ -189,9 +198,7 @@ class _Block:
 def _reductions(kind: str, maps: np.ndarray, scoring: ScoringConfig) -> dict[str, np.ndarray]:
     """Every frame reduction of float16 maps (taken in float32, whose values they are exactly)."""
     as_float = torch.from_numpy(maps).float().numpy()  # torch converts float16 several times faster than numpy
-    return {
-        f"{kind}_{reduce}": reduce_maps(as_float, replace(scoring, kind=kind, reduce=reduce)) for reduce in REDUCTIONS
-    }
+    return {f"{kind}_{reduce}": v for reduce, v in reduce_maps_all(as_float, replace(scoring, kind=kind)).items()}
 
 
 def _score_block(x: np.ndarray, r: np.ndarray, norm: Normalizer, scoring: ScoringConfig) -> _Block:
@@ -285,16 +292,49 @@ def analyze(
     progress: Progress | None = None,
     name: str | None = None,
     workers: int | None = None,
+    selection: FrameSelection | None = None,
+    limits: AnalysisLimits | None = None,
 ) -> Analysis:
-    """Stream a video (file or frame folder) through the model and score every frame."""
+    """Stream a video (file or frame folder) through the model and score every (selected) frame.
+
+    limits refuse, as BadInput, a clip over max_frames (after the selection; known from the metadata, or
+    found while decoding when the metadata is wrong), larger than max_pixels, or slower than max_seconds.
+    Frames that fail to decode at the end (a truncated file) are reported in Analysis.warnings.
+    """
     info = probe(video)
-    return analyze_frames(
-        stream_gray(video, model.cfg.input_size),
-        model,
-        name=name or Path(video).name,
-        fps=info.fps,
-        source_size=(info.width, info.height),
-        total=info.frame_count,
-        progress=progress,
-        workers=workers,
-    )
+    name = name or Path(video).name
+    selection = selection or FrameSelection()
+    limits = limits or AnalysisLimits()
+    check_size(name, info.width, info.height, limits)
+    wanted = selection.count(info.frame_count) if info.frame_count else 0
+    if limits.max_frames is not None and wanted > limits.max_frames:
+        raise BadInput(over_limit_message(name, wanted, info.fps / selection.step, limits))
+    decoded = 0
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal decoded
+        for gray in limited(select(stream_raw_gray(video), selection), limits, name):
+            decoded += 1
+            yield resize_scale(gray, model.cfg.input_size)
+
+    try:
+        result = analyze_frames(
+            frames(),
+            model,
+            name=name,
+            fps=info.fps / selection.step,
+            source_size=(info.width, info.height),
+            total=wanted,
+            progress=progress,
+            workers=workers,
+        )
+    except BadInput as err:  # say which clip, as every other message does
+        if str(err).startswith(f"{name}:"):
+            raise
+        raise BadInput(f"{name}: {err}") from err
+    result.first_frame, result.frame_step = selection.start, selection.step
+    if wanted and decoded < wanted - 1:  # containers may round their frame count by one
+        result.warnings.append(
+            f"{name}: decoded {decoded} of {wanted} frames; the rest was unreadable (a truncated or damaged file?)"
+        )
+    return result

@@ -40,6 +40,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge-gap", type=int, default=5, help="join segments separated by at most this many frames")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
     p.add_argument("--json", action="store_true", help="print a summary object on stdout")
+    p.add_argument("--start", type=int, default=0, help="first frame to analyze (default 0)")
+    p.add_argument("--end", type=int, default=None, help="stop before this frame (default: the end)")
+    p.add_argument("--every", type=int, default=1, help="analyze every k-th frame (default 1: all)")
+    p.add_argument("--max-frames", type=int, default=None, help="refuse clips with more (selected) frames")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop, as bad input, after this long")
 
     p = sub.add_parser("train", help="train on normal clips (DATASET/train) and calibrate")
     p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
@@ -102,12 +107,20 @@ def _command_line() -> str:
 def _analyze(args: argparse.Namespace) -> int:
     from vad_core.analysis import SegmentRule, analyze
     from vad_core.checkpoint import load_checkpoint
-    from vad_core.video import probe
+    from vad_core.limits import AnalysisLimits, FrameSelection
 
+    selection = FrameSelection(args.start, args.end, args.every)
+    limits = AnalysisLimits(max_frames=args.max_frames, max_seconds=args.max_seconds)
     model = load_checkpoint(args.checkpoint, device=args.device)
-    info = probe(args.video)
-    with _progress(args, total=info.frame_count or None, unit="frame", desc="analyzing") as bar:
-        result = analyze(args.video, model, progress=lambda done, total: bar.update(done - bar.n))
+    with _progress(args, unit="frame", desc="analyzing") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total or None
+            bar.update(done - bar.n)
+
+        result = analyze(args.video, model, progress=progress, selection=selection, limits=limits)
+    for warning in result.warnings:  # after the bar is cleared: the analysis went on with what decoded
+        print(f"warning: {warning}", file=sys.stderr)
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
     out = result.save(args.out, rule)
     segments = [s.to_dict(result.fps) for s in result.segments(rule)]

@@ -21,9 +21,22 @@ import numpy as np
 
 from vad_core.errors import BadInput
 
+# OpenCV's own logger also writes "[ WARN:0] ... can't be used to capture by name" for such files.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 DEFAULT_FPS = 10.0
+# Leading bytes of still-image formats: FFmpeg would open these as a one-frame "video", whatever their name.
+IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
 
 
 @dataclass(frozen=True)
@@ -41,11 +54,42 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _refusal(path: Path) -> str | None:
+    """Why a file is not worth handing to FFmpeg at all: not a regular file, empty, or a still image."""
+    if not path.is_file():  # a FIFO or a device would block or never end
+        return f"{path.name}: not a regular file"
+    if path.stat().st_size == 0:
+        return f"{path.name}: the file is empty"
+    with path.open("rb") as f:
+        head = f.read(16)
+    kind = next((name for magic, name in IMAGE_MAGIC.items() if head.startswith(magic)), None)
+    if kind:
+        return f"{path.name}: a {kind} image, not a video (a clip is a video file or a folder of frame images)"
+    return None
+
+
+def _diagnose(path: Path) -> str:
+    """Why FFmpeg could not open a file, in the user's terms: audio only, or not a video at all."""
+    try:
+        import av  # only to tell an audio-only file from garbage
+
+        with av.open(str(path)) as container:
+            if not container.streams.video and container.streams.audio:
+                return f"{path.name}: no video stream (the file holds audio only)"
+    except Exception:  # any demuxer failure: the file is simply not a readable video
+        pass
+    return f"{path.name}: not a readable video (no video stream could be opened)"
+
+
 def _open_capture(path: Path) -> cv2.VideoCapture:
-    cap = cv2.VideoCapture(str(path))
+    """An FFmpeg capture (never OpenCV's image-sequence backend, which reads "%d" in names as a pattern)."""
+    problem = _refusal(path)
+    if problem:
+        raise BadInput(problem)
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
-        raise BadInput(f"{path.name}: not a readable video (no video stream could be opened)")
+        raise BadInput(_diagnose(path))
     return cap
 
 

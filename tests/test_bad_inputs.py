@@ -1,0 +1,131 @@
+"""The bad-input corpus (tests/corpus.py) through the CLI in-process, and the analysis limits.
+
+Every rejected case exits 2 with its one clear line within a few seconds; every unusual but valid clip is
+analyzed, one row per frame; a truncated file is analyzed as far as it decodes, with a warning.
+capfd captures file descriptors, so anything FFmpeg or OpenCV write to stderr from C is counted too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pandas as pd
+import pytest
+
+from vad_core.analysis import analyze
+from vad_core.cli import main
+from vad_core.errors import BadInput
+from vad_core.limits import AnalysisLimits, FrameSelection, limited, select, suggest_step
+
+SAMPLE_FRAMES = 180  # Test004
+
+
+def _run(args: list[str], capfd) -> tuple[int, str, str, float]:
+    started = time.monotonic()
+    code = main(args)
+    out, err = capfd.readouterr()
+    return code, out, err, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "empty file",
+        "random bytes",
+        "text file",
+        "PNG image",
+        "fewer frames than T",
+        "audio only",
+        "missing path",
+        "directory",
+    ],
+)
+def test_rejected_inputs_exit_2_with_one_clear_line(corpus, analysis_stem, tmp_path, capfd, name):
+    case = corpus[name]
+    assert case.expect == "bad"
+    code, out, err, seconds = _run(
+        ["analyze", str(case.path), "--checkpoint", str(analysis_stem), "--out", str(tmp_path)], capfd
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert "Traceback" not in err and len(lines) == 1, lines
+    assert re.search(case.message, lines[0]), lines[0]
+    assert seconds < 5, f"{name} took {seconds:.1f} s"
+    assert not (tmp_path / "scores.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["3840x2160", "portrait", "60 fps", "colour", "no frame count in metadata", "truncated at half"]
+)
+def test_unusual_clips_are_analyzed(corpus, analysis_stem, tmp_path, capfd, name):
+    case = corpus[name]
+    code, out, err, _ = _run(
+        ["analyze", str(case.path), "--checkpoint", str(analysis_stem), "--out", str(tmp_path), "--json"], capfd
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    table = pd.read_csv(tmp_path / "scores.csv")
+    assert len(table) == summary["frames"]
+    assert table["frame"].tolist() == list(range(len(table)))
+    if case.expect == "good":
+        assert err == "" and summary["frames"] == case.frames
+        if case.fps:
+            assert summary["video_fps"] == case.fps
+    else:  # partial: the frames that decode are scored, and one warning says the rest was unreadable
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("warning: ") and re.search(case.message, lines[0])
+        assert 10 <= summary["frames"] < SAMPLE_FRAMES
+        assert json.loads((tmp_path / "segments.json").read_text())["warnings"]
+
+
+def test_frame_selection_counts_and_streams():
+    sel = FrameSelection(start=5, end=20, step=4)
+    assert sel.count(100) == 4 and sel.count(12) == 2 and sel.count(3) == 0
+    assert list(select(range(100), sel)) == [5, 9, 13, 17]
+    assert FrameSelection().is_all and list(select(range(3), None)) == [0, 1, 2]
+    assert suggest_step(20_000, 3000) == 7 and suggest_step(10, 3000) == 1
+    for bad in ({"start": -1}, {"step": 0}, {"start": 5, "end": 5}):
+        with pytest.raises(BadInput, match="frame selection"):
+            FrameSelection(**bad)
+
+
+def test_limited_stops_at_the_frame_and_time_limits():
+    assert list(limited(range(5), AnalysisLimits(max_frames=5), "x")) == [0, 1, 2, 3, 4]
+    with pytest.raises(BadInput, match="more than 3 frames"):
+        list(limited(range(5), AnalysisLimits(max_frames=3), "x"))
+
+    def slow():
+        for i in range(100):
+            time.sleep(0.01)
+            yield i
+
+    with pytest.raises(BadInput, match=r"stopped after 0.05 s \(the time limit\)"):
+        list(limited(slow(), AnalysisLimits(max_seconds=0.05), "x"))
+
+
+def test_a_clip_over_the_limit_is_refused_with_the_ways_out(samples, analysis_model):
+    clip = samples / "test" / "Test004.mp4"
+    with pytest.raises(BadInput, match=r"Test004\.mp4: 180 frames .* limit of 50 frames; .* every 4th frame"):
+        analyze(clip, analysis_model, limits=AnalysisLimits(max_frames=50))
+
+
+def test_a_sub_range_every_kth_frame_fits_and_keeps_source_frame_numbers(samples, analysis_model):
+    clip = samples / "test" / "Test004.mp4"
+    result = analyze(clip, analysis_model, selection=FrameSelection(30, 90, 3), limits=AnalysisLimits(max_frames=50))
+    assert result.frame_count == 20 and result.fps == pytest.approx(10 / 3)
+    table = result.scores_frame()
+    assert table["frame"].tolist() == list(range(30, 90, 3))
+    assert table["time_s"].tolist() == pytest.approx([f / 10 for f in range(30, 90, 3)])
+
+
+def test_wrong_metadata_cannot_smuggle_a_long_clip_past_the_limit(corpus, analysis_model):
+    case = corpus["no frame count in metadata"]  # the container says 0 frames; 16 decode
+    with pytest.raises(BadInput, match=r"raw_stream\.mp4: more than 12 frames"):
+        analyze(case.path, analysis_model, limits=AnalysisLimits(max_frames=12))
+
+
+def test_a_huge_frame_size_is_refused_before_decoding(corpus, analysis_model):
+    with pytest.raises(BadInput, match=r"3840x2160 frames exceed"):
+        analyze(corpus["3840x2160"].path, analysis_model, limits=AnalysisLimits(max_pixels=1920 * 1080))
