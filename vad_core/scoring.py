@@ -7,7 +7,7 @@ segs = find_segments(e / tau, threshold=1.0, min_duration=5, merge_gap=5)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import cv2
 import numpy as np
@@ -83,11 +83,29 @@ def reduce_maps(error_maps: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
     """reduce_map over a block of maps (N, H, W) -> float64 (N,)."""
     if cfg.reduce == "sum":
         return error_maps.reshape(len(error_maps), -1).sum(axis=1, dtype=np.float64)
-    local = patch_mean(error_maps, cfg.patch).reshape(len(error_maps), -1)
+    return _reduce_local(patch_mean(error_maps, cfg.patch).reshape(len(error_maps), -1), cfg)
+
+
+def _reduce_local(local: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
+    """A local reduction of patch-mean maps flattened to (N, H*W)."""
     if cfg.reduce == "local_max":
         return local.max(axis=1).astype(np.float64)
     k = max(1, round(cfg.top_fraction * local.shape[1]))
     return np.partition(local, local.shape[1] - k, axis=1)[:, -k:].mean(axis=1, dtype=np.float64)
+
+
+def reduce_maps_all(error_maps: np.ndarray, cfg: ScoringConfig) -> dict[str, np.ndarray]:
+    """Every reduction in REDUCTIONS over a block of maps, with the patch means computed once for all."""
+    out, local = {}, None
+    for reduce in REDUCTIONS:
+        this = replace(cfg, reduce=reduce)
+        if reduce == "sum":
+            out[reduce] = reduce_maps(error_maps, this)
+            continue
+        if local is None:
+            local = patch_mean(error_maps, cfg.patch).reshape(len(error_maps), -1)
+        out[reduce] = _reduce_local(local, this)
+    return out
 
 
 def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
