@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from collections import OrderedDict
@@ -27,12 +28,34 @@ import streamlit as st
 from app.components.player import publish_media, withdraw_media
 from vad_core import DEFAULT_CHECKPOINT, Analysis, BadInput, LoadedModel, analyze, load_checkpoint
 from vad_core.evaluation import load_labels
+from vad_core.limits import AnalysisLimits, FrameSelection
 from vad_core.render import preview_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "assets" / "samples"
 VIDEO_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
 STORE_SIZE = 6
+UNSAFE_NAME_CHARS = re.compile(r"[^\w .()+-]")  # "%" too: FFmpeg reads "%d" in a file name as a pattern
+
+
+def app_limits() -> AnalysisLimits:
+    """What one analysis in the app may cost: VAD_MAX_FRAMES frames (3000) and VAD_MAX_SECONDS seconds (600)."""
+    return AnalysisLimits(
+        max_frames=int(os.environ.get("VAD_MAX_FRAMES") or 3000),
+        max_seconds=float(os.environ.get("VAD_MAX_SECONDS") or 600),
+    )
+
+
+def upload_root() -> str | None:
+    """Where uploads are written while they are analyzed: VAD_UPLOAD_DIR, else the system temp folder."""
+    return os.environ.get("VAD_UPLOAD_DIR") or None
+
+
+def safe_upload_name(name: str) -> str:
+    """The last component of an uploaded file name, with only harmless characters: never a path elsewhere."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = UNSAFE_NAME_CHARS.sub("_", base).strip(" .")
+    return base[-120:] or "upload.mp4"
 
 
 def checkpoint_stem() -> Path:
@@ -59,7 +82,6 @@ class Source:
     digest: str
     path: Path | None = None
     data: bytes | None = None
-    suffix: str = ".mp4"
 
     @classmethod
     def sample(cls, path: Path) -> Source:
@@ -67,18 +89,17 @@ class Source:
 
     @classmethod
     def upload(cls, name: str, data: bytes) -> Source:
-        suffix = Path(name).suffix.lower()
-        safe_suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".mp4"
-        return cls(name, hashlib.sha256(data).hexdigest(), data=data, suffix=safe_suffix)
+        return cls(safe_upload_name(name), hashlib.sha256(data).hexdigest(), data=data)
 
     @contextmanager
     def as_file(self) -> Iterator[Path]:
-        """A path to read: the sample itself, or the upload under a fixed name in a folder removed afterwards."""
+        """A path to read: the sample itself, or the upload (under its sanitized name) in a private folder that
+        is removed afterwards, also when the analysis fails or the script run is stopped."""
         if self.path is not None:
             yield self.path
             return
-        with tempfile.TemporaryDirectory(prefix="vad-upload-") as folder:
-            path = Path(folder) / f"upload{self.suffix}"
+        with tempfile.TemporaryDirectory(prefix="vad-upload-", dir=upload_root()) as folder:
+            path = Path(folder) / self.name
             path.write_bytes(self.data or b"")
             yield path
 
@@ -133,17 +154,29 @@ def sample_paths() -> list[Path]:
 
 
 def open_clip(
-    source: Source, model: LoadedModel, progress: Callable[[int, int], None], on_prepare: Callable[[], None]
+    source: Source,
+    model: LoadedModel,
+    progress: Callable[[int, int], None],
+    on_prepare: Callable[[], None],
+    selection: FrameSelection | None = None,
+    limits: AnalysisLimits | None = None,
 ) -> Clip:
-    """The cached clip, or analyze it now (progress per frame, then on_prepare while the player media is built)."""
-    key = f"{source.digest[:32]}-{model_fingerprint(model)}"
+    """The cached clip, or analyze it now (progress per frame, then on_prepare while the player media is built).
+
+    limits default to app_limits(); a clip over them raises vad_core.limits.OverLimit, and a selection
+    (a sub-range, every k-th frame) makes it fit.
+    """
+    selection = selection or FrameSelection()
+    limits = limits or app_limits()
+    part = "" if selection.is_all else f"-{selection.start}-{selection.end}-{selection.step}"
+    key = f"{source.digest[:32]}-{model_fingerprint(model)}{part}-{limits.max_frames}"  # a clip fits its limit
     store = clip_store()
     clip = store.get(key)
     if clip is None:
         with source.as_file() as path:
-            analysis = analyze(path, model, progress=progress, name=source.name)
+            analysis = analyze(path, model, progress=progress, name=source.name, selection=selection, limits=limits)
             on_prepare()
-            frames = preview_frames(path)
+            frames = preview_frames(path, selection=selection)
         if len(frames) != analysis.frame_count:
             raise BadInput(
                 f"{source.name}: decoded {len(frames)} frames for display but {analysis.frame_count} to score"
@@ -162,5 +195,7 @@ def sample_labels_for(clip: Clip) -> tuple[str, np.ndarray] | None:
     """(sample name, frame labels) when the clip's bytes are a bundled sample's, whatever its file name."""
     for path in sample_paths():
         if _file_digest(str(path)) == clip.digest and path.stem in _sample_labels():
-            return path.stem, _sample_labels()[path.stem]
+            a = clip.analysis  # the analyzed part: a sub-range, every k-th frame
+            labels = _sample_labels()[path.stem][a.first_frame :: a.frame_step][: a.frame_count]
+            return path.stem, labels
     return None

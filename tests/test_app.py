@@ -130,3 +130,111 @@ def test_the_clip_store_evicts_the_oldest_clip_and_its_player_media():
         store.put(clips[-1])
     assert store.get("aa") is None and store.get("bb") is clips[1]
     assert not (SERVE_DIR / "media" / "aa.json").exists() and (SERVE_DIR / "media" / "bb.json").exists()
+
+
+# The bad-input corpus (tests/corpus.py) as uploads: each gets the CLI's own message in an st.error.
+REJECTED_UPLOADS = ["empty file", "random bytes", "text file", "PNG image", "fewer frames than T", "audio only"]
+
+
+def cli_message(path: Path, stem: Path) -> str:
+    """The one line `python -m vad_core analyze` prints for a file, without its "error: " prefix."""
+    import contextlib
+    import io
+
+    from vad_core.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["analyze", str(path), "--checkpoint", str(stem), "--out", str(path.parent / "out")]) == 2
+    return err.getvalue().strip().removeprefix("error: ")
+
+
+def upload_dir_is_empty(folder: Path) -> bool:
+    return not any(folder.iterdir())
+
+
+@pytest.mark.slow
+def test_bad_uploads_show_the_cli_message_and_the_app_keeps_working(analysis_stem, corpus, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAD_UPLOAD_DIR", str(tmp_path))
+    app = start_app(analysis_stem, monkeypatch)
+    renamed = tmp_path.parent / "renamed"
+    renamed.mkdir()
+    for name in REJECTED_UPLOADS:
+        case = corpus[name]
+        # The uploader itself refuses other extensions (.png, .m4a); a hostile user renames the file to .mp4.
+        upload = renamed / (case.path.stem + ".mp4")
+        upload.write_bytes(case.path.read_bytes())
+        app.file_uploader(key="upload").set_value((upload.name, upload.read_bytes(), "video/mp4")).run()
+        assert not app.exception, (name, app.exception)
+        expected = cli_message(upload, analysis_stem)
+        assert [e.value for e in app.error] == [f"**This video cannot be analyzed.** {expected}"], name
+        assert upload_dir_is_empty(tmp_path), f"{name}: upload left behind after a failed analysis"
+    truncated = corpus["truncated at half"]  # analyzed as far as it decodes, with a warning
+    app.file_uploader(key="upload").set_value(("truncated.mp4", truncated.path.read_bytes(), "video/mp4")).run()
+    assert not app.exception and not app.error
+    assert any("decoded" in w.value and "unreadable" in w.value for w in app.warning)
+    assert 10 <= int(metric(app, "Frames")) < 180
+    portrait = corpus["portrait"]  # and the next good upload analyzes normally
+    app.file_uploader(key="upload").set_value(("portrait.mp4", portrait.path.read_bytes(), "video/mp4")).run()
+    assert not app.exception and not app.error and not app.warning
+    assert metric(app, "Frames") == str(portrait.frames)
+    assert upload_dir_is_empty(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_clip_over_the_frame_limit_gets_a_stride_instead_of_failing(analysis_stem, monkeypatch):
+    monkeypatch.setenv("VAD_MAX_FRAMES", "100")
+    app = start_app(analysis_stem, monkeypatch)  # the default sample, Test004, has 180 frames
+    assert not app.exception and not app.error
+    assert any("over the limit of 100 frames" in w.value for w in app.warning)
+
+    def number(label: str):
+        return next(n for n in app.number_input if n.label == label)
+
+    assert number("Every k-th frame").value == 2
+    assert metric(app, "Frames") == "90"
+    assert sum(player_args(app)["truth"]) == 75  # the sample's labels, every other frame
+    number("Every k-th frame").set_value(1).run()  # all 180 frames: over the limit again, a clear error
+    assert not app.exception and "over the limit of 100 frames" in app.error[0].value
+    number("First frame").set_value(100).run()  # frames 100-179: fits
+    assert not app.exception and not app.error
+    assert metric(app, "Frames") == "80"
+
+
+def test_upload_names_never_become_paths(tmp_path, monkeypatch):
+    from app.state import Source, safe_upload_name
+
+    assert safe_upload_name("../../etc/passwd.mp4") == "passwd.mp4"
+    assert safe_upload_name("..\\..\\boot.ini") == "boot.ini"
+    assert safe_upload_name("frame%03d.mp4") == "frame_03d.mp4"  # no FFmpeg pattern
+    assert safe_upload_name("..") == safe_upload_name("") == "upload.mp4"
+    assert safe_upload_name("my clip (2).mp4") == "my clip (2).mp4"
+    monkeypatch.setenv("VAD_UPLOAD_DIR", str(tmp_path))
+    source = Source.upload("../../../escape.mp4", b"data")
+    with source.as_file() as path:
+        assert path.parent.parent == tmp_path and path.name == "escape.mp4" and path.read_bytes() == b"data"
+    assert upload_dir_is_empty(tmp_path)
+
+
+def test_upload_temp_files_are_removed_when_analysis_is_cancelled(analysis_model, samples, tmp_path, monkeypatch):
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    from app.state import Source, open_clip
+
+    monkeypatch.setenv("VAD_UPLOAD_DIR", str(tmp_path))
+    source = Source.upload("cancelled.mp4", (samples / "test" / "Test001.mp4").read_bytes() + b"\0")  # uncached
+
+    def cancel(done: int, total: int) -> None:  # Streamlit stops a script run by raising from its next st call
+        assert not upload_dir_is_empty(tmp_path)
+        raise StopException()
+
+    with pytest.raises(StopException):
+        open_clip(source, analysis_model, cancel, lambda: None)
+    assert upload_dir_is_empty(tmp_path)
+
+
+def test_upload_size_limit_is_configured():
+    import tomllib
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert 0 < config["server"]["maxUploadSize"] <= 200

@@ -107,7 +107,7 @@ def test_limited_stops_at_the_frame_and_time_limits():
 
 def test_a_clip_over_the_limit_is_refused_with_the_ways_out(samples, analysis_model):
     clip = samples / "test" / "Test004.mp4"
-    with pytest.raises(BadInput, match=r"Test004\.mp4: 180 frames .* limit of 50 frames; .* every 4th frame"):
+    with pytest.raises(BadInput, match=r"Test004\.mp4: 180 frames .* of 50 frames; .* with k = 4"):
         analyze(clip, analysis_model, limits=AnalysisLimits(max_frames=50))
 
 

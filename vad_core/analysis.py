@@ -22,7 +22,15 @@ from vad_core.checkpoint import LoadedModel
 from vad_core.errors import BadInput
 from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore, iter_chunks
 from vad_core.inference import map_blocks
-from vad_core.limits import AnalysisLimits, FrameSelection, check_size, limited, over_limit_message, select
+from vad_core.limits import (
+    AnalysisLimits,
+    FrameSelection,
+    OverLimit,
+    check_size,
+    limited,
+    over_limit_message,
+    select,
+)
 from vad_core.preprocess import Normalizer
 from vad_core.scoring import (
     ERROR_KINDS,
@@ -308,12 +316,12 @@ def analyze(
     check_size(name, info.width, info.height, limits)
     wanted = selection.count(info.frame_count) if info.frame_count else 0
     if limits.max_frames is not None and wanted > limits.max_frames:
-        raise BadInput(over_limit_message(name, wanted, info.fps / selection.step, limits))
+        raise OverLimit(over_limit_message(name, wanted, info.fps / selection.step, limits), info.frame_count, info.fps)
     decoded = 0
 
     def frames() -> Iterator[np.ndarray]:
         nonlocal decoded
-        for gray in limited(select(stream_raw_gray(video), selection), limits, name):
+        for gray in limited(select(stream_raw_gray(video), selection), limits, name, info.fps):
             decoded += 1
             yield resize_scale(gray, model.cfg.input_size)
 

@@ -20,6 +20,15 @@ F = TypeVar("F")
 MAX_PIXELS = 7680 * 4320  # 8K: a larger frame is more likely a decompression bomb than footage
 
 
+class OverLimit(BadInput):
+    """A clip longer than max_frames; total is the source clip's frame count when its metadata knows it."""
+
+    def __init__(self, message: str, total: int | None = None, fps: float = 0.0) -> None:
+        super().__init__(message)
+        self.total = total
+        self.fps = fps
+
+
 @dataclass(frozen=True)
 class FrameSelection:
     """Frames start, start + step, ... before end (exclusive; None: to the end) of the source clip."""
@@ -65,7 +74,7 @@ def over_limit_message(name: str, frames: int, fps: float, limits: AnalysisLimit
     minutes = frames / fps / 60 if fps > 0 else 0.0
     return (
         f"{name}: {frames} frames ({minutes:.1f} min) is over the limit of {limits.max_frames} frames; "
-        f"analyze a sub-range, or every {suggest_step(frames, limits.max_frames or frames)}th frame"
+        f"analyze a sub-range, or every k-th frame with k = {suggest_step(frames, limits.max_frames or frames)}"
     )
 
 
@@ -89,8 +98,9 @@ def limited(frames: Iterable[F], limits: AnalysisLimits | None, name: str, fps: 
     started = time.monotonic()
     for count, frame in enumerate(frames, start=1):
         if limits.max_frames is not None and count > limits.max_frames:
-            raise BadInput(
-                f"{name}: more than {limits.max_frames} frames (the limit); analyze a sub-range or every k-th frame"
+            raise OverLimit(
+                f"{name}: more than {limits.max_frames} frames (the limit); analyze a sub-range or every k-th frame",
+                fps=fps,
             )
         if limits.max_seconds is not None and time.monotonic() - started > limits.max_seconds:
             raise BadInput(

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from vad_core.analysis import Analysis, SegmentRule
+from vad_core.limits import FrameSelection, select
 from vad_core.regions import Box, frame_regions
 from vad_core.scoring import Segment
 from vad_core.video import stream_raw_gray, write_h264
@@ -48,10 +49,10 @@ class HeatStyle:
             raise ValueError(f"unknown colormap {self.colormap!r}; choose from {sorted(COLORMAPS)}")
 
 
-def preview_frames(path: str | Path, width: int = PREVIEW_WIDTH) -> np.ndarray:
+def preview_frames(path: str | Path, width: int = PREVIEW_WIDTH, selection: FrameSelection | None = None) -> np.ndarray:
     """(N, H, W) uint8 gray frames at most `width` pixels wide: what the player and the export show."""
     frames = []
-    for gray in stream_raw_gray(path):
+    for gray in select(stream_raw_gray(path), selection):
         h, w = gray.shape
         if w > width:
             gray = cv2.resize(gray, (width, max(2, round(h * width / w))), interpolation=cv2.INTER_AREA)

@@ -15,13 +15,23 @@ import numpy as np
 import streamlit as st
 
 from app.components.player import PlayerView, finite_list, player
-from app.state import Clip, Source, checkpoint_stem, load_model, open_clip, sample_labels_for, sample_paths
+from app.state import (
+    Clip,
+    Source,
+    app_limits,
+    checkpoint_stem,
+    load_model,
+    open_clip,
+    sample_labels_for,
+    sample_paths,
+)
 from app.views.controls import VideoChoice, detection_controls, display_controls, video_controls
 from app.views.exports import export_buttons
 from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
 from vad_core import BadInput, LoadedModel
 from vad_core.labels import label_runs, parse_labels
+from vad_core.limits import FrameSelection, OverLimit, suggest_step
 from vad_core.metrics import auc
 from vad_core.render import HEAT_RANGE, colormap_lut
 from vad_core.scoring import Segment, frame_labels_from_segments
@@ -104,16 +114,53 @@ def _progress_callbacks(name: str) -> tuple[Callable[[int, int], None], Callable
     return progress, prepare, slot.empty
 
 
-def _open(source: Source, model: LoadedModel) -> Clip:
-    progress, prepare, clear = _progress_callbacks(source.name)
+def _selection_controls(source: Source, over: OverLimit) -> FrameSelection:
+    """Sidebar inputs for a sub-range and a stride, defaulting to every k-th frame so that the clip fits."""
+    limit = app_limits().max_frames or 1
+    total = over.total or 0
+    key = source.digest[:16]  # fresh widgets, and fresh defaults, for every clip
+    st.sidebar.subheader("Part of the clip to analyze", anchor=False)
+    start = st.sidebar.number_input("First frame", 0, max(total - 1, 0) if total else None, 0, key=f"start_{key}")
+    end = st.sidebar.number_input(
+        "Stop before frame", 1, total or None, total or limit, key=f"end_{key}", help="Frames from First to here."
+    )
+    step = st.sidebar.number_input(
+        "Every k-th frame", 1, None, suggest_step(total, limit) if total else 1, key=f"step_{key}"
+    )
     try:
-        clip = open_clip(source, model, progress, prepare)
+        return FrameSelection(int(start), int(end), int(step))
     except BadInput as err:
-        clear()
         st.error(f"**This video cannot be analyzed.** {err}", icon=":material/error:")
         st.stop()
-    clear()
-    return clip
+
+
+def _open(source: Source, model: LoadedModel) -> Clip:
+    """The analyzed clip; a clip over the app's frame limit gets sub-range and stride controls instead of failing."""
+    selection = None
+    over = st.session_state.get("over_limit", {}).get(source.digest)
+    while True:
+        if over is not None:
+            st.warning(f"{over}. Choose the part to analyze in the sidebar.", icon=":material/timer:")
+            selection = _selection_controls(source, over)
+        progress, prepare, clear = _progress_callbacks(source.name)
+        try:
+            clip = open_clip(source, model, progress, prepare, selection=selection)
+        except OverLimit as err:
+            clear()
+            if over is None:  # first time: remember it for this clip and offer the controls
+                over = err
+                st.session_state.setdefault("over_limit", {})[source.digest] = err
+                continue
+            st.error(f"**This video cannot be analyzed.** {err}", icon=":material/error:")
+            st.stop()
+        except BadInput as err:
+            clear()
+            st.error(f"**This video cannot be analyzed.** {err}", icon=":material/error:")
+            st.stop()
+        clear()
+        for warning in clip.analysis.warnings:
+            st.warning(warning, icon=":material/warning:")
+        return clip
 
 
 def _truth(clip: Clip, choice: VideoChoice) -> tuple[np.ndarray | None, str]:
