@@ -113,11 +113,10 @@ class Dashboard:
         return path
 
 
-@pytest.fixture
-def dashboard(browser, app_url) -> Iterator[Dashboard]:
-    """A 1280x800 page; any request that leaves localhost is aborted, recorded and fails the test."""
+def open_dashboard(browser, url: str) -> tuple[object, Dashboard]:
+    """(context, Dashboard) on a fresh 1280x800 context; any request that leaves localhost is aborted and recorded."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    board = Dashboard(context.new_page(), app_url)
+    board = Dashboard(context.new_page(), url)
 
     def guard(route) -> None:
         url = urlparse(route.request.url)
@@ -128,6 +127,13 @@ def dashboard(browser, app_url) -> Iterator[Dashboard]:
             route.abort()
 
     context.route("**/*", guard)
+    return context, board
+
+
+@pytest.fixture
+def dashboard(browser, app_url) -> Iterator[Dashboard]:
+    """A 1280x800 page; any request that leaves localhost is aborted, recorded and fails the test."""
+    context, board = open_dashboard(browser, app_url)
     yield board
     context.close()
     assert not board.outside, f"requests left localhost: {board.outside}"
