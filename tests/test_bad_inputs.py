@@ -7,12 +7,15 @@ capfd captures file descriptors, so anything FFmpeg or OpenCV write to stderr fr
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from vad_core.analysis import analyze
 from vad_core.cli import main
@@ -129,3 +132,18 @@ def test_wrong_metadata_cannot_smuggle_a_long_clip_past_the_limit(corpus, analys
 def test_a_huge_frame_size_is_refused_before_decoding(corpus, analysis_model):
     with pytest.raises(BadInput, match=r"3840x2160 frames exceed"):
         analyze(corpus["3840x2160"].path, analysis_model, limits=AnalysisLimits(max_pixels=1920 * 1080))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    total=hst.integers(0, 60),
+    start=hst.integers(0, 70),
+    length=hst.one_of(hst.none(), hst.integers(1, 70)),
+    step=hst.integers(1, 9),
+)
+def test_frame_selection_count_matches_what_select_yields(total, start, length, step):
+    sel = FrameSelection(start, None if length is None else start + length, step)
+    chosen = list(select(range(total), sel))
+    assert len(chosen) == sel.count(total)
+    assert chosen == sorted(set(chosen)) and all(0 <= f < total for f in chosen)
+    assert all(b - a == step for a, b in itertools.pairwise(chosen))
