@@ -1,0 +1,284 @@
+"""The Reconstruction lab: one frame as input | reconstruction | error, and how its scores are built from that error.
+
+    st.navigation([..., st.Page(lab.render, title="Reconstruction lab", url_path="lab")]).run()
+
+It shows the clip open on the analysis page (or analyzes the default sample through the same cache).
+Every number comes from vad_core.explain.explain_frame; this module only lays out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.state import Clip, Source, clip_store, sample_paths
+from app.views.analysis import _model, _open
+from app.views.controls import DEFAULT_SAMPLE
+from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, TEXT_RGB, THRESHOLD_RGB
+from vad_core import LoadedModel
+from vad_core.explain import FrameSteps, explain_frame, heat_rgb
+from vad_core.scoring import ERROR_KINDS
+
+SLIDER_KEY = "lab_frame_slider"
+NUMBER_KEY = "lab_frame_number"
+FRAME_KEY = "lab_frame"  # survives a visit to another page, which drops the widgets' own state
+CLIP_KEY = "lab_clip"
+KIND_KEY = "lab_kind"
+INTRO = (
+    "The model reconstructs every frame from the frames around it; what it cannot reconstruct is the error. "
+    "Pick a frame to see what the model saw, what it rebuilt, where it failed, and how that failure becomes "
+    "the numbers on the analysis page."
+)
+KIND_LATEX = {
+    "appearance": r"E_t(p) = \big(x_t(p) - r_t(p)\big)^2",
+    "motion": r"E_t(p) = \big((x_t(p) - x_{t-1}(p)) - (r_t(p) - r_{t-1}(p))\big)^2",
+}
+KIND_WORDS = {
+    "appearance": "the squared error of the reconstructed frame",
+    "motion": "the squared error of the reconstructed frame difference: static texture the model renders "
+    "badly cancels out, moving things do not",
+}
+
+
+def _num(value: float) -> str:
+    """Four significant digits, without exponent noise for ordinary magnitudes."""
+    return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 or value == 0 else f"{value:.3e}"
+
+
+def _current_clip(model: LoadedModel) -> Clip:
+    """The analysis page's clip when it is still cached, else the default sample, analyzed the same way."""
+    key = st.session_state.get("clip_key")
+    clip = clip_store().get(key) if key else None
+    if clip is not None:
+        return clip
+    wanted = st.query_params.get("sample", DEFAULT_SAMPLE)
+    paths = sample_paths()
+    path = next((p for p in paths if p.name == wanted), None) or next(p for p in paths if p.name == DEFAULT_SAMPLE)
+    if key:
+        st.info(
+            "The clip from the analysis page is no longer cached; showing a bundled sample.", icon=":material/info:"
+        )
+    clip = _open(Source.sample(path), model)
+    st.session_state["clip_key"] = clip.key  # the analysis page keeps its own choice; this only remembers the clip
+    return clip
+
+
+def _sync(source: str, target: str) -> None:
+    st.session_state[target] = st.session_state[source]
+    st.session_state[FRAME_KEY] = st.session_state[source]
+
+
+def _frame_controls(clip: Clip) -> tuple[int, str]:
+    """(frame, error kind shown): a slider and a number input kept in step, and the kind switch."""
+    analysis = clip.analysis
+    last = analysis.frame_count - 1
+    if st.session_state.get(CLIP_KEY) != clip.key:  # a new clip opens on its highest score
+        st.session_state[CLIP_KEY] = clip.key
+        st.session_state[FRAME_KEY] = int(np.nanargmax(analysis.score))
+    frame = min(int(st.session_state.get(FRAME_KEY, 0)), last)
+    for key in (SLIDER_KEY, NUMBER_KEY):
+        if key not in st.session_state:
+            st.session_state[key] = frame
+    st.session_state.setdefault(KIND_KEY, analysis.scoring.kind)
+    left, middle, right = st.columns([6, 1.4, 2.4], vertical_alignment="bottom")
+    if last > 0:
+        left.slider("Frame t", 0, last, key=SLIDER_KEY, on_change=_sync, args=(SLIDER_KEY, NUMBER_KEY))
+    middle.number_input("Frame", 0, last, step=1, key=NUMBER_KEY, on_change=_sync, args=(NUMBER_KEY, SLIDER_KEY))
+    kind = right.radio(
+        "Error shown",
+        ERROR_KINDS,
+        key=KIND_KEY,
+        horizontal=True,
+        help="Only the picture changes: the scores below use the model's own kind.",
+    )
+    return int(st.session_state[NUMBER_KEY]), str(kind)
+
+
+def _images(clip: Clip, t: int, kind: str) -> None:
+    analysis = clip.analysis
+    size = analysis.inputs.shape[1]
+    cols = st.columns(3)
+    cols[0].image(analysis.inputs[t], caption=f"input x_t ({size}×{size} gray, as the model sees it)", width="stretch")
+    cols[1].image(analysis.recons[t], caption="reconstruction r_t", width="stretch")
+    cols[2].image(
+        heat_rgb(analysis.maps[kind][t], analysis.pixel_tau),
+        caption=f"squared error E_t, {kind} (0 … 4 τ_px)",
+        width="stretch",
+    )
+
+
+def _summary(steps: FrameSteps) -> None:
+    cols = st.columns(4)
+    cols[0].metric("e(t) frame error", _num(steps.error), help="smoothed over time; see step 4")
+    cols[1].metric("s(t) regularity", f"{steps.regularity:.3f}", help="1 is the most regular frame of the clip")
+    cols[2].metric("c(t) calibrated score", f"{steps.score:.3f}", help="above 1: beyond normal footage")
+    seg = steps.segment
+    cols[3].metric(
+        "Anomalous segment",
+        f"frames {seg.start}–{seg.end}" if seg else "none",
+        help=f"a run of frames with c(t) > {steps.threshold:g}, after merging gaps and dropping short runs",
+    )
+
+
+def _error_chart(clip: Clip, t: int, threshold: float) -> go.Figure:
+    """e(t) over the clip (raw and smoothed), the level c = 1 (e = τ), anomalous segments, and frame t."""
+    analysis = clip.analysis
+    frames = np.arange(analysis.frame_count)
+    tau = analysis.tau * threshold
+    figure = go.Figure(
+        [
+            go.Scatter(x=frames, y=analysis.raw_error(), mode="lines", name="before smoothing",
+                       line={"color": "rgba(250,250,250,0.35)", "width": 1}),
+            go.Scatter(x=frames, y=analysis.error, mode="lines", name="e(t)", line={"color": CURVE_RGB, "width": 2}),
+            go.Scatter(x=[t], y=[analysis.error[t]], mode="markers", name=f"frame {t}",
+                       marker={"color": "#ffffff", "size": 10, "line": {"color": CURVE_RGB, "width": 2}}),
+        ]
+    )  # fmt: skip
+    for seg in analysis.segments():
+        figure.add_vrect(x0=seg.start - 0.5, x1=seg.end + 0.5, fillcolor=SEGMENT_FILL, line_width=0, layer="below")
+    figure.add_hline(y=tau, line={"color": THRESHOLD_RGB, "dash": "dash", "width": 1.5})
+    figure.add_vline(x=t, line={"color": "rgba(255,255,255,0.6)", "width": 1})
+    figure.update_layout(
+        height=230,
+        margin={"l": 48, "r": 8, "t": 30, "b": 36},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"color": TEXT_RGB, "size": 12},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        xaxis={"title": {"text": "frame", "standoff": 4}, "gridcolor": GRID_RGB, "zeroline": False},
+        yaxis={"title": {"text": "e(t)"}, "gridcolor": GRID_RGB, "zeroline": False, "rangemode": "tozero"},
+        annotations=[{"text": "e = τ (c = 1)", "x": 0, "xref": "paper", "y": tau, "yanchor": "bottom",
+                      "xanchor": "left", "showarrow": False, "font": {"color": THRESHOLD_RGB, "size": 11}}],
+    )  # fmt: skip
+    return figure
+
+
+def _reduction_latex(steps: FrameSteps) -> str:
+    raw = _num(steps.raw)
+    if steps.reduce == "sum":
+        return rf"e_{{raw}}(t) = S_t = \sum_p E_t(p) = {raw}"
+    if steps.reduce == "local_max":
+        return rf"e_{{raw}}(t) = \max_p \bar E_t(p) = {raw}"
+    return (
+        rf"e_{{raw}}(t) = \frac{{1}}{{k}} \sum_{{p \in \mathrm{{top}}_k}} \bar E_t(p), \quad "
+        rf"k = {steps.top_fraction:g} \times {steps.pixels} = {steps.top_count} \quad \Rightarrow \quad "
+        rf"e_{{raw}}(t) = {raw}"
+    )
+
+
+def _variants_table(steps: FrameSteps) -> str:
+    """Every kind × reduction of this frame as a markdown table; the model's own one in bold."""
+    reductions = ("sum", "local_max", "local_top")
+    rows = ["| error | " + " | ".join(reductions) + " |", "|---|" + "---:|" * len(reductions)]
+    for kind in ERROR_KINDS:
+        cells = []
+        for reduce in reductions:
+            text = _num(steps.variants[f"{kind}_{reduce}"])
+            cells.append(f"**{text}** ◀" if (kind, reduce) == (steps.kind, steps.reduce) else text)
+        rows.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _steps(clip: Clip, model: LoadedModel, steps: FrameSteps) -> None:
+    analysis = clip.analysis
+    t = steps.frame
+    st.subheader(f"How the numbers of frame {t} are built", anchor=False)
+    text, picture = st.columns([3, 1], gap="large")
+    with text:
+        st.markdown(f"**1 · Error map.** This model scores the *{steps.kind}* error, {KIND_WORDS[steps.kind]}:")
+        st.latex(KIND_LATEX[steps.kind])
+        st.latex(
+            rf"S_t = \sum_p E_t(p) = {_num(steps.reductions['sum'])}, \quad \max_p E_t(p) = {_num(steps.map_max)}"
+            rf"\quad ({steps.pixels} \text{{ pixels}})"
+        )
+        st.caption(
+            "S_t, the frame-wide sum, is the paper's frame error."
+            + (
+                " Frame 0 has no previous frame: its motion map is frame 1's."
+                if t == 0 and steps.kind == "motion"
+                else ""
+            )
+        )
+        st.markdown(
+            f"**2 · Patch means.** Each pixel's error is averaged over the {steps.patch}×{steps.patch} patch around "
+            "it (mirrored at the border), so a small object is not diluted by a large frame:"
+        )
+        st.latex(
+            rf"\bar E_t(p) = \frac{{1}}{{{steps.patch}^2}} \sum_{{q \in N_{{{steps.patch}}}(p)}} E_t(q), "
+            rf"\quad \max_p \bar E_t(p) = {_num(steps.reductions['local_max'])}"
+        )
+    with picture:
+        shown = heat_rgb(steps.local_map, analysis.pixel_tau)
+        dimmed = np.where(steps.top_mask[..., None], shown, shown // 3) if steps.reduce == "local_top" else shown
+        note = f", top {100 * steps.top_fraction:g} % bright" if steps.reduce == "local_top" else ""
+        st.image(dimmed, caption=f"patch means Ē_t{note}", width="stretch")
+
+    st.markdown(
+        {
+            "sum": "**3 · Reduction.** The model sums the map over the frame, as in the paper:",
+            "local_max": "**3 · Reduction.** The model takes the largest patch mean:",
+            "local_top": f"**3 · Reduction.** The model averages the top {100 * steps.top_fraction:g} % of the "
+            "patch means: local enough for a small object, steadier than a single patch:",
+        }[steps.reduce]
+    )
+    st.latex(_reduction_latex(steps))
+    with st.expander("Every error kind and reduction of this frame (the model's own in bold)"):
+        st.markdown(_variants_table(steps))
+
+    st.markdown(
+        f"**4 · Smoothing over time.** A Gaussian of σ = {steps.smooth_sigma:g} frames over its neighbours "
+        f"t−{steps.radius} … t+{steps.radius} (the first and last frames repeat past the clip's ends):"
+    )
+    st.latex(
+        rf"e(t) = \sum_{{k=-{steps.radius}}}^{{{steps.radius}}} w_k\, e_{{raw}}(t+k), \quad "
+        rf"w_k \propto e^{{-k^2 / 2\sigma^2}} \quad \Rightarrow \quad "
+        rf"e_{{raw}}(t) = {_num(steps.raw)} \;\to\; e(t) = {_num(steps.error)}"
+    )
+
+    st.markdown("**5 · Regularity**, the paper's score, scaled within this clip (min and max of e over its frames):")
+    st.latex(
+        rf"s(t) = 1 - \frac{{e(t) - \min e}}{{\max e}} = 1 - \frac{{{_num(steps.error)} - {_num(steps.error_min)}}}"
+        rf"{{{_num(steps.error_max)}}} = {steps.regularity:.4f}"
+    )
+
+    quantile = 100 * model.calibration.quantile
+    st.markdown(
+        f"**6 · Calibrated score.** τ is the {quantile:g}th percentile of e on held-out normal frames "
+        "(stored with the model), so c(t) means the same in every clip:"
+    )
+    st.latex(rf"c(t) = \frac{{e(t)}}{{\tau}} = \frac{{{_num(steps.error)}}}{{{_num(steps.tau)}}} = {steps.score:.4f}")
+    verdict = "above" if steps.score > steps.threshold else "not above"
+    seg = steps.segment
+    where = (
+        f"it lies in the anomalous segment of frames {seg.start}–{seg.end} (peak c = {seg.peak:.2f} at frame "
+        f"{seg.peak_frame})"
+        if seg
+        else "it lies in no anomalous segment"
+    )
+    rule = analysis.rule
+    st.markdown(
+        f"c({t}) is **{verdict} {steps.threshold:g}**, and at threshold {steps.threshold:g} {where}. Segments are "
+        f"runs above the threshold with gaps of up to {rule.merge_gap} frames merged and runs shorter than "
+        f"{rule.min_duration} frames dropped, so a frame can be in a segment with c ≤ 1, or outside one with c > 1."
+    )
+
+
+def render() -> None:
+    st.title("Reconstruction lab", anchor=False)
+    st.caption(INTRO)
+    model = _model()
+    clip = _current_clip(model)
+    analysis = clip.analysis
+    t, kind = _frame_controls(clip)
+    steps = explain_frame(analysis, t)
+    _images(clip, t, kind)
+    _summary(steps)
+    st.plotly_chart(
+        _error_chart(clip, t, steps.threshold), config={"displayModeBar": False, "staticPlot": False}, key="lab_chart"
+    )
+    st.caption(
+        f"{clip.name} · model `{model.name}` · {analysis.frame_count} frames · τ = {_num(analysis.tau)} · "
+        f"frame {t} is source frame {analysis.first_frame + analysis.frame_step * t}"
+    )
+    _steps(clip, model, steps)

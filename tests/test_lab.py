@@ -1,0 +1,97 @@
+"""The Reconstruction lab page (AppTest): it opens on the analyzed clip and shows the chosen frame's own numbers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_app import APP, TIMEOUT, metric
+from vad_core import analyze
+from vad_core.explain import explain_frame
+
+
+@pytest.fixture(scope="module")
+def analysis(analysis_model, samples):
+    """The default sample, analyzed outside the app: the values the page must show."""
+    return analyze(samples / "test" / "Test004.mp4", analysis_model)
+
+
+def open_lab(app: AppTest) -> AppTest:
+    """Switch to the lab (a callable page, which AppTest.switch_page cannot name by file) and run it."""
+    app._page_hash = next(h for h, page in app._registered_pages.items() if page.get("url_pathname") == "lab")
+    return app.run()
+
+
+@pytest.fixture
+def lab(analysis_stem, monkeypatch) -> AppTest:
+    monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()  # the analysis page opens first
+    open_lab(app)
+    assert not app.exception, app.exception
+    return app
+
+
+def shown(app: AppTest, label: str) -> float:
+    return float(re.sub(r"[^0-9.eE+-]", "", metric(app, label)))
+
+
+def latex(app: AppTest, starts: str) -> str:
+    return next(e.value for e in app.get("latex") if e.value.strip("$\n").startswith(starts))
+
+
+def last_number(text: str) -> float:
+    return float(re.findall(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text.strip("$\n "))[-1])
+
+
+def assert_frame_shown(app: AppTest, analysis, t: int) -> None:
+    steps = explain_frame(analysis, t)
+    assert app.number_input(key="lab_frame_number").value == t == app.slider(key="lab_frame_slider").value
+    assert shown(app, "e(t) frame error") == pytest.approx(analysis.error[t], rel=1e-3)
+    assert shown(app, "s(t) regularity") == pytest.approx(analysis.regularity[t], abs=1e-3)
+    assert shown(app, "c(t) calibrated score") == pytest.approx(analysis.score[t], abs=1e-3)
+    assert last_number(latex(app, "c(t)")) == pytest.approx(analysis.score[t], abs=1e-4)
+    assert last_number(latex(app, "s(t)")) == pytest.approx(analysis.regularity[t], abs=1e-4)
+    assert last_number(latex(app, "e(t)")) == pytest.approx(analysis.error[t], rel=1e-3)
+    assert last_number(latex(app, "e_{raw}")) == pytest.approx(analysis.raw_error()[t], rel=1e-3)
+    assert f"{analysis.tau:.4g}" in latex(app, "c(t)")
+    assert f"{analysis.error.max():.4g}" in latex(app, "s(t)") and f"{analysis.error.min():.4g}" in latex(app, "s(t)")
+    segment = metric(app, "Anomalous segment")
+    assert segment == (f"frames {steps.segment.start}–{steps.segment.end}" if steps.segment else "none")
+
+
+def test_the_lab_opens_on_the_analyzed_clip_at_its_peak(lab, analysis):
+    assert lab.title[0].value == "Reconstruction lab"
+    assert not lab.error
+    assert_frame_shown(lab, analysis, int(analysis.score.argmax()))
+    assert any("Test004.mp4" in c.value for c in lab.caption)
+    assert len(lab.get("image")) == 4  # input, reconstruction, error map; the patch means
+    assert lab.get("plotly_chart")
+
+
+def test_choosing_a_frame_shows_its_own_numbers(lab, analysis):
+    lab.number_input(key="lab_frame_number").set_value(42).run()
+    assert not lab.exception
+    assert_frame_shown(lab, analysis, 42)
+    lab.slider(key="lab_frame_slider").set_value(0).run()
+    assert not lab.exception
+    assert_frame_shown(lab, analysis, 0)
+    table = next(m.value for m in lab.markdown if m.value.startswith("| error |"))
+    assert f"**{analysis.raw_error()[0]:.4g}**" in table  # the model's own reduction, in bold
+
+
+def test_the_error_kind_switch_changes_the_picture_not_the_numbers(lab, analysis):
+    t = int(lab.number_input(key="lab_frame_number").value)
+    other = next(k for k in ("motion", "appearance") if k != analysis.scoring.kind)
+    lab.radio(key="lab_kind").set_value(other).run()
+    assert not lab.exception
+    assert_frame_shown(lab, analysis, t)
+
+
+def test_without_a_cached_clip_the_lab_analyzes_the_default_sample(lab, analysis):
+    lab.session_state["clip_key"] = "no-such-clip"
+    lab.run()
+    assert not lab.exception
+    assert "no longer cached" in lab.info[0].value
+    assert_frame_shown(lab, analysis, int(lab.number_input(key="lab_frame_number").value))
