@@ -64,7 +64,7 @@ def test_gaussian_weights_are_scipys_kernel():
 
 
 def test_heat_rgb_scale_and_errors(analysis):
-    image = heat_rgb(np.array([[0.0, HEAT_RANGE * 2.0, 1e9]]), pixel_tau=2.0)
+    image = heat_rgb(np.array([[0.0, HEAT_RANGE * 2.0, 1e9]]), unit=2.0)
     assert image.shape == (1, 3, 3) and image.dtype == np.uint8
     assert (image[0, 1] == image[0, 2]).all()  # the top of the scale is saturated
     with pytest.raises(ValueError, match="unknown colormap"):

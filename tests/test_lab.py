@@ -58,7 +58,7 @@ def assert_frame_shown(app: AppTest, analysis, t: int) -> None:
     assert f"{analysis.tau:.4g}" in latex(app, "c(t)")
     assert f"{analysis.error.max():.4g}" in latex(app, "s(t)") and f"{analysis.error.min():.4g}" in latex(app, "s(t)")
     segment = metric(app, "Anomalous segment")
-    assert segment == (f"frames {steps.segment.start}–{steps.segment.end}" if steps.segment else "none")
+    assert segment == (f"{steps.segment.start}–{steps.segment.end}" if steps.segment else "none")
 
 
 def test_the_lab_opens_on_the_analyzed_clip_at_its_peak(lab, analysis):

@@ -126,11 +126,15 @@ def explain_frame(analysis: Analysis, frame: int, rule: SegmentRule | None = Non
     )
 
 
-def heat_rgb(values: np.ndarray, pixel_tau: float, colormap: str = "inferno") -> np.ndarray:
-    """An error map as an RGB image on the player's colour scale: 0 .. HEAT_RANGE x pixel_tau."""
+def heat_rgb(values: np.ndarray, unit: float, colormap: str = "inferno") -> np.ndarray:
+    """A map as an RGB image on the player's colour scale, 0 .. HEAT_RANGE x unit.
+
+    unit is pixel_tau for error maps (as the player draws them); patch means, which average the error away,
+    read better with unit = tau / 2, so the colour saturates at twice the calibrated frame error.
+    """
     if colormap not in COLORMAPS:
         raise ValueError(f"unknown colormap {colormap!r}; choose from {sorted(COLORMAPS)}")
-    levels = np.clip(np.asarray(values, dtype=np.float32) / (HEAT_RANGE * pixel_tau) * 255.0 + 0.5, 0, 255)
+    levels = np.clip(np.asarray(values, dtype=np.float32) / (HEAT_RANGE * unit) * 255.0 + 0.5, 0, 255)
     return colormap_lut(colormap)[levels.astype(np.uint8), :3]
 
 

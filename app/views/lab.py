@@ -95,30 +95,29 @@ def _frame_controls(clip: Clip) -> tuple[int, str]:
     return int(st.session_state[NUMBER_KEY]), str(kind)
 
 
-def _images(clip: Clip, t: int, kind: str) -> None:
+def _images(clip: Clip, t: int, kind: str, steps: FrameSteps) -> None:
+    """Input | reconstruction | error map, and the frame's three scores beside them."""
     analysis = clip.analysis
     size = analysis.inputs.shape[1]
-    cols = st.columns(3)
-    cols[0].image(analysis.inputs[t], caption=f"input x_t ({size}×{size} gray, as the model sees it)", width="stretch")
+    cols = st.columns([1, 1, 1, 0.72], gap="small")
+    cols[0].image(analysis.inputs[t], caption=f"input x_t, {size}×{size} as the model sees it", width="stretch")
     cols[1].image(analysis.recons[t], caption="reconstruction r_t", width="stretch")
     cols[2].image(
         heat_rgb(analysis.maps[kind][t], analysis.pixel_tau),
-        caption=f"squared error E_t, {kind} (0 … 4 τ_px)",
+        caption=f"error E_t ({kind}), 0 … 4 τ_px",
         width="stretch",
     )
-
-
-def _summary(steps: FrameSteps) -> None:
-    cols = st.columns(4)
-    cols[0].metric("e(t) frame error", _num(steps.error), help="smoothed over time; see step 4")
-    cols[1].metric("s(t) regularity", f"{steps.regularity:.3f}", help="1 is the most regular frame of the clip")
-    cols[2].metric("c(t) calibrated score", f"{steps.score:.3f}", help="above 1: beyond normal footage")
-    seg = steps.segment
-    cols[3].metric(
-        "Anomalous segment",
-        f"frames {seg.start}–{seg.end}" if seg else "none",
-        help=f"a run of frames with c(t) > {steps.threshold:g}, after merging gaps and dropping short runs",
-    )
+    with cols[3]:
+        st.metric("e(t) frame error", _num(steps.error), help="smoothed over time; see step 4")
+        st.metric("s(t) regularity", f"{steps.regularity:.3f}", help="1 is the most regular frame of the clip")
+        st.metric("c(t) calibrated score", f"{steps.score:.3f}", help="above 1: beyond normal footage")
+        seg = steps.segment
+        st.metric(
+            "Anomalous segment",
+            f"{seg.start}–{seg.end}" if seg else "none",
+            help=f"the run of frames holding t with c(t) > {steps.threshold:g}, after merging gaps and dropping "
+            "short runs",
+        )
 
 
 def _error_chart(clip: Clip, t: int, threshold: float) -> go.Figure:
@@ -140,8 +139,8 @@ def _error_chart(clip: Clip, t: int, threshold: float) -> go.Figure:
     figure.add_hline(y=tau, line={"color": THRESHOLD_RGB, "dash": "dash", "width": 1.5})
     figure.add_vline(x=t, line={"color": "rgba(255,255,255,0.6)", "width": 1})
     figure.update_layout(
-        height=230,
-        margin={"l": 48, "r": 8, "t": 30, "b": 36},
+        height=200,
+        margin={"l": 48, "r": 8, "t": 26, "b": 34},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font={"color": TEXT_RGB, "size": 12},
@@ -209,10 +208,10 @@ def _steps(clip: Clip, model: LoadedModel, steps: FrameSteps) -> None:
             rf"\quad \max_p \bar E_t(p) = {_num(steps.reductions['local_max'])}"
         )
     with picture:
-        shown = heat_rgb(steps.local_map, analysis.pixel_tau)
+        shown = heat_rgb(steps.local_map, analysis.tau / 2)
         dimmed = np.where(steps.top_mask[..., None], shown, shown // 3) if steps.reduce == "local_top" else shown
-        note = f", top {100 * steps.top_fraction:g} % bright" if steps.reduce == "local_top" else ""
-        st.image(dimmed, caption=f"patch means Ē_t{note}", width="stretch")
+        note = f"; the top {100 * steps.top_fraction:g} % bright" if steps.reduce == "local_top" else ""
+        st.image(dimmed, caption=f"patch means Ē_t, 0 … 2τ{note}", width="stretch")
 
     st.markdown(
         {
@@ -272,13 +271,13 @@ def render() -> None:
     analysis = clip.analysis
     t, kind = _frame_controls(clip)
     steps = explain_frame(analysis, t)
-    _images(clip, t, kind)
-    _summary(steps)
+    _images(clip, t, kind, steps)
     st.plotly_chart(
         _error_chart(clip, t, steps.threshold), config={"displayModeBar": False, "staticPlot": False}, key="lab_chart"
     )
+    part = analysis.first_frame != 0 or analysis.frame_step != 1  # a sub-range or every k-th frame
     st.caption(
-        f"{clip.name} · model `{model.name}` · {analysis.frame_count} frames · τ = {_num(analysis.tau)} · "
-        f"frame {t} is source frame {analysis.first_frame + analysis.frame_step * t}"
+        f"{clip.name} · model `{model.name}` · {analysis.frame_count} frames · τ = {_num(analysis.tau)}"
+        + (f" · frame {t} is source frame {analysis.first_frame + analysis.frame_step * t}" if part else "")
     )
     _steps(clip, model, steps)
