@@ -95,3 +95,13 @@ def test_without_a_cached_clip_the_lab_analyzes_the_default_sample(lab, analysis
     assert not lab.exception
     assert "no longer cached" in lab.info[0].value
     assert_frame_shown(lab, analysis, int(lab.number_input(key="lab_frame_number").value))
+
+
+@pytest.mark.slow
+def test_the_lab_shows_the_clip_chosen_on_the_analysis_page(analysis_stem, monkeypatch):
+    monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    app.selectbox(key="sample").set_value("Test001.mp4").run()
+    open_lab(app)
+    assert not app.exception and not app.info
+    assert any(c.value.startswith("Test001.mp4 ·") for c in app.caption)
