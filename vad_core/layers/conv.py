@@ -18,7 +18,6 @@ from vad_core.layers.subpixel import conv_transpose2d_subpixel
 SUBPIXEL_TRAINING_MAX_CHANNELS = 4
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
-_IN_PLACE = {nn.Tanh: torch.tanh_, nn.ReLU: torch.relu_, nn.Sigmoid: torch.sigmoid_}
 
 
 def make_activation(name: str | None) -> nn.Module:
@@ -28,6 +27,17 @@ def make_activation(name: str | None) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
+
+
+def tanh_(x: Tensor) -> Tensor:
+    """tanh in place; on the CPU as 2 * sigmoid(2x) - 1, the same function within 2e-7, which PyTorch's
+    vectorized sigmoid computes in half the time of its tanh (measured 7 vs 14 ms per 3.9 M values)."""
+    if x.device.type != "cpu":
+        return x.tanh_()
+    return x.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+
+
+_IN_PLACE = {nn.Tanh: tanh_, nn.ReLU: torch.relu_, nn.Sigmoid: torch.sigmoid_}
 
 
 def activate_(x: Tensor, act: nn.Module) -> Tensor:
