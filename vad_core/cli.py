@@ -86,7 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, default=227, help="model input size (default 227, the paper's)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
     p.add_argument("--frames", type=int, default=80, help="frames per model-only measurement")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each figure counts")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each figure counts")
     p.add_argument("--train-steps", type=int, default=3, help="timed training steps")
     p.add_argument("--workers", type=int, default=None, help="analysis worker threads (default: per device)")
     p.add_argument("--no-memory", action="store_true", help="skip the long-video memory check")
