@@ -169,7 +169,9 @@ def open_clip(
     selection = selection or FrameSelection()
     limits = limits or app_limits()
     part = "" if selection.is_all else f"-{selection.start}-{selection.end}-{selection.step}"
-    key = f"{source.digest[:32]}-{model_fingerprint(model)}{part}-{limits.max_frames}"  # a clip fits its limit
+    # The name is part of the key: a clip shows the name it was opened under, never another upload's.
+    named = hashlib.sha256(source.name.encode()).hexdigest()[:8]
+    key = f"{source.digest[:32]}-{model_fingerprint(model)}{part}-{limits.max_frames}-{named}"
     store = clip_store()
     clip = store.get(key)
     if clip is None:
