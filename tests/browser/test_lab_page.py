@@ -25,6 +25,7 @@ def test_the_lab_page(dashboard):
     page.locator(".katex").first.wait_for()
     assert page.locator(".katex").count() >= 7  # KaTeX comes with Streamlit: no CDN
     images = page.locator("[data-testid='stImageContainer'] img")
+    images.nth(3).wait_for()  # the page streams in: the images may arrive after the text
     assert images.count() == 4
     assert all(images.nth(i).evaluate("(img) => img.complete && img.naturalWidth > 0") for i in range(4))
     assert images.first.bounding_box()["y"] + images.first.bounding_box()["height"] < 800  # above the fold
