@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
-from app.views import analysis, lab  # noqa: E402
+from app.views import analysis, inject, lab, train  # noqa: E402
 
 ICON = ROOT / "app" / "assets" / "icon.png"  # a local file: a material-icon favicon would come from Google's CDN
 COMPACT = """<style>
@@ -27,5 +27,7 @@ st.markdown(COMPACT, unsafe_allow_html=True)
 PAGES = [
     st.Page(analysis.render, title="Analyze a clip", icon=":material/query_stats:", url_path="analyze", default=True),
     st.Page(lab.render, title="Reconstruction lab", icon=":material/school:", url_path="lab"),
+    st.Page(inject.render, title="Inject an anomaly", icon=":material/science:", url_path="inject"),
+    st.Page(train.render, title="Train your scene", icon=":material/model_training:", url_path="train"),
 ]
 st.navigation(PAGES).run()

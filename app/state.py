@@ -114,6 +114,7 @@ class Clip:
     analysis: Analysis
     frames: np.ndarray
     media: str
+    selection: FrameSelection
 
 
 class ClipStore:
@@ -183,7 +184,8 @@ def open_clip(
             raise BadInput(
                 f"{source.name}: decoded {len(frames)} frames for display but {analysis.frame_count} to score"
             )
-        clip = Clip(key, source.name, source.digest, analysis, frames, publish_media(key, analysis, frames))
+        media = publish_media(key, analysis, frames)
+        clip = Clip(key, source.name, source.digest, analysis, frames, media, selection)
         store.put(clip)
     return clip
 

@@ -126,7 +126,9 @@ def test_the_clip_store_evicts_the_oldest_clip_and_its_player_media():
     clips = []
     for key in ("aa", "bb"):
         (SERVE_DIR / "media" / f"{key}.json").write_text("{}")
-        clips.append(Clip(key, f"{key}.mp4", key, analysis=None, frames=None, media=f"media/{key}.json"))
+        clips.append(
+            Clip(key, f"{key}.mp4", key, analysis=None, frames=None, media=f"media/{key}.json", selection=None)
+        )
         store.put(clips[-1])
     assert store.get("aa") is None and store.get("bb") is clips[1]
     assert not (SERVE_DIR / "media" / "aa.json").exists() and (SERVE_DIR / "media" / "bb.json").exists()

@@ -15,21 +15,28 @@ import numpy as np
 import streamlit as st
 
 from app.components.player import PlayerView, finite_list, player
+from app.models import ModelEntry
 from app.state import (
     Clip,
     Source,
     app_limits,
-    checkpoint_stem,
     load_model,
     open_clip,
     sample_labels_for,
     sample_paths,
 )
-from app.views.controls import VideoChoice, detection_controls, display_controls, video_controls
+from app.views.controls import (
+    VideoChoice,
+    chosen_model_stem,
+    detection_controls,
+    display_controls,
+    model_controls,
+    video_controls,
+)
 from app.views.exports import export_buttons
 from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
-from vad_core import BadInput, LoadedModel
+from vad_core import Analysis, BadInput, LoadedModel
 from vad_core.labels import label_runs, parse_labels
 from vad_core.limits import FrameSelection, OverLimit, suggest_step
 from vad_core.metrics import auc
@@ -73,14 +80,19 @@ def _explanation(model: LoadedModel) -> str:
 """
 
 
-def _model() -> LoadedModel:
-    stem = checkpoint_stem()
+def chosen_model() -> LoadedModel:
+    """The model picked in the sidebar (shared with the lab page), loaded once per process."""
+    return load_or_stop(chosen_model_stem())
+
+
+def load_or_stop(stem: str) -> LoadedModel:
     try:
-        return load_model(str(stem))
+        return load_model(stem)
     except BadInput as err:
         st.error(
-            f"**No usable model.** {err}.\n\nTrain one with `python -m vad_core train --data ../shared/data/ucsd_ped2 "
-            f"--out assets/models/ped2`, or point the `VAD_CHECKPOINT` environment variable at a checkpoint stem.",
+            f"**No usable model.** {err}.\n\nTrain one on the *Train your scene* page or with `python -m vad_core "
+            "train --data ../shared/data/ucsd_ped2 --out assets/models/ped2`, or point the `VAD_CHECKPOINT` "
+            "environment variable at a checkpoint stem.",
             icon=":material/error:",
         )
         st.stop()
@@ -134,7 +146,7 @@ def _selection_controls(source: Source, over: OverLimit) -> FrameSelection:
         st.stop()
 
 
-def _open(source: Source, model: LoadedModel) -> Clip:
+def open_with_progress(source: Source, model: LoadedModel) -> Clip:
     """The analyzed clip; a clip over the app's frame limit gets sub-range and stride controls instead of failing."""
     selection = None
     over = st.session_state.get("over_limit", {}).get(source.digest)
@@ -161,6 +173,22 @@ def _open(source: Source, model: LoadedModel) -> Clip:
         for warning in clip.analysis.warnings:
             st.warning(warning, icon=":material/warning:")
         return clip
+
+
+def _compared(source: Source, clip: Clip, entry: ModelEntry | None) -> tuple[str, Analysis] | None:
+    """The same frames analyzed by a second model, for the comparison curve (cached like any analysis)."""
+    if entry is None:
+        return None
+    other = load_or_stop(str(entry.stem))
+    progress, prepare, clear = _progress_callbacks(f"{source.name} with {other.name}")
+    try:
+        compared = open_clip(source, other, progress, prepare, selection=clip.selection)
+    except BadInput as err:
+        st.warning(f"Comparison with {other.name} skipped: {err}", icon=":material/warning:")
+        return None
+    finally:
+        clear()
+    return other.name, compared.analysis
 
 
 def _truth(clip: Clip, choice: VideoChoice) -> tuple[np.ndarray | None, str]:
@@ -199,25 +227,47 @@ def _metrics(clip: Clip, segments: list[Segment], truth: np.ndarray | None, trut
 def render() -> None:
     st.title("Video anomaly detection", anchor=False)
     st.caption(INTRO)
-    model = _model()
+    models = model_controls()
+    model = load_or_stop(str(models.model.stem))
     choice = video_controls()
-    clip = _open(_source(choice), model)
+    source = _source(choice)
+    clip = open_with_progress(source, model)
+    truth, truth_note = _truth(clip, choice)
+    show_clip(source, clip, model, truth, truth_note, models.compare)
+
+
+def show_clip(
+    source: Source,
+    clip: Clip,
+    model: LoadedModel,
+    truth: np.ndarray | None,
+    truth_note: str,
+    compare: ModelEntry | None = None,
+) -> None:
+    """Metrics, the player with its plot, segments, exports and what the scores mean, for one analyzed clip.
+
+    The detection and display controls go in the sidebar; truth (frame labels) adds the band and the AUC."""
     analysis = clip.analysis
     if st.session_state.get("clip_key") != clip.key:  # a new clip starts at frame 0, not at an old seek
         st.session_state["clip_key"] = clip.key
         st.session_state.pop(SEEK_KEY, None)
-    truth, truth_note = _truth(clip, choice)
     detection = detection_controls(analysis)
     mode, style = display_controls(analysis)
     rule = detection.rule(analysis)
     segments = analysis.segments(rule)
+    compared = _compared(source, clip, compare)
 
     _metrics(clip, segments, truth, truth_note)
     player(
         PlayerView(
             media=clip.media,
             figure=score_figure(
-                analysis, detection.curve, rule.threshold, segments, label_runs(truth) if truth is not None else None
+                analysis,
+                detection.curve,
+                rule.threshold,
+                segments,
+                label_runs(truth) if truth is not None else None,
+                compare=compared,
             ),
             score=finite_list(analysis.score),
             regularity=finite_list(analysis.regularity),
@@ -229,6 +279,7 @@ def render() -> None:
             opacity=style.opacity,
             boxes=style.boxes,
             seek=st.session_state.get(SEEK_KEY),
+            latent=analysis.latent_trajectory(),
         )
     )
     st.caption(

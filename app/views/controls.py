@@ -1,5 +1,6 @@
 """Sidebar controls of the analysis view. Widgets only set values; the view turns them into results.
 
+models = model_controls()                 # the model, and optionally a second one to compare with
 choice = video_controls()                 # sample name, upload, labels upload
 detection = detection_controls(analysis)  # curve, threshold, min duration, merge gap
 mode, style = display_controls(analysis)  # overlay or side by side, heatmap style
@@ -14,6 +15,7 @@ import numpy as np
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from app.models import ModelEntry, available_models
 from app.state import VIDEO_TYPES, sample_paths
 from vad_core.analysis import Analysis, SegmentRule
 from vad_core.curves import CURVE_LABELS, CURVES, curve_threshold, score_threshold
@@ -22,6 +24,15 @@ from vad_core.scoring import ERROR_KINDS
 
 DEFAULT_SAMPLE = "Test004.mp4"  # the bundled model's clearest case: a cart crosses the walkway
 VIEW_MODES = {"overlay": "Overlay", "side": "Input | reconstruction | error"}
+MODEL_KEY = "model_stem"  # the chosen model's stem, kept across pages (a widget's own state is not)
+PICKER_KEY = "model_picker"
+COMPARE_KEY = "compare_picker"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    model: ModelEntry
+    compare: ModelEntry | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,40 @@ class Detection:
         """The same cut as a rule on c(t), which segments and exports are made on."""
         cut = score_threshold(analysis, self.threshold_curve, self.threshold)
         return SegmentRule(cut, self.min_duration, self.merge_gap)
+
+
+def chosen_model_stem() -> str:
+    """The model picked on the analysis page (or sent there by the training page), else the default."""
+    entries = [str(e.stem) for e in available_models()]
+    wanted = st.session_state.get(MODEL_KEY)
+    return wanted if wanted in entries else entries[0]
+
+
+def model_controls() -> ModelChoice:
+    entries = {str(e.stem): e for e in available_models()}
+    stems = list(entries)
+    if st.session_state.get(PICKER_KEY) not in entries:
+        st.session_state[PICKER_KEY] = chosen_model_stem()
+    st.sidebar.subheader("Model")
+    stem = st.sidebar.selectbox(
+        "Model",
+        stems,
+        format_func=lambda s: entries[s].label,
+        key=PICKER_KEY,
+        help="The bundled Ped2 model, or one you trained on the Train your scene page.",
+    )
+    st.session_state[MODEL_KEY] = stem
+    others: list[str | None] = [None, *(s for s in stems if s != stem)]
+    if st.session_state.get(COMPARE_KEY) not in others:
+        st.session_state[COMPARE_KEY] = None
+    compare = st.sidebar.selectbox(
+        "Compare with",
+        others,
+        format_func=lambda s: "no second model" if s is None else entries[s].label,
+        key=COMPARE_KEY,
+        help="Analyze the clip with a second model too, and draw both curves on one plot.",
+    )
+    return ModelChoice(entries[stem], entries[compare] if compare else None)
 
 
 def video_controls() -> VideoChoice:

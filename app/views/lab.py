@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.state import Clip, Source, clip_store, sample_paths
-from app.views.analysis import _model, _open
+from app.views.analysis import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, TEXT_RGB, THRESHOLD_RGB
 from vad_core import LoadedModel
@@ -59,7 +59,7 @@ def _current_clip(model: LoadedModel) -> Clip:
         st.info(
             "The clip from the analysis page is no longer cached; showing a bundled sample.", icon=":material/info:"
         )
-    clip = _open(Source.sample(path), model)
+    clip = open_with_progress(Source.sample(path), model)
     st.session_state["clip_key"] = clip.key  # the analysis page keeps its own choice; this only remembers the clip
     return clip
 
@@ -266,7 +266,7 @@ def _steps(clip: Clip, model: LoadedModel, steps: FrameSteps) -> None:
 def render() -> None:
     st.title("Reconstruction lab", anchor=False)
     st.caption(INTRO)
-    model = _model()
+    model = chosen_model()
     clip = _current_clip(model)
     analysis = clip.analysis
     t, kind = _frame_controls(clip)

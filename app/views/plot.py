@@ -17,6 +17,7 @@ from vad_core.scoring import Segment, regularity_events
 
 CURVE_RGB = "#4cc9f0"
 THRESHOLD_RGB = "#f0c850"
+COMPARE_RGB = "#f77fbe"
 SEGMENT_FILL = "rgba(255, 75, 75, 0.28)"
 TRUTH_FILL = "rgba(255, 170, 0, 0.75)"
 TEXT_RGB = "rgba(250, 250, 250, 0.85)"
@@ -64,8 +65,11 @@ def score_figure(
     segments: list[Segment],
     truth_runs: list[tuple[int, int]] | None = None,
     height: int = 240,
+    compare: tuple[str, Analysis] | None = None,
 ) -> dict:
-    """The plot as plotly JSON. Segment rectangles are named "segment", ground truth "truth"."""
+    """The plot as plotly JSON. Segment rectangles are named "segment", ground truth "truth".
+
+    compare: (model name, its analysis of the same frames), drawn as a second dashed curve."""
     values = curve_values(analysis, curve)
     frames = np.arange(len(values))
     line = curve_threshold(analysis, curve, score_cut)
@@ -77,6 +81,7 @@ def score_figure(
          "line": {"color": THRESHOLD_RGB, "width": 1.5, "dash": "dash"}, "name": "threshold"}
     )  # fmt: skip
     seconds = frames / analysis.fps
+    shown = values
     traces = [
         go.Scatter(
             x=frames,
@@ -90,6 +95,21 @@ def score_figure(
         _legend_swatch("threshold", THRESHOLD_RGB, dash="dash"),
         _legend_swatch("anomalous segment", "rgba(255, 75, 75, 0.6)"),
     ]
+    if compare is not None:
+        other_name, other = compare
+        other_values = curve_values(other, curve)
+        shown = np.concatenate([values, other_values])  # the y range covers both
+        traces.append(
+            go.Scatter(
+                x=frames,
+                y=other_values,
+                mode="lines",
+                name=f"{SHORT[curve]} · {other_name}",
+                line={"color": COMPARE_RGB, "width": 1.5, "dash": "dot"},
+                hovertemplate=f"{other_name}: {SHORT[curve]} = %{{y:.3f}}<extra></extra>",
+            )
+        )
+        traces[0].name = f"{SHORT[curve]} · {analysis.model_name}"
     if truth_runs is not None:
         traces.append(_legend_swatch("ground truth", TRUTH_FILL))
     if curve == "regularity":
@@ -118,7 +138,7 @@ def score_figure(
         dragmode=False,
         xaxis={"title": {"text": "frame", "standoff": 4}, "range": [-0.5, len(values) - 0.5], "fixedrange": True,
                "gridcolor": GRID_RGB, "zeroline": False},
-        yaxis={"title": {"text": SHORT[curve]}, "range": _y_range(values, line, curve), "fixedrange": True,
+        yaxis={"title": {"text": SHORT[curve]}, "range": _y_range(shown, line, curve), "fixedrange": True,
                "gridcolor": GRID_RGB, "zeroline": False},
     )  # fmt: skip
     return json.loads(figure.to_json())

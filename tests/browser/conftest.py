@@ -67,13 +67,14 @@ def _wait_healthy(url: str, server: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url(analysis_stem, chromium) -> Iterator[str]:
+def app_url(analysis_stem, chromium, tmp_path_factory) -> Iterator[str]:
     """A real server, as users start it, on the bundled model (or the session's tiny one before it exists)."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app/main.py"]
     command += ["--server.port", str(port), "--server.headless", "true", "--server.address", "localhost"]
     env = os.environ | {"VAD_CHECKPOINT": str(analysis_stem), "PYTHONUNBUFFERED": "1"}
+    env["VAD_MODELS_DIR"] = str(tmp_path_factory.mktemp("user-models"))  # models trained in the tests go here
     with (ARTIFACTS / "streamlit.log").open("w") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://localhost:{port}"

@@ -1,0 +1,61 @@
+"""Train your scene in real Chromium: a 1-minute run on the two bundled Ped2 training clips, watched live, then used.
+
+The progress text and the loss curve must move while the run trains; the finished model must appear in the
+analysis page's model picker and analyze a clip.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.test_dashboard import ANALYSIS_S, Player, until
+
+pytestmark = pytest.mark.browser
+
+TRAINING_S = 60 + 240  # the budget, then calibration; the 2-core CPU may be shared
+STEP_TEXT = re.compile(r"Training · step (\d+)")
+
+
+def steps_shown(page) -> int:
+    text = page.locator("[data-testid='stProgress']").first.inner_text()
+    match = STEP_TEXT.search(text)
+    return int(match.group(1)) if match else -1
+
+
+def loss_points(page) -> int:
+    chart = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first
+    return chart.evaluate("(el) => (el.data && el.data[0] ? el.data[0].x.length : 0)")
+
+
+def test_train_a_model_in_the_app_and_analyze_with_it(dashboard):
+    page = dashboard.page
+    page.goto(f"{dashboard.url}/train")
+    name = page.get_by_label("Model name")
+    name.wait_for(timeout=60_000)
+    name.fill("browser-cam")
+    name.press("Enter")
+    minutes = page.get_by_label("Minutes of training")
+    minutes.fill("1")
+    minutes.press("Enter")
+    page.get_by_text("Train001.mp4").first.wait_for()  # both bundled normal clips are chosen by default
+    page.get_by_role("button", name="Start training").click()
+
+    page.get_by_text(STEP_TEXT).first.wait_for(timeout=60_000)
+    page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first.wait_for(timeout=60_000)
+    first_steps, first_points = steps_shown(page), loss_points(page)
+    dashboard.screenshot("train-01-running")
+    until(lambda: steps_shown(page) > first_steps, 60, "the progress text did not move")
+    until(lambda: loss_points(page) > first_points, 60, "the loss curve did not grow")
+    assert page.get_by_role("button", name="Cancel training").is_visible()
+
+    page.get_by_text("Finished.").wait_for(timeout=TRAINING_S * 1000)
+    dashboard.screenshot("train-02-finished")
+    page.get_by_role("button", name="Analyze with this model").click()
+
+    Player(page).ready(ANALYSIS_S)
+    page.get_by_text("model `browser-cam`").or_(page.get_by_text("model browser-cam")).first.wait_for()
+    picker = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first
+    assert "browser-cam (yours)" in picker.inner_text()
+    dashboard.screenshot("train-03-analyzed-with-it")

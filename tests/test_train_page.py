@@ -1,0 +1,146 @@
+"""Train your scene: the background runner trains, cancels and fails cleanly; the model picker and comparison use
+what it saves. Real training runs on the bundled normal sample clips (fast preset, seconds of budget)."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import time
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.models import available_models, check_model_name, user_models
+from app.state import SAMPLES
+from app.training import ClipFile, TrainingRequest, TrainingRunner
+from tests.test_app import APP, TIMEOUT, player_args
+from vad_core import BadInput, load_checkpoint
+from vad_core.curves import CURVE_LABELS
+
+pytestmark = pytest.mark.slow
+SAMPLE_CLIPS = tuple(ClipFile(p.name, path=p) for p in sorted((SAMPLES / "train").glob("*.mp4")))
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    monkeypatch.setenv("VAD_MODELS_DIR", str(folder))
+    return folder
+
+
+def trace_values(y: list | dict) -> np.ndarray:
+    """A plotly trace's values: a list, or plotly's typed-array form {dtype, bdata}."""
+    if isinstance(y, dict):
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    return np.asarray(y, dtype=float)
+
+
+def wait_finished(job, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = job.snapshot()
+        if snap.finished:
+            return snap
+        time.sleep(0.2)
+    raise AssertionError(f"training did not finish within {timeout} s: {job.snapshot()}")
+
+
+def test_a_run_trains_calibrates_and_saves_a_pickable_model(models_dir):
+    runner = TrainingRunner()
+    job = runner.start(TrainingRequest(name="cam-1", preset="fast", minutes=0.1, clips=SAMPLE_CLIPS))
+    assert runner.busy()
+    with pytest.raises(BadInput, match="in progress"):
+        runner.start(TrainingRequest(name="cam-2", minutes=0.1, clips=SAMPLE_CLIPS))
+    snap = wait_finished(job)
+    assert snap.state == "done", snap.message
+    assert len(snap.losses) == len(snap.steps) >= 2 and snap.fraction == 1.0
+    assert snap.checkpoint == models_dir / "cam-1.safetensors"
+    model = load_checkpoint(models_dir / "cam-1")
+    assert model.cfg.input_size == 131 and model.calibration.frames > 0 and model.calibration.tau > 0
+    assert model.card["training"]["clips"] == ["000_Train001.mp4", "001_Train002.mp4"]
+    assert user_models() == [models_dir / "cam-1"]
+    assert [e.label for e in available_models()][1:] == ["cam-1 (yours)"]
+    assert sorted(p.name for p in models_dir.iterdir()) == ["cam-1.json", "cam-1.safetensors"]  # staging removed
+    with pytest.raises(BadInput, match="exists already"):
+        check_model_name("cam-1")
+
+
+def test_a_cancelled_run_keeps_what_it_learned(models_dir):
+    runner = TrainingRunner()
+    job = runner.start(TrainingRequest(name="cam-cancel", minutes=30, clips=SAMPLE_CLIPS[:1] * 2))
+    while not job.snapshot().steps:
+        time.sleep(0.1)
+    job.cancel()
+    snap = wait_finished(job)
+    assert snap.state == "cancelled" and snap.fraction < 0.1
+    assert load_checkpoint(models_dir / "cam-cancel").card["training"]["cancelled"] is True
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "message"),
+    [
+        ({"name": "../escape"}, "not a usable model name"),
+        ({"name": "ok", "clips": ()}, "at least one normal clip"),
+        ({"name": "ok", "clips": (), "dataset": "/no/such/folder"}, "no such folder"),
+    ],
+)
+def test_bad_requests_are_refused_before_anything_runs(models_dir, request_kwargs, message):
+    from pathlib import Path
+
+    kwargs = {"clips": SAMPLE_CLIPS} | request_kwargs
+    if "dataset" in kwargs:
+        kwargs["dataset"] = Path(kwargs["dataset"])
+    runner = TrainingRunner()
+    with pytest.raises(BadInput, match=message):
+        runner.start(TrainingRequest(**kwargs))
+    assert runner.job is None and not runner.busy()
+
+
+def test_an_unreadable_upload_fails_with_its_reason_and_leaves_nothing(models_dir):
+    runner = TrainingRunner()
+    bad = ClipFile("notes.mp4", data=b"this is not a video")
+    snap = wait_finished(runner.start(TrainingRequest(name="broken", minutes=0.1, clips=(bad,))))
+    assert snap.state == "failed" and "notes.mp4" in snap.message and "internal error" not in snap.message
+    assert list(models_dir.iterdir()) == []  # no model, no staged upload
+
+
+def test_picker_offers_user_models_and_compares_two_curves(models_dir, trained_tiny, analysis_stem, monkeypatch):
+    monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
+    models_dir.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(trained_tiny.stem.with_suffix(suffix), models_dir / f"mine{suffix}")
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not app.exception, app.exception
+    picker = app.selectbox(key="model_picker")
+    assert picker.options[1:] == ["mine (yours)"] and picker.options[0].startswith(analysis_stem.name)
+    picker.set_value(str(models_dir / "mine")).run()
+    assert not app.exception, app.exception
+    assert any("model `mine`" in c.value for c in app.caption)
+    assert player_args(app)["figure"]["data"][0]["name"] == CURVE_LABELS["score"]  # one curve, no model names
+    app.selectbox(key="compare_picker").set_value(str(analysis_stem)).run()
+    assert not app.exception, app.exception
+    curves = [t for t in player_args(app)["figure"]["data"] if " · " in t.get("name", "")]
+    assert [t["name"] for t in curves] == ["c(t) · mine", f"c(t) · {analysis_stem.name}"]
+    mine, other = (trace_values(t["y"]) for t in curves)
+    assert len(mine) == len(other) == 180 and not np.allclose(mine, other)
+
+
+def test_the_train_page_starts_a_run_and_shows_its_progress(models_dir, monkeypatch):
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    app._page_hash = next(h for h, page in app._registered_pages.items() if page.get("url_pathname") == "train")
+    app.run()
+    assert not app.exception, app.exception
+    assert app.multiselect(key="train_samples").value == ["Train001.mp4", "Train002.mp4"]
+    app.text_input(key="train_name").set_value("page-run")
+    app.number_input(key="train_minutes").set_value(0.5)
+    app.button[-1].click().run()
+    assert not app.exception, app.exception
+    from app.training import training_runner
+
+    job = training_runner().job
+    assert job is not None and job.request.name == "page-run" and job.request.minutes == 0.5
+    job.cancel()
+    assert wait_finished(job).state == "cancelled"
+    app.run()
+    assert any("Cancelled" in s.value for s in app.success)
