@@ -3,6 +3,7 @@
 result = analyze("Test004.mp4", load_checkpoint(), progress=lambda done, total: ...)
 result.score          # calibrated c(t) per frame; > 1 is beyond normal
 result.segments()     # runs above the threshold
+result.latent_trajectory().points    # (N, 2): the latent view, each frame's bottleneck state in 2-D
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 from vad_core.checkpoint import LoadedModel
 from vad_core.errors import BadInput
 from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore, iter_chunks
-from vad_core.inference import map_blocks
+from vad_core.inference import map_blocks, window_positions
+from vad_core.latent import LATENT_GRID, LatentProjection, LatentTrajectory, trajectory
 from vad_core.limits import (
     AnalysisLimits,
     FrameSelection,
@@ -65,6 +67,10 @@ class Analysis:
 
     maps (float16) and inputs/recons (uint8) are (N, S, S) arrays; for long clips they are read-only
     memory maps of temporary files (vad_core.framestore), so memory does not grow with the clip.
+    latent (float16, N x D, D = C * 16: 1 KB a frame for the paper's model) holds each frame's pooled
+    bottleneck state for the latent view, captured in the same model pass and spilled like the maps;
+    latent_position each frame's place in its T-frame window; latent_projection is the model's PCA of
+    normal frames, if its card has one.
     """
 
     name: str
@@ -83,6 +89,9 @@ class Analysis:
     first_frame: int = 0  # source frame of row 0, and source frames between rows (a sub-range, every k-th)
     frame_step: int = 1
     warnings: list[str] = field(default_factory=list)  # e.g. a truncated file: the frames that decoded were used
+    latent: np.ndarray | None = None
+    latent_position: np.ndarray | None = None
+    latent_projection: LatentProjection | None = None
 
     @property
     def frame_count(self) -> int:
@@ -113,6 +122,12 @@ class Analysis:
     def segments(self, rule: SegmentRule | None = None) -> list[Segment]:
         rule = rule or self.rule
         return find_segments(self.score, rule.threshold, rule.min_duration, rule.merge_gap)
+
+    def latent_trajectory(self) -> LatentTrajectory | None:
+        """The frames as a 2-D path: the model's projection, else a PCA of this clip's frames with c(t) < 1."""
+        if self.latent is None:
+            return None
+        return trajectory(self.latent, self.latent_position, self.score, self.latent_projection)
 
     def local_map(self, frame: int, kind: str | None = None) -> np.ndarray:
         """Patch-averaged error map of a frame: the map whose max is the localized frame error."""
@@ -201,6 +216,7 @@ class _Block:
     recons: np.ndarray
     first: tuple[np.ndarray, np.ndarray]  # normalized (x, r) of the first and last frames
     last: tuple[np.ndarray, np.ndarray]
+    latent: np.ndarray  # float16 (n, D): pooled bottleneck states
 
 
 def _reductions(kind: str, maps: np.ndarray, scoring: ScoringConfig) -> dict[str, np.ndarray]:
@@ -209,7 +225,7 @@ def _reductions(kind: str, maps: np.ndarray, scoring: ScoringConfig) -> dict[str
     return {f"{kind}_{reduce}": v for reduce, v in reduce_maps_all(as_float, replace(scoring, kind=kind)).items()}
 
 
-def _score_block(x: np.ndarray, r: np.ndarray, norm: Normalizer, scoring: ScoringConfig) -> _Block:
+def _score_block(x: np.ndarray, r: np.ndarray, z: np.ndarray, norm: Normalizer, scoring: ScoringConfig) -> _Block:
     """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring, in torch for speed."""
     tx, tr = torch.from_numpy(x), torch.from_numpy(r)
     appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
@@ -224,6 +240,7 @@ def _score_block(x: np.ndarray, r: np.ndarray, norm: Normalizer, scoring: Scorin
         recons=_to_u8(tr, norm),
         first=(x[0], r[0]),
         last=(x[-1], r[-1]),
+        latent=z,
     )
 
 
@@ -253,7 +270,14 @@ def analyze_frames(
     prev: tuple[np.ndarray, np.ndarray] | None = None
     done = 0
     try:
-        blocks = map_blocks(model.net, norm, frames, lambda x, r: _score_block(x, r, norm, scoring), workers=workers)
+        blocks = map_blocks(
+            model.net,
+            norm,
+            frames,
+            lambda x, r, z: _score_block(x, r, z, norm, scoring),
+            workers=workers,
+            latent_grid=LATENT_GRID,
+        )
         for block in blocks:
             motion = block.maps["motion"]
             if prev is None:  # frame 0 has no predecessor: borrow frame 1's motion
@@ -269,6 +293,9 @@ def analyze_frames(
             stores["recons"].append(block.recons)
             for key, value in block.errors.items():
                 errors[key].append(value)
+            if "latent" not in stores:  # its width (channels x grid cells) is known from the first block
+                stores["latent"] = FrameStore(block.latent.shape[1:], np.float16, budget_bytes)
+            stores["latent"].append(block.latent)
             done += len(block.inputs)
             if progress:
                 progress(done, total)
@@ -291,6 +318,9 @@ def analyze_frames(
         recons=arrays["recons"],
         seconds=time.perf_counter() - started,
         model_name=model.name,
+        latent=arrays["latent"],
+        latent_position=window_positions(done, model.cfg.time_steps),
+        latent_projection=model.projection,
     )
 
 

@@ -2,13 +2,14 @@
 
 train_part, held_out = split_clips(paths, size=131, val_fraction=0.15)
 cal = calibrate(model, held_out, quantile=0.99)          # cal.tau, cal.pixel_tau
+fit = fit_normal(model, held_out, quantile=0.99)         # fit.calibration, and fit.projection for the latent view
 recalibrate("assets/models/ped2", "my_normal_clips", ScoringConfig(kind="appearance"))
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from vad_core.analysis import analyze_frames
 from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint
 from vad_core.errors import BadInput
+from vad_core.latent import LatentProjection
 from vad_core.scoring import ScoringConfig, smooth
 from vad_core.video import list_clips, read_clip
 
@@ -33,24 +35,42 @@ def split_clips(paths: list[Path], size: int, val_fraction: float) -> tuple[list
     return train, val
 
 
-def calibrate(model: LoadedModel, clips: list[np.ndarray], quantile: float) -> Calibration:
-    """tau: the quantile of smoothed e(t) over normal frames; pixel_tau: the same quantile of the
-    unsmoothed localized (patch-mean) maximum, used to outline high-error regions."""
-    frame_errors, local_max = [], []
+@dataclass
+class NormalFit:
+    """What held-out normal frames fix for a model: the score's calibration and the latent view's PCA."""
+
+    calibration: Calibration
+    projection: LatentProjection
+
+
+def fit_normal(model: LoadedModel, clips: list[np.ndarray], quantile: float) -> NormalFit:
+    """Calibration (see calibrate) and the latent projection, from one analysis of the normal clips."""
+    frame_errors, local_max, latents, positions = [], [], [], []
     for clip in clips:
         result = analyze_frames(iter(clip), model, name="calibration")
         frame_errors.append(smooth(result.raw_error(), model.scoring.smooth_sigma))
         local_max.append(result.frame_errors[f"{model.scoring.kind}_local_max"])
+        latents.append(result.latent)
+        positions.append(result.latent_position)
     if not frame_errors:
         raise BadInput("no normal clips long enough to calibrate on")
     errors, local = np.concatenate(frame_errors), np.concatenate(local_max)
-    return Calibration(
+    calibration = Calibration(
         tau=float(np.quantile(errors, quantile)),
         pixel_tau=float(np.quantile(local, quantile)),
         quantile=quantile,
         frames=int(errors.size),
         quantiles={str(q): float(np.quantile(errors, q)) for q in (0.5, 0.9, 0.95, 0.99, 0.999, 1.0)},
     )
+    places = model.cfg.time_steps
+    projection = LatentProjection.fit(np.concatenate(latents), np.concatenate(positions), places)
+    return NormalFit(calibration, projection)
+
+
+def calibrate(model: LoadedModel, clips: list[np.ndarray], quantile: float) -> Calibration:
+    """tau: the quantile of smoothed e(t) over normal frames; pixel_tau: the same quantile of the
+    unsmoothed localized (patch-mean) maximum, used to outline high-error regions."""
+    return fit_normal(model, clips, quantile).calibration
 
 
 def recalibrate(
@@ -61,7 +81,8 @@ def recalibrate(
     quantile: float = 0.99,
     command: str = "",
 ) -> Calibration:
-    """Re-fit the calibration (optionally with another scoring) on normal clips, and rewrite the card.
+    """Re-fit the calibration (optionally with another scoring) and the latent projection on normal clips,
+    and rewrite the card.
 
     val_fraction 1.0 uses whole clips: right for footage the model never trained on, such as a
     user's own camera. Use the training run's fraction to reuse its held-out tails.
@@ -73,11 +94,12 @@ def recalibrate(
     paths = list_clips(data / "train" if (data / "train").is_dir() else data)
     _, held_out = split_clips(paths, model.cfg.input_size, val_fraction)
     held_out = [c for c in held_out if len(c) >= model.cfg.time_steps]
-    calibration = calibrate(model, held_out, quantile)
+    fit = fit_normal(model, held_out, quantile)
     _, card_path = checkpoint_paths(stem)
     card = json.loads(card_path.read_text())
     card["scoring"] = model.scoring.to_dict()
-    card["calibration"] = asdict(calibration)
+    card["calibration"] = asdict(fit.calibration)
+    card["latent_projection"] = fit.projection.to_dict()
     card["calibration_data"] = {"data": str(data), "val_fraction": val_fraction, "command": command}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    return calibration
+    return fit.calibration

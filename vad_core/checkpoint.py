@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from vad_core.errors import BadInput
 from vad_core.inference import pick_device
+from vad_core.latent import LatentProjection
 from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
 from vad_core.scoring import ScoringConfig
@@ -39,7 +40,11 @@ class Calibration:
 
 @dataclass
 class LoadedModel:
-    """A network ready for inference with everything needed to score its output."""
+    """A network ready for inference with everything needed to score its output.
+
+    projection: the card's latent_projection (PCA of held-out normal frames' bottleneck states), or None
+    for cards written before it existed.
+    """
 
     net: SpatioTemporalAE
     normalizer: Normalizer
@@ -47,6 +52,7 @@ class LoadedModel:
     calibration: Calibration
     card: dict
     name: str
+    projection: LatentProjection | None = None
 
     @property
     def device(self) -> torch.device:
@@ -110,6 +116,7 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         cfg = ModelConfig.from_dict(card["model"])
         scoring = ScoringConfig.from_dict(card.get("scoring", {}))
         calibration = Calibration(**card["calibration"])
+        projection = LatentProjection.from_dict(card["latent_projection"]) if "latent_projection" in card else None
     except (TypeError, ValueError) as err:
         raise BadInput(f"model card {card_path.name} is invalid: {err}") from err
     try:
@@ -131,7 +138,7 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
     else:
         normalizer = Normalizer(mean_frame.numpy().astype(np.float32), _card_std(card, card_path))
     net.eval().to(pick_device(device))
-    return LoadedModel(net, normalizer, scoring, calibration, card, stem.name)
+    return LoadedModel(net, normalizer, scoring, calibration, card, stem.name, projection)
 
 
 def record_evaluation(stem: str | Path | None, metrics: dict, data: str | Path) -> None:

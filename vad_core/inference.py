@@ -4,6 +4,7 @@ for x, r in reconstruct_stream(model, normalizer, frames):
     ...   # normalized input frame and its reconstruction, in frame order
 for result in map_blocks(model, normalizer, frames, fn):   # fn(x_block, r_block) runs in the workers
     ...
+map_blocks(model, normalizer, frames, fn, latent_grid=4)    # fn(x, r, z): z the pooled bottleneck per frame
 
 On a CPU, `workers` threads each run whole batches with one intra-op thread: the cores work on
 different windows instead of meeting at OpenMP barriers after every operator, which on a shared
@@ -21,6 +22,7 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from vad_core.errors import BadInput
 from vad_core.model import SpatioTemporalAE
@@ -79,6 +81,23 @@ def run_windows(model: SpatioTemporalAE, windows: np.ndarray, mixed_precision: b
     return recon.squeeze(2).float().cpu().numpy()
 
 
+@torch.inference_mode()
+def run_windows_latent(
+    model: SpatioTemporalAE, windows: np.ndarray, grid: int, mixed_precision: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reconstructions as run_windows, plus each frame's bottleneck state (the middle ConvLSTM's output, or the
+    encoder's when the model has no temporal block) average-pooled to grid x grid: float16 (B, T, C*grid*grid).
+    The same single pass, on the same fast path."""
+    device = model_device(model)
+    x = torch.from_numpy(windows).to(device, non_blocking=True).unsqueeze(2)  # (B, T, H, W) -> (B, T, 1, H, W)
+    with autocast_for(device, mixed_precision):
+        recon, mid = model.forward_with_bottleneck(x)
+    b, t = mid.shape[:2]
+    pooled = F.adaptive_avg_pool2d(mid.flatten(0, 1).float(), grid)  # (B*T, C, h, w) -> (B*T, C, grid, grid)
+    latent = pooled.reshape(b, t, -1).half().cpu().numpy()
+    return recon.squeeze(2).float().cpu().numpy(), latent
+
+
 def _blocks(frames: Iterable[np.ndarray], t: int, per_block: int) -> Iterator[tuple[np.ndarray, int]]:
     """(frames of whole windows, index of the first frame to emit) in order.
 
@@ -105,19 +124,31 @@ def _blocks(frames: Iterable[np.ndarray], t: int, per_block: int) -> Iterator[tu
         yield np.stack(recent), t - leftover
 
 
+def window_positions(n: int, t: int) -> np.ndarray:
+    """Each frame's place (0..t-1) in the window the model saw it in, as _blocks tiles a clip of n >= t frames:
+    i % t, and for the frames of a last partial window (the final t frames) their place in it."""
+    positions = np.arange(n) % t
+    leftover = n % t
+    if leftover and n >= t:
+        positions[n - leftover :] = np.arange(t - leftover, t)
+    return positions.astype(np.int8)
+
+
 def map_blocks(
     model: SpatioTemporalAE,
     normalizer: Normalizer,
     frames: Iterable[np.ndarray],
-    fn: Callable[[np.ndarray, np.ndarray], R],
+    fn: Callable[..., R],
     batch_windows: int | None = None,
     workers: int | None = None,
     mixed_precision: bool | None = None,
     threads: int | None = None,
+    latent_grid: int = 0,
 ) -> Iterator[R]:
     """fn(x, r) for consecutive blocks of frames, in order: x the normalized inputs (n, H, W), r their
     reconstructions. Model and fn run in worker threads; at most workers + 1 blocks are in flight.
-    threads: intra-op threads per worker (default: the cores shared out, one each on a 2-core CPU)."""
+    threads: intra-op threads per worker (default: the cores shared out, one each on a 2-core CPU).
+    latent_grid > 0: fn(x, r, z) with z the frames' pooled bottleneck states (n, D), see run_windows_latent."""
     device = model_device(model)
     t = model.cfg.time_steps
     batch_windows = batch_windows or default_batch_windows(device)
@@ -125,8 +156,13 @@ def map_blocks(
 
     def task(block: np.ndarray, emit_from: int) -> R:
         x = normalizer.apply(block)
-        r = run_windows(model, x.reshape(-1, t, *x.shape[1:]), mixed_precision).reshape(x.shape)
-        return fn(x[emit_from:], r[emit_from:])
+        windows = x.reshape(-1, t, *x.shape[1:])  # (n, H, W) -> (n / T, T, H, W)
+        if not latent_grid:
+            r = run_windows(model, windows, mixed_precision).reshape(x.shape)
+            return fn(x[emit_from:], r[emit_from:])
+        r, z = run_windows_latent(model, windows, latent_grid, mixed_precision)
+        r, z = r.reshape(x.shape), z.reshape(len(x), -1)  # (n / T, T, D) -> (n, D)
+        return fn(x[emit_from:], r[emit_from:], z[emit_from:])
 
     threads = threads or max(1, (os.cpu_count() or 1) // workers)  # no oversubscription
     previous = torch.get_num_threads()

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vad_core.calibration import calibrate, split_clips
+from vad_core.calibration import fit_normal, split_clips
 from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, save_checkpoint
 from vad_core.errors import BadInput
 from vad_core.inference import pick_device
@@ -214,7 +214,8 @@ def train(
     scoring = cfg.scoring
     uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.calibration_quantile, frames=0)
     loaded = LoadedModel(net, normalizer, scoring, uncalibrated, {}, Path(cfg.out).name)
-    calibration = calibrate(loaded, val_clips, cfg.calibration_quantile)
+    fit = fit_normal(loaded, val_clips, cfg.calibration_quantile)
+    calibration = fit.calibration
     card = {
         "name": Path(cfg.out).name,
         "library": "vad_core",
@@ -237,6 +238,7 @@ def train(
         "scoring": scoring.to_dict(),
         "calibration_data": {"val_fraction": cfg.val_fraction, "clips": [p.name for p in clip_paths]},
         "calibration": asdict(calibration),
+        "latent_projection": fit.projection.to_dict(),  # the latent view's PCA, fitted on the same held-out frames
     }
     path = save_checkpoint(cfg.out, net, normalizer, card)
     resume_path.unlink(missing_ok=True)
