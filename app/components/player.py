@@ -6,6 +6,8 @@
 Streamlit serves the component from a per-process folder that holds the page, its script and
 plotly.min.js copied from the installed plotly package, so the browser never reaches a CDN.
 Reruns carry only small arguments; the frames travel once, as media/<key>.json.
+With a latent trajectory (Analysis.latent_trajectory()) the player also draws the latent view beside the
+score plot: each frame's bottleneck state in 2-D, coloured by c(t), its current frame ringed, clickable.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import streamlit.components.v1 as components
 
 from app.components.images import data_url
 from vad_core.analysis import Analysis
+from vad_core.latent import LatentTrajectory
 from vad_core.regions import clip_regions
 from vad_core.render import HEAT_RANGE, heat_levels
 
@@ -63,6 +66,7 @@ class PlayerView:
     opacity: float
     boxes: bool
     seek: dict | None = None
+    latent: LatentTrajectory | None = None  # sent as {"points": [[x, y], ...], "source": "which PCA"}
 
 
 def finite_list(values: np.ndarray, digits: int = 5) -> list[float | None]:
@@ -105,4 +109,13 @@ def withdraw_media(url: str) -> None:
 
 def player(view: PlayerView, key: str = "player") -> None:
     """Draw the player; a stable key keeps the same iframe across reruns."""
-    _component(key=key, default=None, **asdict(view))
+    args = asdict(view) | {"latent": latent_args(view.latent)}
+    _component(key=key, default=None, **args)
+
+
+def latent_args(path: LatentTrajectory | None) -> dict | None:
+    """The trajectory as JSON: points rounded to 4 decimals (non-finite ones at 0), and the caption's source."""
+    if path is None:
+        return None
+    points = np.nan_to_num(np.asarray(path.points, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return {"points": np.round(points, 4).tolist(), "source": path.source}

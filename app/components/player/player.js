@@ -12,10 +12,12 @@ const ui = {
   frame: el("readout-frame"), time: el("readout-time"), status: el("status"), score: el("value-score"),
   regularity: el("value-regularity"), boxes: el("value-boxes"), truth: el("value-truth"),
   truthRow: el("row-truth"), colorbar: el("colorbar"), legendTitle: el("legend-title"),
+  latent: el("latent"), latentCaption: el("latent-caption"), latentMarker: el("latent-marker"),
+  latentToggle: el("latent-toggle"),
 };
 const state = {
   args: null, media: null, mediaUrl: null, loading: null, frame: 0, playing: false,
-  lastTick: null, carry: 0, seekId: null, pendingSeek: null, dragging: false,
+  lastTick: null, carry: 0, seekId: null, pendingSeek: null, dragging: false, latentOn: true,
 };
 const heatCanvas = document.createElement("canvas");
 const SIDE_GAP = 10;
@@ -145,6 +147,61 @@ function placeCursor(f) {
   ui.cursorLabel.textContent = `${f}`;
   ui.plot.dataset.cursorFrame = String(f);
 }
+
+// --- the latent view: every frame's bottleneck state in 2-D; a ring marks the frame on screen ---
+const LATENT_COLOURS = [[0, "#4cc9f0"], [0.5, "#f0c850"], [1, "#ff4b4b"]]; // c(t) 0, 1, 2+: the score plot's colours
+const LATENT_PICK_PX = 20; // a click seeks to the nearest point within this distance
+function latentShown() {
+  return state.latentOn && !!(state.args && state.args.latent);
+}
+function latentPixel(f) {
+  // Where frame f's point sits, in pixels from the latent plot's top left; null before the plot is drawn.
+  const layout = ui.latent._fullLayout;
+  const path = state.args && state.args.latent;
+  if (!layout || !layout.xaxis || !path || !path.points[f]) return null;
+  const [x, y] = path.points[f];
+  return [layout.xaxis._offset + layout.xaxis.l2p(x), layout.yaxis._offset + layout.yaxis.l2p(y)];
+}
+window.latentPixel = latentPixel; // for tests: where to click to reach frame f
+function placeLatentMarker(f) {
+  const at = latentShown() ? latentPixel(f) : null;
+  ui.latentMarker.style.display = at ? "block" : "none";
+  if (!at) return;
+  ui.latentMarker.style.left = `${at[0]}px`;
+  ui.latentMarker.style.top = `${ui.latent.offsetTop + at[1]}px`;
+  ui.latent.dataset.currentFrame = String(f);
+  ui.latent.dataset.currentX = at[0].toFixed(1);
+  ui.latent.dataset.currentY = at[1].toFixed(1);
+}
+async function drawLatent(args, font) {
+  const path = args.latent;
+  ui.player.dataset.latentAvailable = path ? "1" : "0";
+  ui.player.dataset.latent = latentShown() ? "1" : "0";
+  if (!path) return;
+  ui.latentCaption.textContent = `Latent trajectory · ${path.source}`;
+  ui.latentCaption.title = "The middle ConvLSTM's state of every frame, projected to 2-D, coloured by c(t). "
+    + "Normal motion moves smoothly; an anomaly jumps. Click a point to go to its frame.";
+  const xs = path.points.map((p) => p[0]);
+  const ys = path.points.map((p) => p[1]);
+  const c = args.score.map((v) => (v === null ? 0 : v));
+  const axis = { fixedrange: true, zeroline: false, gridcolor: "rgba(250,250,250,0.08)", tickfont: { size: 9 } };
+  const data = [
+    { x: xs, y: ys, mode: "lines", line: { color: "rgba(250,250,250,0.3)", width: 1 }, hoverinfo: "skip" },
+    {
+      x: xs, y: ys, mode: "markers", customdata: c.map((v, f) => [f, v]),
+      marker: { size: 5, color: c, cmin: 0, cmax: 2, colorscale: LATENT_COLOURS },
+      hovertemplate: "frame %{customdata[0]}<br>c(t) = %{customdata[1]:.2f}<extra></extra>",
+    },
+  ];
+  const layout = {
+    height: 240, margin: { l: 34, r: 8, t: 40, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)", font: { ...font, size: 10 }, showlegend: false, dragmode: false,
+    hovermode: "closest",
+    xaxis: { ...axis, title: { text: "PC1", standoff: 2 } }, yaxis: { ...axis, title: { text: "PC2", standoff: 2 } },
+  };
+  await Plotly.react(ui.latent, data, layout, { displayModeBar: false, responsive: true, doubleClick: false });
+  ui.latent.dataset.pointCount = String(xs.length);
+}
 function fmt(value, digits) {
   return value === null || value === undefined || Number.isNaN(value) ? "–" : Number(value).toFixed(digits);
 }
@@ -155,6 +212,7 @@ function draw() {
   if (args.mode === "side") drawSideBySide(f);
   else drawOverlay(f);
   placeCursor(f);
+  placeLatentMarker(f);
   const anomalous = args.flags[f] === 1;
   ui.frame.textContent = `Frame ${f}`;
   ui.time.textContent = `${(f / media.fps).toFixed(2)} s · ${media.frames} frames`;
@@ -242,6 +300,38 @@ ui.plot.addEventListener("pointermove", (event) => {
 }, { capture: true });
 ui.plot.addEventListener("pointerup", () => { state.dragging = false; }, { capture: true });
 
+// --- the latent view seeks too: a click goes to the nearest point's frame ---
+ui.latent.addEventListener("pointerdown", (event) => {
+  const path = state.args && state.args.latent;
+  if (!path || !state.media || !latentShown()) return;
+  const box = ui.latent.getBoundingClientRect();
+  const px = event.clientX - box.left;
+  const py = event.clientY - box.top;
+  let best = null;
+  let bestDistance = LATENT_PICK_PX * LATENT_PICK_PX;
+  for (let f = 0; f < path.points.length; f++) {
+    const at = latentPixel(f);
+    const d = at ? (at[0] - px) ** 2 + (at[1] - py) ** 2 : Infinity;
+    if (d < bestDistance) {
+      best = f;
+      bestDistance = d;
+    }
+  }
+  if (best !== null) show(best);
+}, { capture: true });
+function relayout() {
+  if (!state.args) return Promise.resolve();
+  const resized = [Plotly.Plots.resize(ui.plot)];
+  if (latentShown()) resized.push(Plotly.Plots.resize(ui.latent));
+  return Promise.all(resized).then(() => { describePlot(state.args.figure); draw(); });
+}
+ui.latentToggle.addEventListener("click", () => {
+  state.latentOn = !state.latentOn;
+  ui.latentToggle.setAttribute("aria-pressed", String(state.latentOn));
+  ui.player.dataset.latent = latentShown() ? "1" : "0";
+  relayout();
+});
+
 function describePlot(figure) {
   // Stable hooks for tests and assistive tools: what is shaded and where frames sit on screen.
   const spans = (figure.layout.shapes || []).filter((s) => s.name === "segment").map((s) => `${s.x0 + 0.5}-${s.x1 - 0.5}`);
@@ -281,11 +371,13 @@ async function onRender(args, theme) {
   ui.player.dataset.mode = args.mode;
   ui.legendTitle.textContent = `${args.kind} error per pixel`;
   drawColorbar(args.lut);
+  ui.player.dataset.latent = latentShown() ? "1" : "0"; // before the score plot takes its width
   const config = { displayModeBar: false, responsive: true, doubleClick: false };
   const { layout } = args.figure;
   const font = theme && theme.textColor ? { ...layout.font, color: theme.textColor } : layout.font;
   await Plotly.react(ui.plot, args.figure.data, { ...layout, font }, config);
   describePlot(args.figure);
+  await drawLatent(args, font);
   if (args.seek && args.seek.id !== state.seekId) {
     state.seekId = args.seek.id;
     state.pendingSeek = args.seek.frame;
@@ -315,8 +407,6 @@ async function onRender(args, theme) {
   reportHeight();
 }
 
-window.addEventListener("resize", () => {
-  if (state.args) Plotly.Plots.resize(ui.plot).then(() => { describePlot(state.args.figure); draw(); });
-});
+window.addEventListener("resize", () => { relayout(); });
 send("streamlit:componentReady", { apiVersion: 1 });
 reportHeight();
