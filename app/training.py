@@ -1,17 +1,21 @@
-"""Training in the background: one job at a time per server, in a worker thread that outlives page visits.
+"""Training in the background: one job at a time per server, in a child process that outlives page visits.
 
     runner = training_runner()                     # process-wide, shared by every session
     job = runner.start(TrainingRequest(name="my-cam", clips=[...], preset="fast", minutes=5))
     job.snapshot()                                 # steps, losses, fraction, ETA, state: for the live view
     job.cancel()                                   # stops after the current step, then calibrates and saves
 
-The job calls the same vad_core.train.train as `python -m vad_core train`, with the same calibration on held-out
-normal frames, and saves to the user models folder. A cancelled run keeps what it learned.
+The child runs the same vad_core.train.train as `python -m vad_core train`, with the same calibration on held-out
+normal frames, and saves to the user models folder. A cancelled run keeps what it learned. A process, not a
+thread: the server's interpreter stays free for the pages, and torch's first optimizer (which imports
+torch._dynamo, inspecting every loaded module) starts in seconds instead of minutes among Streamlit's modules.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import queue
 import shutil
 import tempfile
 import threading
@@ -23,10 +27,11 @@ import streamlit as st
 
 from app.models import check_model_name, models_folder
 from vad_core import BadInput
-from vad_core.train import TrainConfig, TrainProgress, TrainResult, train
+from vad_core.train import TrainConfig, TrainProgress, TrainResult, train_in_child
 
 LOG = logging.getLogger(__name__)
 MAX_CLIPS = 50
+SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked server threads or locks
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class TrainingJob:
     message: str = ""
     result: TrainResult | None = None
     _progress: list[TrainProgress] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    _stop: object = field(default_factory=SPAWN.Event)  # a multiprocessing Event, shared with the child
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_step(self, progress: TrainProgress) -> None:
@@ -138,19 +143,44 @@ def _stage_clips(clips: tuple[ClipFile, ...], folder: Path) -> Path:
     return folder
 
 
+def _relay(job: TrainingJob, child: multiprocessing.Process, events: multiprocessing.Queue) -> tuple:
+    """Pass the child's steps to the job until its outcome arrives: (state, message, result)."""
+    while True:
+        try:
+            kind, payload = events.get(timeout=1.0)
+        except queue.Empty:
+            if not child.is_alive():
+                return "failed", f"the training process ended unexpectedly (exit code {child.exitcode})", None
+            continue
+        if kind == "step":
+            job.on_step(payload)
+        elif kind == "done":
+            return ("cancelled" if payload.cancelled else "done"), f"saved {payload.checkpoint}", payload
+        elif kind == "failed":
+            return "failed", payload, None
+        else:
+            LOG.error("training %s failed: %s", job.request.name, payload)
+            return "failed", f"internal error: {payload}", None
+
+
 def _run(job: TrainingJob, staging: Path | None) -> None:
+    """Run the training process; the job is marked finished only once the staged clips are gone."""
+    events = SPAWN.Queue()
+    child = SPAWN.Process(
+        target=train_in_child, args=(job.config, events, job._stop), name=f"vad-train-{job.request.name}", daemon=True
+    )
+    outcome: tuple = ("failed", "the training process did not start", None)
     try:
-        result = train(job.config, on_step=job.on_step, should_stop=job.should_stop, show_progress=False)
-        state = "cancelled" if result.cancelled else "done"
-        job.finish(state, f"saved {result.checkpoint.with_suffix('')}", result)
-    except BadInput as err:
-        job.finish("failed", str(err))
+        child.start()
+        outcome = _relay(job, child, events)
     except Exception as err:  # the page must say what happened; the log keeps the traceback
         LOG.exception("training %s failed", job.request.name)
-        job.finish("failed", f"internal error: {type(err).__name__}: {err}")
+        outcome = ("failed", f"internal error: {type(err).__name__}: {err}", None)
     finally:
+        child.join(timeout=30)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        job.finish(*outcome)
 
 
 class TrainingRunner:

@@ -46,6 +46,7 @@ STATE_TEXT = {
     "failed": "Failed",
 }
 MAX_PLOTTED = 1500
+LIVE_KEY = "training_live"
 
 
 def _duration(seconds: float) -> str:
@@ -80,13 +81,15 @@ def _loss_figure(snap: JobSnapshot) -> go.Figure:
     return figure
 
 
-@st.fragment(run_every=1.0)
 def _job_status() -> None:
-    """Redrawn every second while the page is open; the run itself does not depend on it."""
+    """The run's progress; redrawn every second while it runs (see render). The run does not depend on it."""
     job = training_runner().job
     if job is None:
         return
     snap = job.snapshot()
+    if snap.finished and st.session_state.get(LIVE_KEY):
+        st.session_state[LIVE_KEY] = False
+        st.rerun()  # the whole page again: the form is enabled, and the one-second refresh stops
     st.subheader(f"Model “{snap.name}”", anchor=False)
     text = f"{STATE_TEXT[snap.state]} · step {len(snap.steps)} · {snap.frames_seen} frames seen"
     text += f" · {_duration(snap.elapsed_s)}"
@@ -174,5 +177,9 @@ def _form() -> None:
 def render() -> None:
     st.title("Train your scene", anchor=False)
     st.caption(INTRO)
-    _job_status()
+    job = training_runner().job
+    live = job is not None and not job.snapshot().finished
+    st.session_state[LIVE_KEY] = live
+    # Only a running job refreshes itself: a timer left behind would keep rerunning whatever page comes next.
+    st.fragment(_job_status, run_every=1.0 if live else None)()
     _form()
