@@ -16,12 +16,16 @@ import json
 import os
 import shlex
 import sys
+from dataclasses import fields
 from pathlib import Path
+from typing import TypeVar
 
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
 from vad_core.injection import KINDS as INJECTION_KINDS
+
+T = TypeVar("T")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,25 +163,21 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_from(args: argparse.Namespace, config: type[T], **values: object) -> T:
+    """A config dataclass from the options named like its fields; values override or add (e.g. computed ones).
+
+    Options and fields share names on purpose (--batch-size is batch_size), so a new option needs no plumbing.
+    The subcommand's own name (args.command) never becomes a field: pass a field called command explicitly.
+    """
+    names = {f.name for f in fields(config)}
+    options = {k: v for k, v in vars(args).items() if k in names and k != "command"}
+    return config(**(options | values))
+
+
 def _train(args: argparse.Namespace) -> int:
     from vad_core.train import TrainConfig, train
 
-    cfg = TrainConfig(
-        data=args.data,
-        out=args.out,
-        preset=args.preset,
-        input_size=args.input_size,
-        temporal=args.temporal,
-        epochs=args.epochs,
-        minutes=args.minutes,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        max_clips=args.max_clips,
-        device=args.device,
-        resume=args.resume,
-        command=_command_line(),
-    )
+    cfg = _config_from(args, TrainConfig, command=_command_line())
     result = train(cfg)
     print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s")
     print(f"wrote {result.checkpoint}")
@@ -230,18 +230,7 @@ def _bench(args: argparse.Namespace) -> int:
         minutes = tuple(float(m) for m in args.memory_minutes.split(",") if m.strip())
     except ValueError as err:
         raise BadInput(f"--memory-minutes takes comma-separated numbers, got {args.memory_minutes!r}") from err
-    cfg = BenchConfig(
-        video=args.video,
-        input_size=args.input_size,
-        device=args.device,
-        frames=args.frames,
-        rounds=args.rounds,
-        train_steps=args.train_steps,
-        workers=args.workers,
-        memory=not args.no_memory and bool(minutes),
-        memory_minutes=minutes,
-        memory_size=args.memory_size,
-    )
+    cfg = _config_from(args, BenchConfig, memory=not args.no_memory and bool(minutes), memory_minutes=minutes)
     report = run_bench(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
@@ -251,17 +240,7 @@ def _inject(args: argparse.Namespace) -> int:
     from vad_core.injection import InjectionConfig, inject_file, labels_path
     from vad_core.metrics import auc
 
-    cfg = InjectionConfig(
-        kind=args.kind,
-        start=args.start,
-        end=args.end,
-        seed=args.seed,
-        size=args.size,
-        speed=args.speed,
-        factor=args.factor,
-        delta=args.delta,
-        polarity=args.polarity,
-    )
+    cfg = _config_from(args, InjectionConfig)
     labels = inject_file(args.video, args.out, cfg)
     summary = {
         "frames": len(labels),

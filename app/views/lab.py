@@ -15,7 +15,7 @@ import streamlit as st
 from app.state import Clip, Source, clip_store, sample_paths
 from app.views.analysis import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
-from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, TEXT_RGB, THRESHOLD_RGB
+from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from vad_core import LoadedModel
 from vad_core.explain import FrameSteps, explain_frame, heat_rgb
 from vad_core.scoring import ERROR_KINDS
@@ -139,12 +139,7 @@ def _error_chart(clip: Clip, t: int, threshold: float) -> go.Figure:
     figure.add_hline(y=tau, line={"color": THRESHOLD_RGB, "dash": "dash", "width": 1.5})
     figure.add_vline(x=t, line={"color": "rgba(255,255,255,0.6)", "width": 1})
     figure.update_layout(
-        height=200,
-        margin={"l": 48, "r": 8, "t": 26, "b": 34},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"color": TEXT_RGB, "size": 12},
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        **dark_layout(200, {"l": 48, "r": 8, "t": 26, "b": 34}),
         xaxis={"title": {"text": "frame", "standoff": 4}, "gridcolor": GRID_RGB, "zeroline": False},
         yaxis={"title": {"text": "e(t)"}, "gridcolor": GRID_RGB, "zeroline": False, "rangemode": "tozero"},
         annotations=[{"text": "e = τ (c = 1)", "x": 0, "xref": "paper", "y": tau, "yanchor": "bottom",

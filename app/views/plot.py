@@ -22,7 +22,21 @@ SEGMENT_FILL = "rgba(255, 75, 75, 0.28)"
 TRUTH_FILL = "rgba(255, 170, 0, 0.75)"
 TEXT_RGB = "rgba(250, 250, 250, 0.85)"
 GRID_RGB = "rgba(250, 250, 250, 0.08)"
+SMALL = {"size": 11}
 SHORT = {"score": "c(t)", "regularity": "s(t)", "error": "e(t)"}
+
+
+def dark_layout(height: int, margin: dict, **layout: object) -> dict:
+    """The dashboard's plot look: transparent on the dark theme, light text, the legend above at the right."""
+    base = {
+        "height": height,
+        "margin": margin,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": TEXT_RGB, "size": 12},
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+    }
+    return base | layout
 
 
 def _band(start: int, end: int, y0: float, y1: float, fill: str, name: str) -> dict:
@@ -126,14 +140,13 @@ def score_figure(
         )
     figure = go.Figure(traces)
     figure.update_layout(
-        height=height,
-        margin={"l": 52, "r": 12, "t": 46, "b": 38},  # the player labels its cursor in the top margin
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"color": TEXT_RGB, "size": 12},
+        **dark_layout(
+            height,
+            {"l": 52, "r": 12, "t": 46, "b": 38},  # the player labels its cursor in the top margin
+            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.1, "yanchor": "bottom", "font": SMALL},
+        ),
         shapes=shapes,
         showlegend=True,
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.1, "yanchor": "bottom", "font": {"size": 11}},
         hovermode="x",
         dragmode=False,
         xaxis={"title": {"text": "frame", "standoff": 4}, "range": [-0.5, len(values) - 0.5], "fixedrange": True,

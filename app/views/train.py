@@ -19,7 +19,7 @@ from app.state import SAMPLES, VIDEO_TYPES
 from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views import analysis
 from app.views.controls import MODEL_KEY
-from app.views.plot import CURVE_RGB, GRID_RGB, TEXT_RGB
+from app.views.plot import CURVE_RGB, GRID_RGB, dark_layout
 from vad_core import BadInput
 from vad_core.train import PRESETS
 
@@ -69,12 +69,7 @@ def _loss_figure(snap: JobSnapshot) -> go.Figure:
         ]
     )  # fmt: skip
     figure.update_layout(
-        height=280,
-        margin={"l": 56, "r": 12, "t": 30, "b": 40},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"color": TEXT_RGB, "size": 12},
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        **dark_layout(280, {"l": 56, "r": 12, "t": 30, "b": 40}),
         xaxis={"title": {"text": "step"}, "gridcolor": GRID_RGB},
         yaxis={"title": {"text": "reconstruction loss (MSE)"}, "type": "log", "gridcolor": GRID_RGB},
     )

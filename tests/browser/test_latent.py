@@ -10,19 +10,11 @@ import time
 
 import pytest
 
+from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, until
+
 pytestmark = pytest.mark.browser
 
-PLAYER = "iframe[title$='player']"
-ANALYSIS_S = 300  # the default sample is analyzed on opening; the CPU may be shared
 FRAMES = 180  # Test004, the default sample
-
-
-def until(condition, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        time.sleep(0.1)
 
 
 def test_latent_view_follows_the_player_and_seeks(dashboard):

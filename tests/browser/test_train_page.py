@@ -22,7 +22,7 @@ STEP_TEXT = re.compile(r"Training · step (\d+)")
 def steps_shown(page) -> int:
     text = page.locator("[data-testid='stProgress']").first.inner_text()
     match = STEP_TEXT.search(text)
-    return int(match.group(1)) if match else -1
+    return int(match.group(1)) if match else -1  # -1 also once the run has finished
 
 
 def loss_points(page) -> int:
@@ -51,6 +51,13 @@ def test_train_a_model_in_the_app_and_analyze_with_it(dashboard):
     until(lambda: loss_points(page) > first_points, STEP_S, "the loss curve did not grow")
     dashboard.screenshot("train-01-running")
     assert page.get_by_role("button", name="Cancel training").is_visible()
+
+    # Leaving the page does not stop the run: another page works meanwhile, and the run has moved on on return.
+    steps_before = steps_shown(page)
+    page.get_by_role("link", name="Reconstruction lab").click()
+    page.get_by_text("How the numbers of frame").wait_for(timeout=ANALYSIS_S * 1000)
+    page.get_by_role("link", name="Train your scene").click()
+    until(lambda: steps_shown(page) > steps_before or page.get_by_text("Finished.").count() > 0, STEP_S, "stopped")
 
     page.get_by_text("Finished.").wait_for(timeout=TRAINING_S * 1000)
     dashboard.screenshot("train-02-finished")
