@@ -5,18 +5,22 @@
     job.snapshot()                                 # steps, losses, fraction, ETA, state: for the live view
     job.cancel()                                   # stops after the current step, then calibrates and saves
 
-The child runs the same vad_core.train.train as `python -m vad_core train`, with the same calibration on held-out
-normal frames, and saves to the user models folder. A cancelled run keeps what it learned. A process, not a
-thread: the server's interpreter stays free for the pages, and torch's first optimizer (which imports
-torch._dynamo, inspecting every loaded module) starts in seconds instead of minutes among Streamlit's modules.
+The child is the command line itself, `python -m vad_core train ... --progress-json`: the same training and
+calibration on held-out normal frames as for CLI users, its steps read from its stdout, a cancel sent as
+SIGTERM (which it turns into "stop, calibrate, save"). A process, not a thread: the server's interpreter
+stays free for the pages, and torch's first optimizer, which imports torch._dynamo and inspects every loaded
+module, starts in seconds instead of minutes among Streamlit's modules.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
-import queue
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,11 +31,11 @@ import streamlit as st
 
 from app.models import check_model_name, models_folder
 from vad_core import BadInput
-from vad_core.train import TrainConfig, TrainProgress, TrainResult, train_in_child
+from vad_core.train import TrainProgress
 
 LOG = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
 MAX_CLIPS = 50
-SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked server threads or locks
 
 
 @dataclass(frozen=True)
@@ -77,16 +81,17 @@ class JobSnapshot:
 
 @dataclass
 class TrainingJob:
-    """One run: the thread writes progress under the lock, views read snapshots."""
+    """One run: the relay thread writes progress under the lock, views read snapshots."""
 
     request: TrainingRequest
-    config: TrainConfig
+    command: list[str]
     started: float = field(default_factory=time.monotonic)
     state: str = "running"
     message: str = ""
-    result: TrainResult | None = None
+    checkpoint: Path | None = None
+    process: subprocess.Popen | None = None
     _progress: list[TrainProgress] = field(default_factory=list)
-    _stop: object = field(default_factory=SPAWN.Event)  # a multiprocessing Event, shared with the child
+    _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_step(self, progress: TrainProgress) -> None:
@@ -95,21 +100,25 @@ class TrainingJob:
             if progress.fraction >= 1.0:
                 self.state = "calibrating"
 
-    def should_stop(self) -> bool:
+    @property
+    def cancel_requested(self) -> bool:
         return self._stop.is_set()
 
     def cancel(self) -> None:
+        """Ask the child to stop after its current step; it then calibrates and saves."""
         self._stop.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
 
-    def finish(self, state: str, message: str, result: TrainResult | None = None) -> None:
+    def finish(self, state: str, message: str, checkpoint: Path | None = None) -> None:
         with self._lock:
-            self.state, self.message, self.result = state, message, result
+            self.state, self.message, self.checkpoint = state, message, checkpoint
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             progress = list(self._progress)
             state = "calibrating" if self.state == "running" and self._stop.is_set() else self.state
-            message, result = self.message, self.result
+            message, checkpoint = self.message, self.checkpoint
         last = progress[-1] if progress else None
         fraction = last.fraction if last else 0.0
         elapsed = last.elapsed_s if last else 0.0
@@ -126,7 +135,7 @@ class TrainingJob:
             frames_seen=last.frames_seen if last else 0,
             eta_s=eta,
             message=message,
-            checkpoint=result.checkpoint if result else None,
+            checkpoint=checkpoint,
         )
 
 
@@ -143,41 +152,53 @@ def _stage_clips(clips: tuple[ClipFile, ...], folder: Path) -> Path:
     return folder
 
 
-def _relay(job: TrainingJob, child: multiprocessing.Process, events: multiprocessing.Queue) -> tuple:
-    """Pass the child's steps to the job until its outcome arrives: (state, message, result)."""
-    while True:
-        try:
-            kind, payload = events.get(timeout=1.0)
-        except queue.Empty:
-            if not child.is_alive():
-                return "failed", f"the training process ended unexpectedly (exit code {child.exitcode})", None
-            continue
-        if kind == "step":
-            job.on_step(payload)
-        elif kind == "done":
-            return ("cancelled" if payload.cancelled else "done"), f"saved {payload.checkpoint}", payload
-        elif kind == "failed":
-            return "failed", payload, None
-        else:
-            LOG.error("training %s failed: %s", job.request.name, payload)
-            return "failed", f"internal error: {payload}", None
+def _train_command(request: TrainingRequest, data: Path, out: Path) -> list[str]:
+    """The CLI call that trains this request."""
+    command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out)]
+    command += ["--preset", request.preset, "--progress-json"]
+    if request.epochs is not None:
+        return [*command, "--epochs", str(request.epochs)]
+    return [*command, "--minutes", str(request.minutes)]
+
+
+def _outcome(job: TrainingJob, summary: dict | None, returncode: int, stderr: str) -> tuple[str, str, Path | None]:
+    """(state, message, checkpoint) from the child's last stdout object, exit status and stderr."""
+    if summary is not None and returncode == 0:
+        checkpoint = Path(summary["checkpoint"])
+        return ("cancelled" if summary["cancelled"] else "done"), f"saved {checkpoint}", checkpoint
+    if job.cancel_requested:
+        return "cancelled", "cancelled before the first step: nothing was learned, nothing saved", None
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {returncode}"
+    if returncode == 2:  # bad input: the CLI's one clear line
+        return "failed", last.removeprefix("error: "), None
+    LOG.error("training %s failed (exit %s): %s", job.request.name, returncode, stderr)
+    return "failed", f"internal error: {last}", None
 
 
 def _run(job: TrainingJob, staging: Path | None) -> None:
-    """Run the training process; the job is marked finished only once the staged clips are gone."""
-    events = SPAWN.Queue()
-    child = SPAWN.Process(
-        target=train_in_child, args=(job.config, events, job._stop), name=f"vad-train-{job.request.name}", daemon=True
-    )
-    outcome: tuple = ("failed", "the training process did not start", None)
+    """Run the CLI, relay its steps; the job is marked finished only once the staged clips are gone."""
+    outcome: tuple[str, str, Path | None] = ("failed", "the training process did not start", None)
     try:
-        child.start()
-        outcome = _relay(job, child, events)
+        with tempfile.TemporaryFile(mode="w+") as errors:
+            env = os.environ | {"PYTHONPATH": str(ROOT)}
+            child = subprocess.Popen(job.command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+            job.process = child
+            with child:
+                if job.cancel_requested:  # cancelled while it was starting
+                    job.cancel()
+                summary = None
+                for line in child.stdout:
+                    event = json.loads(line) if line.startswith("{") else {}
+                    if "done" in event:
+                        summary = event["done"]
+                    elif "step" in event:
+                        job.on_step(TrainProgress(**event))
+            errors.seek(0)
+            outcome = _outcome(job, summary, child.returncode, errors.read())
     except Exception as err:  # the page must say what happened; the log keeps the traceback
         LOG.exception("training %s failed", job.request.name)
         outcome = ("failed", f"internal error: {type(err).__name__}: {err}", None)
     finally:
-        child.join(timeout=30)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         job.finish(*outcome)
@@ -194,7 +215,7 @@ class TrainingRunner:
         return self.job is not None and not self.job.snapshot().finished
 
     def start(self, request: TrainingRequest) -> TrainingJob:
-        """Validate, stage the clips and start the thread; BadInput when it cannot start."""
+        """Validate, stage the clips and start the run; BadInput when it cannot start."""
         check_model_name(request.name)
         if not request.clips and request.dataset is None:
             raise BadInput("choose at least one normal clip, or a dataset folder")
@@ -212,15 +233,7 @@ class TrainingRunner:
             if request.clips:
                 staging = Path(tempfile.mkdtemp(prefix=f".staging-{request.name}-", dir=folder))
                 data = _stage_clips(request.clips, staging)
-            config = TrainConfig(
-                data=str(data),
-                out=str(folder / request.name),
-                preset=request.preset,
-                minutes=request.minutes,
-                epochs=request.epochs,
-                command=f"app: train your scene ({len(request.clips) or 'dataset'} clips, preset {request.preset})",
-            )
-            job = TrainingJob(request, config)
+            job = TrainingJob(request, _train_command(request, Path(data), folder / request.name))
             self.job = job
             threading.Thread(target=_run, args=(job, staging), name=f"vad-train-{request.name}", daemon=True).start()
             return job

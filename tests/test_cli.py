@@ -7,16 +7,21 @@ module are started together, a few at a time, because each pays the interpreter 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.conftest import REPO, TINY_SIZE
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +171,27 @@ def test_evaluate_json(runs, sample_labels):
     for key in ("auc_micro", "auc_macro", "auc_micro_video_norm", "pixel_auc", "eer"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["frames_per_second"] > 0
+
+
+def test_train_reports_steps_as_json_and_stops_gracefully_on_sigterm(samples, tmp_path):
+    """What the app's training page relies on: one JSON object per step, and SIGTERM = stop, calibrate, save."""
+    stem = tmp_path / "stopped"
+    command = [sys.executable, "-m", "vad_core", "train", "--data", str(samples), "--out", str(stem)]
+    command += ["--input-size", str(TINY_SIZE), "--minutes", "30", "--progress-json"]
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    errors = tmp_path / "stderr.txt"
+    with (
+        errors.open("w") as sink,
+        subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=sink, text=True) as child,
+    ):
+        first = json.loads(child.stdout.readline())
+        assert set(first) == {"step", "epoch", "loss", "frames_seen", "elapsed_s", "fraction"} and first["step"] == 1
+        child.send_signal(signal.SIGTERM)
+        rest = [json.loads(line) for line in child.stdout]
+    stderr = errors.read_text()
+    assert child.returncode == 0, stderr
+    assert "stopping after this step" in stderr
+    done = rest[-1]["done"]
+    assert done["cancelled"] is True and done["steps"] == len(rest)  # the first step plus any in flight
+    card = json.loads(stem.with_suffix(".json").read_text())
+    assert card["training"]["cancelled"] is True and card["calibration"]["frames"] > 0

@@ -140,7 +140,9 @@ def test_the_train_page_starts_a_run_and_shows_its_progress(models_dir, monkeypa
 
     job = training_runner().job
     assert job is not None and job.request.name == "page-run" and job.request.minutes == 0.5
-    job.cancel()
-    assert wait_finished(job).state == "cancelled"
+    job.cancel()  # at once, while the child is still starting: nothing to save, and the page says so
+    snap = wait_finished(job)
+    assert snap.state == "cancelled" and snap.checkpoint is None and not (models_dir / "page-run.json").exists()
     app.run()
-    assert any("Cancelled" in s.value for s in app.success)
+    assert any("nothing saved" in i.value for i in app.info), [i.value for i in app.info]
+    assert not app.button(key="start_training").disabled  # the next run can start

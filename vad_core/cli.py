@@ -15,8 +15,10 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
-from dataclasses import fields
+import threading
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -66,6 +68,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-clips", type=int, default=None, help="use only the first N training clips")
     p.add_argument("--device", default=None)
     p.add_argument("--resume", action="store_true", help="continue from STEM.resume.safetensors if present")
+    p.add_argument(
+        "--progress-json", action="store_true", help="one JSON object per step on stdout, then a summary (for UIs)"
+    )
 
     p = sub.add_parser("calibrate", help="re-fit the calibrated score of a model on normal clips")
     p.add_argument("--data", required=True, help="normal clips: a dataset folder with train/, or a folder of clips")
@@ -174,12 +179,38 @@ def _config_from(args: argparse.Namespace, config: type[T], **values: object) ->
     return config(**(options | values))
 
 
+def _stop_on_signal() -> threading.Event:
+    """Ctrl-C or SIGTERM stops training after the current step; it still calibrates and saves. A second
+    Ctrl-C aborts at once."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        print("stopping after this step; then calibrating and saving (Ctrl-C again to abort)", file=sys.stderr)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return stop
+
+
 def _train(args: argparse.Namespace) -> int:
-    from vad_core.train import TrainConfig, train
+    from vad_core.train import TrainConfig, TrainProgress, train
 
     cfg = _config_from(args, TrainConfig, command=_command_line())
-    result = train(cfg)
-    print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s")
+    stop = _stop_on_signal()
+    if args.progress_json:
+
+        def report(progress: TrainProgress) -> None:
+            print(json.dumps(asdict(progress)), flush=True)
+
+        result = train(cfg, on_step=report, should_stop=stop.is_set, show_progress=False)
+        summary = {"checkpoint": str(result.checkpoint), "steps": result.steps, "cancelled": result.cancelled}
+        print(json.dumps({"done": summary}), flush=True)
+        return 0
+    result = train(cfg, should_stop=stop.is_set)
+    stopped = " (stopped early)" if result.cancelled else ""
+    print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s{stopped}")
     print(f"wrote {result.checkpoint}")
     return 0
 

@@ -10,11 +10,8 @@ import json
 import math
 import random
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import numpy as np
@@ -253,18 +250,3 @@ def _version() -> str:
 
     return __version__
 
-
-def train_in_child(cfg: TrainConfig, events: Queue, stop: Event) -> None:
-    """Entry point of a training process: each step's TrainProgress, then the outcome, go to `events`.
-
-    Outcomes: ("done", TrainResult), ("failed", message) for bad input, ("error", message) for a bug.
-    A process keeps the caller's interpreter (a web server, say) free, and starts from a small module set.
-    """
-    try:
-        result = train(cfg, on_step=lambda p: events.put(("step", p)), should_stop=stop.is_set, show_progress=False)
-        events.put(("done", result))
-    except BadInput as err:
-        events.put(("failed", str(err)))
-    except Exception as err:
-        traceback.print_exc()
-        events.put(("error", f"{type(err).__name__}: {err}"))

@@ -95,6 +95,8 @@ def _job_status() -> None:
     st.progress(min(snap.fraction, 1.0), text=text)
     if snap.state == "failed":
         st.error(f"**Training failed.** {snap.message}", icon=":material/error:")
+    elif snap.checkpoint is None and snap.finished:
+        st.info(f"**Cancelled.** {snap.message}", icon=":material/info:")
     elif snap.finished:
         st.success(
             f"**{STATE_TEXT[snap.state]}.** Saved as `{snap.checkpoint.with_suffix('')}`. Pick **{snap.name}** in the "
@@ -152,7 +154,9 @@ def _form() -> None:
         st.caption(f"Models are saved in `{models_folder()}` (set `VAD_MODELS_DIR` to change it).")
     if busy:
         st.info("A training run is in progress on this server; start the next one when it ends.")
-    if st.button("Start training", type="primary", icon=":material/model_training:", disabled=busy):
+    if st.button(
+        "Start training", type="primary", icon=":material/model_training:", disabled=busy, key="start_training"
+    ):
         request = TrainingRequest(
             name=name.strip(),
             preset=preset,
