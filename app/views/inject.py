@@ -83,7 +83,10 @@ def _config(frame_count: int) -> InjectionConfig:
     kind = left.selectbox("Anomaly", KINDS, format_func=KIND_TEXT.get, key="inject_kind")
     seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="inject_seed", help="The same seed gives the same clip.")
     default = (frame_count * 2 // 5, frame_count * 3 // 5)
-    start, end = right.slider("Injected frames", 0, frame_count, default, key="inject_range")
+    start, end = right.slider(
+        "Injected frames", 0, frame_count, default, key="inject_range", help="From the first up to, not including,"
+        " the second: like a Python slice, and like `vad_core inject --start --end`.",
+    )  # fmt: skip
     options = {}
     if kind == "speedup":
         options["factor"] = right.slider("Speed-up factor", 2, 8, 3, key="inject_factor")
@@ -104,7 +107,8 @@ def _inject(source: Source, cfg: InjectionConfig) -> Injected:
 def render() -> None:
     st.title("Inject an anomaly", anchor=False)
     st.caption(INTRO)
-    model = load_or_stop(str(model_controls().model.stem))
+    models = model_controls()
+    model = load_or_stop(str(models.model.stem))
     source = _normal_source()
     try:
         cfg = _config(_frame_count(source))
@@ -127,4 +131,4 @@ def render() -> None:
     injected_source = Source.upload(injected.name, injected.data)
     clip = open_with_progress(injected_source, model)
     truth = injected.labels[: clip.analysis.frame_count].astype(int)
-    show_clip(injected_source, clip, model, truth, "injected range")
+    show_clip(injected_source, clip, model, truth, "injected range", models.compare)
