@@ -103,7 +103,7 @@ def _job_status() -> None:
             "model picker of the analysis page.",
             icon=":material/check_circle:",
         )
-        if snap.checkpoint is not None and st.button("Analyze with this model", icon=":material/query_stats:"):
+        if st.button("Analyze with this model", icon=":material/query_stats:"):
             st.session_state[MODEL_KEY] = str(snap.checkpoint.with_suffix(""))
             st.switch_page(st.Page(analysis.render, url_path="analyze", default=True))
     elif st.button("Cancel training", icon=":material/stop_circle:", key="cancel_training"):
