@@ -36,6 +36,8 @@ from vad_core.train import TrainProgress
 LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 MAX_CLIPS = 50
+MAX_UPLOAD_BYTES = 2 << 30  # uploaded clips of one run, staged on disk while it trains
+MAX_MINUTES = 600.0  # also caps a run given in epochs: one user must not hold the server for days
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,8 @@ def _train_command(request: TrainingRequest, data: Path, out: Path) -> list[str]
     command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out)]
     command += ["--preset", request.preset, "--progress-json"]
     if request.epochs is not None:
-        return [*command, "--epochs", str(request.epochs)]
-    return [*command, "--minutes", str(request.minutes)]
+        command += ["--epochs", str(request.epochs)]
+    return [*command, "--minutes", str(min(request.minutes or MAX_MINUTES, MAX_MINUTES))]
 
 
 def _outcome(job: TrainingJob, summary: dict | None, returncode: int, stderr: str) -> tuple[str, str, Path | None]:
@@ -221,6 +223,9 @@ class TrainingRunner:
             raise BadInput("choose at least one normal clip, or a dataset folder")
         if len(request.clips) > MAX_CLIPS:
             raise BadInput(f"{len(request.clips)} clips: at most {MAX_CLIPS} per run")
+        uploaded = sum(len(clip.data or b"") for clip in request.clips)
+        if uploaded > MAX_UPLOAD_BYTES:
+            raise BadInput(f"{uploaded / 2**30:.1f} GB of clips: at most {MAX_UPLOAD_BYTES / 2**30:.0f} GB per run")
         if request.dataset is not None and not request.dataset.is_dir():
             raise BadInput(f"{request.dataset}: no such folder on the server")
         with self._lock:

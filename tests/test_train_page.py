@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,8 +87,6 @@ def test_a_cancelled_run_keeps_what_it_learned(models_dir):
     ],
 )
 def test_bad_requests_are_refused_before_anything_runs(models_dir, request_kwargs, message):
-    from pathlib import Path
-
     kwargs = {"clips": SAMPLE_CLIPS} | request_kwargs
     if "dataset" in kwargs:
         kwargs["dataset"] = Path(kwargs["dataset"])
@@ -95,6 +94,16 @@ def test_bad_requests_are_refused_before_anything_runs(models_dir, request_kwarg
     with pytest.raises(BadInput, match=message):
         runner.start(TrainingRequest(**kwargs))
     assert runner.job is None and not runner.busy()
+
+
+def test_runs_are_bounded_in_upload_size_and_time(models_dir, monkeypatch):
+    import app.training as training
+
+    monkeypatch.setattr(training, "MAX_UPLOAD_BYTES", 1000)
+    with pytest.raises(BadInput, match="GB of clips"):
+        TrainingRunner().start(TrainingRequest(name="big", clips=(ClipFile("a.mp4", data=b"x" * 1001),)))
+    epochs = training._train_command(TrainingRequest(name="e", minutes=None, epochs=500), Path("d"), Path("o"))
+    assert epochs[-4:] == ["--epochs", "500", "--minutes", str(training.MAX_MINUTES)]
 
 
 def test_an_unreadable_upload_fails_with_its_reason_and_leaves_nothing(models_dir):
