@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vad_core.layers.conv import cached
+
 
 class ConvLSTMCell(nn.Module):
     """One time step; the four gates come from a single convolution over [input, hidden]."""
@@ -36,7 +38,8 @@ class ConvLSTM(nn.Module):
 
     For inference (no autograd, `fast` set) the input half of the gate convolution runs once over all
     T frames as one batch, only the hidden half stays in the recurrence (and is skipped at t = 0,
-    where h = 0), and the gate arithmetic works in place. Same weights, same sums regrouped.
+    where h = 0), and the gate arithmetic works in place. On the CPU one sigmoid covers all four
+    gates (tanh as 2 sigmoid(2a) - 1, as in vad_core.layers.conv.tanh_). Same weights, same sums regrouped.
     """
 
     def __init__(self, in_ch: int, hidden_ch: int, kernel_size: int = 3):
@@ -58,17 +61,37 @@ class ConvLSTM(nn.Module):
         b, t, cin = x.shape[:3]
         gates = self.cell.gates
         hid = self.cell.hidden_ch
-        cl = torch.channels_last  # NHWC throughout: mkldnn's faster layout for these convolutions
-        w_x, w_h = (w.contiguous(memory_format=cl) for w in (gates.weight[:, :cin], gates.weight[:, cin:]))
+        sigmoid_only = x.device.type == "cpu"
+        w_x, w_h, bias = cached(
+            self, f"gates_{sigmoid_only}", (gates.weight, gates.bias), lambda: self._split_weights(cin, sigmoid_only)
+        )
         pad = gates.padding
-        g_x = F.conv2d(x.flatten(0, 1), w_x, gates.bias, padding=pad).unflatten(0, (b, t))  # (B, T, 4H, h, w)
+        g_x = F.conv2d(x.flatten(0, 1), w_x, bias, padding=pad).unflatten(0, (b, t))  # (B, T, 4H, h, w)
         out = x.new_empty(b, t, x.shape[3], x.shape[4], hid).permute(0, 1, 4, 2, 3)  # (B, T, H, h, w), NHWC frames
         h = c = None
         for step in range(t):
             g = g_x[:, step] if h is None else F.conv2d(h, w_h, padding=pad).add_(g_x[:, step])
-            ifo = torch.sigmoid(g[:, : 3 * hid])
-            i, f, o = ifo[:, :hid], ifo[:, hid : 2 * hid], ifo[:, 2 * hid :]
-            cand = torch.tanh(g[:, 3 * hid :])
+            if sigmoid_only:  # tanh(a) = 2 sigmoid(2a) - 1, the candidate's 2a from the doubled weights
+                s = g.sigmoid_()
+                i, f, o = s[:, :hid], s[:, hid : 2 * hid], s[:, 2 * hid : 3 * hid]
+                cand = s[:, 3 * hid :].mul_(2.0).sub_(1.0)
+            else:
+                ifo = torch.sigmoid(g[:, : 3 * hid])
+                i, f, o = ifo[:, :hid], ifo[:, hid : 2 * hid], ifo[:, 2 * hid :]
+                cand = torch.tanh(g[:, 3 * hid :])
             c = i * cand if c is None else c.mul_(f).addcmul_(i, cand)
-            h = torch.mul(torch.tanh(c), o, out=out[:, step])
+            squashed = torch.mul(c, 2.0).sigmoid_().mul_(2.0).sub_(1.0) if sigmoid_only else torch.tanh(c)
+            h = torch.mul(squashed, o, out=out[:, step])
         return out
+
+    def _split_weights(self, cin: int, sigmoid_only: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The gate convolution's input and hidden halves, channels-last; with sigmoid_only the candidate
+        gate's rows doubled (exact), so one sigmoid over all four gates gives sigmoid(2a) for it."""
+        w, bias = self.cell.gates.weight, self.cell.gates.bias
+        if sigmoid_only:
+            scale = torch.ones(w.shape[0], dtype=w.dtype, device=w.device)
+            scale[3 * self.cell.hidden_ch :] = 2.0
+            w = w * scale[:, None, None, None]
+            bias = bias * scale if bias is not None else None
+        cl = torch.channels_last  # NHWC throughout: mkldnn's faster layout for these convolutions
+        return w[:, :cin].contiguous(memory_format=cl), w[:, cin:].contiguous(memory_format=cl), bias

@@ -86,24 +86,32 @@ def conv_transpose2d_into_padded(
     stride: int,
     pad: int,
     activation: Callable[[Tensor], Tensor] | None = None,
+    border: float = 0.0,
+    phases: list[tuple[int, int, Tensor]] | None = None,
 ) -> Tensor:
-    """activation(conv_transpose2d(x, weight, bias, stride)) written into a zero border of `pad` pixels.
+    """activation(conv_transpose2d(x, weight, bias, stride)) written into a border of `pad` pixels
+    holding `border` (zero; 1/2 for an output passed on as s = (tanh + 1) / 2, whose zero that is).
 
     Each output phase is its own stride-1 convolution, written straight into its strided slots of the
     padded buffer, which is what the next sub-pixel layer reads (with padding=0). The buffer is NHWC.
+    phases: exact_phase_weights(weight, stride), channels-last, when the caller keeps them.
     """
     n = x.shape[0]
     cout, k = weight.shape[1], weight.shape[2]
     h, w = output_size(x.shape[-2], k, stride), output_size(x.shape[-1], k, stride)
     buf = x.new_empty(n, h + 2 * pad, w + 2 * pad, cout).permute(0, 3, 1, 2)
-    for ry, rx, wp in exact_phase_weights(weight, stride):
-        wp = wp.contiguous(memory_format=torch.channels_last)
+    if phases is None:
+        phases = [
+            (ry, rx, wp.contiguous(memory_format=torch.channels_last))
+            for ry, rx, wp in exact_phase_weights(weight, stride)
+        ]
+    for ry, rx, wp in phases:
         phase = F.conv2d(x, wp, bias, padding=(wp.shape[2] - 1, wp.shape[3] - 1))
         if activation is not None:
             phase = activation(phase)
         buf[:, :, pad + ry : pad + h : stride, pad + rx : pad + w : stride] = phase
-    buf[:, :, :pad].zero_()
-    buf[:, :, pad + h :].zero_()
-    buf[:, :, :, :pad].zero_()
-    buf[:, :, :, pad + w :].zero_()
+    buf[:, :, :pad].fill_(border)
+    buf[:, :, pad + h :].fill_(border)
+    buf[:, :, :, :pad].fill_(border)
+    buf[:, :, :, pad + w :].fill_(border)
     return buf
