@@ -351,7 +351,7 @@ def analyze(
 
     def frames() -> Iterator[np.ndarray]:
         nonlocal decoded
-        for gray in limited(select(stream_raw_gray(video), selection), limits, name, info.fps):
+        for gray in limited(select(stream_raw_gray(video, threads=1), selection), limits, name, info.fps):
             decoded += 1
             yield resize_scale(gray, model.cfg.input_size)
 
