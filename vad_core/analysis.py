@@ -269,6 +269,10 @@ def analyze_frames(
     scoring = model.scoring
     prev: tuple[np.ndarray, np.ndarray] | None = None
     done = 0
+    # This thread decodes and stitches blocks; its few torch ops would fork an OpenMP team whose idle thread
+    # spins, after each, on a core the model workers need. One thread here (restored after).
+    caller_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         blocks = map_blocks(
             model.net,
@@ -301,6 +305,7 @@ def analyze_frames(
                 progress(done, total)
         arrays = {key: store.finish() for key, store in stores.items()}
     finally:
+        torch.set_num_threads(caller_threads)
         for store in stores.values():
             store.close()
     if progress:
