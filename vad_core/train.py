@@ -249,4 +249,3 @@ def _version() -> str:
     from vad_core import __version__
 
     return __version__
-
