@@ -38,9 +38,9 @@ def models_folder() -> Path:
     return Path(data_home) / "vad" / "models"
 
 
-def user_models(folder: Path | None = None) -> list[Path]:
+def user_models() -> list[Path]:
     """Checkpoint stems in the models folder that have both files, newest first."""
-    folder = folder or models_folder()
+    folder = models_folder()
     if not folder.is_dir():
         return []
     cards = [p for p in folder.glob("*.json") if p.with_suffix(".safetensors").is_file()]
@@ -56,9 +56,8 @@ def available_models() -> list[ModelEntry]:
     return entries
 
 
-def check_model_name(name: str) -> str:
+def check_model_name(name: str) -> None:
     """A name that is safe as a file name and not taken yet, else BadInput saying what to change."""
-    name = name.strip()
     if not MODEL_NAME.match(name):
         raise BadInput(
             f"{name!r} is not a usable model name: use 1-64 letters, digits, '-', '_' or '.', "
@@ -66,4 +65,3 @@ def check_model_name(name: str) -> str:
         )
     if (models_folder() / f"{name}.json").exists():
         raise BadInput(f"a model named {name!r} exists already in {models_folder()}; choose another name")
-    return name

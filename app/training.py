@@ -23,13 +23,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
 from app.models import check_model_name, models_folder
+from app.state import safe_upload_name
 from vad_core import BadInput
 from vad_core.train import TrainProgress
 
@@ -87,7 +87,6 @@ class TrainingJob:
 
     request: TrainingRequest
     command: list[str]
-    started: float = field(default_factory=time.monotonic)
     state: str = "running"
     message: str = ""
     checkpoint: Path | None = None
@@ -146,7 +145,7 @@ def _stage_clips(clips: tuple[ClipFile, ...], folder: Path) -> Path:
     train_dir = folder / "train"
     train_dir.mkdir(parents=True)
     for i, clip in enumerate(clips):
-        target = train_dir / f"{i:03d}_{clip.name}"
+        target = train_dir / f"{i:03d}_{safe_upload_name(clip.name)}"  # an upload's name is never a path
         if clip.path is not None:
             shutil.copyfile(clip.path, target)
         else:

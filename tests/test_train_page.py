@@ -155,3 +155,11 @@ def test_the_train_page_starts_a_run_and_shows_its_progress(models_dir, monkeypa
     app.run()
     assert any("nothing saved" in i.value for i in app.info), [i.value for i in app.info]
     assert not app.button(key="start_training").disabled  # the next run can start
+
+
+def test_staged_upload_names_never_become_paths(tmp_path):
+    from app.training import _stage_clips
+
+    _stage_clips((ClipFile("../../escape.mp4", data=b"x"), ClipFile("a/b\\c.mp4", data=b"y")), tmp_path / "run")
+    staged = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert staged == [Path("run/train/000_escape.mp4"), Path("run/train/001_c.mp4")]

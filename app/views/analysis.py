@@ -85,6 +85,12 @@ def chosen_model() -> LoadedModel:
     return load_or_stop(chosen_model_stem())
 
 
+def sidebar_models() -> tuple[LoadedModel, ModelEntry | None]:
+    """The sidebar's model pickers: the chosen model, loaded, and the one to compare with, if any."""
+    choice = model_controls()
+    return load_or_stop(str(choice.model.stem)), choice.compare
+
+
 def load_or_stop(stem: str) -> LoadedModel:
     try:
         return load_model(stem)
@@ -227,13 +233,12 @@ def _metrics(clip: Clip, segments: list[Segment], truth: np.ndarray | None, trut
 def render() -> None:
     st.title("Video anomaly detection", anchor=False)
     st.caption(INTRO)
-    models = model_controls()
-    model = load_or_stop(str(models.model.stem))
+    model, compare = sidebar_models()
     choice = video_controls()
     source = _source(choice)
     clip = open_with_progress(source, model)
     truth, truth_note = _truth(clip, choice)
-    show_clip(source, clip, model, truth, truth_note, models.compare)
+    show_clip(source, clip, model, truth, truth_note, compare)
 
 
 def show_clip(

@@ -61,18 +61,20 @@ class Detection:
         return SegmentRule(cut, self.min_duration, self.merge_gap)
 
 
-def chosen_model_stem() -> str:
-    """The model picked on the analysis page (or sent there by the training page), else the default."""
-    entries = [str(e.stem) for e in available_models()]
+def chosen_model_stem(stems: list[str] | None = None) -> str:
+    """The model picked on the analysis page (or sent there by the training page), else the default.
+
+    stems: the models on offer, when the caller has listed them already."""
+    stems = stems or [str(e.stem) for e in available_models()]
     wanted = st.session_state.get(MODEL_KEY)
-    return wanted if wanted in entries else entries[0]
+    return wanted if wanted in stems else stems[0]
 
 
 def model_controls() -> ModelChoice:
     entries = {str(e.stem): e for e in available_models()}
     stems = list(entries)
     if st.session_state.get(PICKER_KEY) not in entries:
-        st.session_state[PICKER_KEY] = chosen_model_stem()
+        st.session_state[PICKER_KEY] = chosen_model_stem(stems)
     st.sidebar.subheader("Model")
     stem = st.sidebar.selectbox(
         "Model",

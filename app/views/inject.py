@@ -17,8 +17,7 @@ import numpy as np
 import streamlit as st
 
 from app.state import SAMPLES, VIDEO_TYPES, Source
-from app.views.analysis import load_or_stop, open_with_progress, show_clip
-from app.views.controls import model_controls
+from app.views.analysis import open_with_progress, show_clip, sidebar_models
 from vad_core import BadInput
 from vad_core.injection import KINDS, InjectionConfig, inject_file
 from vad_core.video import probe
@@ -107,8 +106,7 @@ def _inject(source: Source, cfg: InjectionConfig) -> Injected:
 def render() -> None:
     st.title("Inject an anomaly", anchor=False)
     st.caption(INTRO)
-    models = model_controls()
-    model = load_or_stop(str(models.model.stem))
+    model, compare = sidebar_models()
     source = _normal_source()
     try:
         cfg = _config(_frame_count(source))
@@ -131,4 +129,4 @@ def render() -> None:
     injected_source = Source.upload(injected.name, injected.data)
     clip = open_with_progress(injected_source, model)
     truth = injected.labels[: clip.analysis.frame_count].astype(int)
-    show_clip(injected_source, clip, model, truth, "injected range", models.compare)
+    show_clip(injected_source, clip, model, truth, "injected range", compare)
