@@ -316,24 +316,27 @@ def _bundled_size() -> int | None:
         return None
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float | None:
+    """A memory figure of this process from /proc/self/status (Linux), in MB; None elsewhere."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return float("nan")
+    return None
+
+
+def _rss_mb() -> float:
+    rss = _status_mb("VmRSS")
+    return float("nan") if rss is None else rss
 
 
 def _peak_rss_mb() -> float:
     """This process's peak resident memory: VmHWM, since a child's ru_maxrss starts from its parent's at fork."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak_hwm = _status_mb("VmHWM")
+    if peak_hwm is not None:
+        return peak_hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
