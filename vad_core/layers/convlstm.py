@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vad_core.layers.conv import cached
+from vad_core.layers.winograd import add_conv3x3_winograd_, winograd_ok, winograd_weight
 
 
 class ConvLSTMCell(nn.Module):
@@ -39,7 +40,9 @@ class ConvLSTM(nn.Module):
     For inference (no autograd, `fast` set) the input half of the gate convolution runs once over all
     T frames as one batch, only the hidden half stays in the recurrence (and is skipped at t = 0,
     where h = 0), and the gate arithmetic works in place. On the CPU one sigmoid covers all four
-    gates (tanh as 2 sigmoid(2a) - 1, as in vad_core.layers.conv.tanh_). Same weights, same sums regrouped.
+    gates (tanh as 2 sigmoid(2a) - 1, as in vad_core.layers.conv.tanh_), and the recurrent 3x3
+    convolution runs by Winograd's F(2x2, 3x3) (vad_core.layers.winograd) on h kept with a zero border.
+    Same weights, same sums regrouped.
     """
 
     def __init__(self, in_ch: int, hidden_ch: int, kernel_size: int = 3):
@@ -58,19 +61,28 @@ class ConvLSTM(nn.Module):
         return torch.stack(outputs, dim=1)
 
     def _forward_fast(self, x: Tensor) -> Tensor:
-        b, t, cin = x.shape[:3]
+        b, t, cin, height, width = x.shape
         gates = self.cell.gates
         hid = self.cell.hidden_ch
         sigmoid_only = x.device.type == "cpu"
-        w_x, w_h, bias = cached(
+        pad = gates.padding
+        winograd = winograd_ok(x, gates.weight, pad)
+        w_x, w_h, bias, u_h = cached(
             self, f"gates_{sigmoid_only}", (gates.weight, gates.bias), lambda: self._split_weights(cin, sigmoid_only)
         )
-        pad = gates.padding
         g_x = F.conv2d(x.flatten(0, 1), w_x, bias, padding=pad).unflatten(0, (b, t))  # (B, T, 4H, h, w)
-        out = x.new_empty(b, t, x.shape[3], x.shape[4], hid).permute(0, 1, 4, 2, 3)  # (B, T, H, h, w), NHWC frames
+        if winograd:  # h goes into a zero-bordered buffer: its recurrent convolution reads it from there
+            h_padded = x.new_zeros(b, t, height + 2, width + 2, hid)
+            out = h_padded[:, :, 1:-1, 1:-1].permute(0, 1, 4, 2, 3)  # (B, T, H, h, w), NHWC frames
+        else:
+            out = x.new_empty(b, t, height, width, hid).permute(0, 1, 4, 2, 3)
         h = c = None
         for step in range(t):
-            g = g_x[:, step] if h is None else F.conv2d(h, w_h, padding=pad).add_(g_x[:, step])
+            g = g_x[:, step]
+            if h is not None and winograd:
+                add_conv3x3_winograd_(g, h_padded[:, step - 1].permute(0, 3, 1, 2), u_h)
+            elif h is not None:
+                g = F.conv2d(h, w_h, padding=pad).add_(g)
             if sigmoid_only:  # tanh(a) = 2 sigmoid(2a) - 1, the candidate's 2a from the doubled weights
                 s = g.sigmoid_()
                 i, f, o = s[:, :hid], s[:, hid : 2 * hid], s[:, 2 * hid : 3 * hid]
@@ -84,9 +96,10 @@ class ConvLSTM(nn.Module):
             h = torch.mul(squashed, o, out=out[:, step])
         return out
 
-    def _split_weights(self, cin: int, sigmoid_only: bool) -> tuple[Tensor, Tensor, Tensor | None]:
-        """The gate convolution's input and hidden halves, channels-last; with sigmoid_only the candidate
-        gate's rows doubled (exact), so one sigmoid over all four gates gives sigmoid(2a) for it."""
+    def _split_weights(self, cin: int, sigmoid_only: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """The gate convolution's input and hidden halves, channels-last, and the hidden half as Winograd
+        kernels (CPU); with sigmoid_only the candidate gate's rows doubled (exact), so one sigmoid over
+        all four gates gives sigmoid(2a) for it."""
         w, bias = self.cell.gates.weight, self.cell.gates.bias
         if sigmoid_only:
             scale = torch.ones(w.shape[0], dtype=w.dtype, device=w.device)
@@ -94,4 +107,6 @@ class ConvLSTM(nn.Module):
             w = w * scale[:, None, None, None]
             bias = bias * scale if bias is not None else None
         cl = torch.channels_last  # NHWC throughout: mkldnn's faster layout for these convolutions
-        return w[:, :cin].contiguous(memory_format=cl), w[:, cin:].contiguous(memory_format=cl), bias
+        w_x, w_h = w[:, :cin], w[:, cin:]
+        u_h = winograd_weight(w_h) if sigmoid_only and w.shape[2:] == (3, 3) else None
+        return w_x.contiguous(memory_format=cl), w_h.contiguous(memory_format=cl), bias, u_h
