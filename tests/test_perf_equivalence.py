@@ -17,6 +17,7 @@ from vad_core.checkpoint import Calibration, LoadedModel
 from vad_core.framestore import FrameStore, iter_chunks
 from vad_core.inference import reconstruct_stream
 from vad_core.layers.subpixel import conv_transpose2d_into_padded, conv_transpose2d_subpixel, phase_weight
+from vad_core.layers.winograd import add_conv3x3_winograd_, winograd_ok, winograd_weight
 from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
 from vad_core.scoring import ScoringConfig
@@ -83,6 +84,29 @@ def test_subpixel_gradients_match():
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+# --- Winograd F(2x2, 3x3) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5])
+def test_winograd_adds_the_direct_convolution(frames):
+    x = torch.randn(3, 5, 6, 8).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(7, 5, 3, 3)
+    out = torch.randn(3, 7, 6, 8).contiguous(memory_format=torch.channels_last)
+    padded = x.new_zeros(3, 8, 10, 5).permute(0, 3, 1, 2)  # NHWC with a zero border of one pixel
+    padded[:, :, 1:-1, 1:-1] = x
+    expected = out.double() + F.conv2d(x.double(), weight.double(), padding=1)
+    add_conv3x3_winograd_(out, padded, winograd_weight(weight), frames=frames)
+    assert (out.double() - expected).abs().max() < 1e-5
+
+
+def test_winograd_applies_only_where_it_computes_the_same():
+    weight = torch.randn(8, 4, 3, 3)
+    assert winograd_ok(torch.zeros(1, 2, 4, 26, 26), weight, (1, 1))
+    assert not winograd_ok(torch.zeros(1, 2, 4, 13, 13), weight, (1, 1))  # odd size
+    assert not winograd_ok(torch.zeros(1, 2, 4, 26, 26), torch.randn(8, 4, 5, 5), (2, 2))
+    assert not winograd_ok(torch.zeros(1, 2, 4, 26, 26), weight, (0, 0))
+
+
 # --- whole model: fast path against the reference -------------------------------------------------
 
 CONFIGS = {
@@ -92,6 +116,8 @@ CONFIGS = {
         input_size=35, encoder_channels=(6, 4), lstm_channels=(4,), time_steps=2, activation="sigmoid"
     ),
     "no_lstm": ModelConfig(input_size=35, encoder_channels=(8, 4), temporal="none", time_steps=2),
+    # a 3x3 bottleneck: odd, so the ConvLSTM's recurrence takes the direct convolution, not Winograd
+    "odd_bottleneck": ModelConfig(input_size=43, encoder_channels=(8, 4), lstm_channels=(4, 4), time_steps=3),
     "three_layers": ModelConfig(
         input_size=67,
         encoder_channels=(8, 6, 4),
