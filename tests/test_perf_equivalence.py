@@ -15,7 +15,7 @@ from vad_core.analysis import analyze, analyze_frames
 from vad_core.bench import TOLERANCE, TOLERANCE_FRAME_ERROR, equivalence, memory_check, model_flops
 from vad_core.checkpoint import Calibration, LoadedModel
 from vad_core.framestore import FrameStore, iter_chunks
-from vad_core.inference import reconstruct_stream
+from vad_core.inference import map_blocks
 from vad_core.layers.subpixel import conv_transpose2d_into_padded, conv_transpose2d_subpixel, phase_weight
 from vad_core.layers.winograd import add_conv3x3_winograd_, winograd_ok, winograd_weight
 from vad_core.model import ModelConfig, SpatioTemporalAE
@@ -207,17 +207,19 @@ def test_workers_do_not_change_the_reconstructions(workers):
     net = SpatioTemporalAE(TINY).eval()
     frames = np.random.default_rng(1).random((23, 35, 35), dtype=np.float32)
     norm = Normalizer(np.full((35, 35), 0.4, np.float32), 0.3)
-    one = list(reconstruct_stream(net, norm, iter(frames), batch_windows=1, workers=1))
-    many = list(reconstruct_stream(net, norm, iter(frames), batch_windows=2, workers=workers))
-    assert len(one) == len(many) == 23
-    for (x1, r1), (x2, r2) in zip(one, many, strict=True):
-        assert np.array_equal(x1, x2) and np.allclose(r1, r2, atol=1e-6)
+    pair = lambda x, r: (x, r)  # noqa: E731
+    one = list(map_blocks(net, norm, iter(frames), pair, batch_windows=1, workers=1))
+    many = list(map_blocks(net, norm, iter(frames), pair, batch_windows=2, workers=workers))
+    x1, r1 = (np.concatenate(a) for a in zip(*one, strict=True))
+    x2, r2 = (np.concatenate(a) for a in zip(*many, strict=True))
+    assert len(x1) == len(x2) == 23
+    assert np.array_equal(x1, x2) and np.allclose(r1, r2, atol=1e-6)
 
 
 def test_workers_restore_the_thread_setting():
     before = torch.get_num_threads()
     net = SpatioTemporalAE(TINY).eval()
-    list(reconstruct_stream(net, Normalizer.identity(35), iter(np.zeros((8, 35, 35), np.float32)), workers=2))
+    list(map_blocks(net, Normalizer.identity(35), iter(np.zeros((8, 35, 35), np.float32)), lambda x, r: r, workers=2))
     assert torch.get_num_threads() == before
 
 

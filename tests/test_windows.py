@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vad_core.errors import BadInput
-from vad_core.inference import pick_device, reconstruct_stream
+from vad_core.inference import map_blocks, pick_device
 from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
 from vad_core.windows import gather_window, inference_starts, training_windows
@@ -111,14 +111,14 @@ def tiny_net():
 
 
 @pytest.mark.parametrize("n_frames", [4, 7, 16, 21, 37])
-def test_reconstruct_stream_tiles_windows_like_inference_starts(tiny_net, n_frames):
+def test_map_blocks_tiles_windows_like_inference_starts(tiny_net, n_frames):
     rng = np.random.default_rng(n_frames)
     frames = rng.random((n_frames, 35, 35), dtype=np.float32)
     norm = Normalizer(np.full((35, 35), 0.5, np.float32), 0.25)
-    out = list(reconstruct_stream(tiny_net, norm, iter(frames), batch_windows=2))
-    assert len(out) == n_frames
-    inputs = np.stack([x for x, _ in out])
-    recons = np.stack([r for _, r in out])
+    blocks = list(map_blocks(tiny_net, norm, iter(frames), lambda x, r: (x, r), batch_windows=2))
+    inputs = np.concatenate([x for x, _ in blocks])
+    recons = np.concatenate([r for _, r in blocks])
+    assert len(inputs) == len(recons) == n_frames
     assert np.allclose(inputs, (frames - 0.5) / 0.25)
     # Expected: each frame reconstructed within the first window of inference_starts that covers it.
     expected = np.full_like(recons, np.nan)
@@ -130,10 +130,10 @@ def test_reconstruct_stream_tiles_windows_like_inference_starts(tiny_net, n_fram
     assert np.allclose(recons, expected, atol=1e-5)
 
 
-def test_reconstruct_stream_needs_one_window(tiny_net):
+def test_map_blocks_needs_one_window(tiny_net):
     frames = np.zeros((3, 35, 35), np.float32)
     with pytest.raises(BadInput, match="at least 4"):
-        list(reconstruct_stream(tiny_net, Normalizer.identity(35), iter(frames)))
+        list(map_blocks(tiny_net, Normalizer.identity(35), iter(frames), lambda x, r: r))
 
 
 def test_pick_device():

@@ -1,9 +1,7 @@
 """Run the autoencoder over a stream of frames, a batch of T-frame windows at a time, in worker threads.
 
-for x, r in reconstruct_stream(model, normalizer, frames):
-    ...   # normalized input frame and its reconstruction, in frame order
 for result in map_blocks(model, normalizer, frames, fn):   # fn(x_block, r_block) runs in the workers
-    ...
+    ...   # in frame order: x the normalized inputs, r their reconstructions
 map_blocks(model, normalizer, frames, fn, latent_grid=4)    # fn(x, r, z): z the pooled bottleneck per frame
 
 On a CPU, `workers` threads each run whole batches with one intra-op thread: the cores work on
@@ -180,30 +178,3 @@ def map_blocks(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         torch.set_num_threads(previous)  # the workers' setting is also the default for new threads
-
-
-def reconstruct_blocks(
-    model: SpatioTemporalAE,
-    normalizer: Normalizer,
-    frames: Iterable[np.ndarray],
-    batch_windows: int | None = None,
-    workers: int | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(normalized inputs, reconstructions) blocks (n, H, W), in frame order."""
-    yield from map_blocks(model, normalizer, frames, lambda x, r: (x, r), batch_windows, workers)
-
-
-def reconstruct_stream(
-    model: SpatioTemporalAE,
-    normalizer: Normalizer,
-    frames: Iterable[np.ndarray],
-    batch_windows: int | None = None,
-    workers: int | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (normalized input, reconstruction) per frame, in order, holding a few batches in memory.
-
-    Windows tile the clip without overlap; a last partial window is taken as the final T frames,
-    and only its new frames are yielded.
-    """
-    for x, r in reconstruct_blocks(model, normalizer, frames, batch_windows, workers):
-        yield from zip(x, r, strict=True)
