@@ -22,7 +22,7 @@ import torch
 from vad_core.checkpoint import LoadedModel
 from vad_core.errors import BadInput
 from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore, iter_chunks
-from vad_core.inference import map_blocks, window_positions
+from vad_core.inference import decode_threads, map_blocks, model_device, window_positions
 from vad_core.latent import LATENT_GRID, LatentProjection, LatentTrajectory, trajectory
 from vad_core.limits import (
     AnalysisLimits,
@@ -353,10 +353,11 @@ def analyze(
     if limits.max_frames is not None and wanted > limits.max_frames:
         raise OverLimit(over_limit_message(name, wanted, info.fps / selection.step, limits), info.frame_count, info.fps)
     decoded = 0
+    threads = decode_threads(model_device(model.net), workers)
 
     def frames() -> Iterator[np.ndarray]:
         nonlocal decoded
-        for gray in limited(select(stream_raw_gray(video, threads=1), selection), limits, name, info.fps):
+        for gray in limited(select(stream_raw_gray(video, threads), selection), limits, name, info.fps):
             decoded += 1
             yield resize_scale(gray, model.cfg.input_size)
 
