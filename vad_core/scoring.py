@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, fields, replace
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import find_peaks
 
 ERROR_KINDS = ("appearance", "motion")
 REDUCTIONS = ("sum", "local_max", "local_top")
@@ -193,6 +192,8 @@ def find_segments(
 
 def regularity_events(reg: np.ndarray, window: int = 50) -> list[int]:
     """The paper's events: local minima of s(t) within a `window`-frame neighbourhood."""
+    from scipy.signal import find_peaks  # imported here: scipy.signal adds 1.5 s to every process start
+
     reg = np.nan_to_num(np.asarray(reg, dtype=np.float64), nan=1.0)
     if reg.size < 3:
         return []
