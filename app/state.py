@@ -123,7 +123,13 @@ class ClipStore:
     def __init__(self, size: int) -> None:
         self._items: OrderedDict[str, Clip] = OrderedDict()
         self._lock = threading.Lock()
+        self._opening: dict[str, threading.Lock] = {}
         self._size = size
+
+    def opening(self, key: str) -> threading.Lock:
+        """The lock that sessions opening the same clip share, so that one analyzes it and the others wait."""
+        with self._lock:
+            return self._opening.setdefault(key, threading.Lock())
 
     def get(self, key: str) -> Clip | None:
         with self._lock:
@@ -136,7 +142,8 @@ class ClipStore:
         with self._lock:
             self._items[clip.key] = clip
             while len(self._items) > self._size:
-                _, evicted = self._items.popitem(last=False)
+                evicted_key, evicted = self._items.popitem(last=False)
+                self._opening.pop(evicted_key, None)
                 withdraw_media(evicted.media)
 
 
@@ -174,19 +181,20 @@ def open_clip(
     named = hashlib.sha256(source.name.encode()).hexdigest()[:8]
     key = f"{source.digest[:32]}-{model_fingerprint(model)}{part}-{limits.max_frames}-{named}"
     store = clip_store()
-    clip = store.get(key)
-    if clip is None:
-        with source.as_file() as path:
-            analysis = analyze(path, model, progress=progress, name=source.name, selection=selection, limits=limits)
-            on_prepare()
-            frames = preview_frames(path, selection=selection)
-        if len(frames) != analysis.frame_count:
-            raise BadInput(
-                f"{source.name}: decoded {len(frames)} frames for display but {analysis.frame_count} to score"
-            )
-        media = publish_media(key, analysis, frames)
-        clip = Clip(key, source.name, source.digest, analysis, frames, media, selection)
-        store.put(clip)
+    with store.opening(key):  # several sessions opening the same clip at once: one analysis, the rest wait
+        clip = store.get(key)
+        if clip is None:
+            with source.as_file() as path:
+                analysis = analyze(path, model, progress=progress, name=source.name, selection=selection, limits=limits)
+                on_prepare()
+                frames = preview_frames(path, selection=selection)
+            if len(frames) != analysis.frame_count:
+                raise BadInput(
+                    f"{source.name}: decoded {len(frames)} frames for display but {analysis.frame_count} to score"
+                )
+            media = publish_media(key, analysis, frames)
+            clip = Clip(key, source.name, source.digest, analysis, frames, media, selection)
+            store.put(clip)
     return clip
 
 

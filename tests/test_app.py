@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -233,6 +235,50 @@ def test_upload_temp_files_are_removed_when_analysis_is_cancelled(analysis_model
     with pytest.raises(StopException):
         open_clip(source, analysis_model, cancel, lambda: None)
     assert upload_dir_is_empty(tmp_path)
+
+
+def _at_once(fn, count: int = 3) -> list[Exception]:
+    """Run fn in `count` threads released together; the exceptions they raised."""
+    barrier, errors = threading.Barrier(count), []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            fn()
+        except Exception as err:  # reported by the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_sessions_opening_the_same_clip_at_once_analyze_it_once(analysis_model, samples, monkeypatch):
+    import app.state as state
+    from app.components.player import SERVE_DIR, publish_media
+
+    calls = []
+
+    def slow_analyze(*args, **kwargs):  # holds the door open: the other sessions arrive during the analysis
+        calls.append(1)
+        time.sleep(0.5)
+        return analyze(*args, **kwargs)
+
+    analyze = state.analyze
+    monkeypatch.setattr(state, "analyze", slow_analyze)
+    source = state.Source.upload("same.mp4", (samples / "test" / "Test001.mp4").read_bytes() + b"\0\0")  # uncached
+    clips = []
+    errors = _at_once(lambda: clips.append(state.open_clip(source, analysis_model, lambda d, t: None, lambda: None)))
+    assert not errors and len(calls) == 1
+    assert len(clips) == 3 and all(clip is clips[0] for clip in clips)
+    # Publishing the same media from several sessions at once (the race a shared ".part" name lost).
+    clip = clips[0]
+    errors = _at_once(lambda: publish_media("abc-123", clip.analysis, clip.frames))
+    assert not errors and json.loads((SERVE_DIR / "media" / "abc-123.json").read_text())["frames"] == 180
+    assert not list((SERVE_DIR / "media").glob("*.part"))
 
 
 def test_upload_size_limit_is_configured():

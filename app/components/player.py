@@ -96,9 +96,11 @@ def publish_media(key: str, analysis: Analysis, frames: np.ndarray) -> str:
             },
             "boxes": [[[round(v, 4) for v in b.fraction(size)] for b in boxes] for boxes in clip_regions(analysis)],
         }
-        partial = path.with_suffix(".part")
-        partial.write_text(json.dumps(doc))
-        partial.replace(path)
+        # A file of this writer's own, renamed into place: sessions publishing the same clip at once each
+        # write a whole file, and the rename is atomic (the last one wins; they are the same document).
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as partial:
+            partial.write(json.dumps(doc))
+        Path(partial.name).replace(path)
     return f"media/{path.name}"
 
 
