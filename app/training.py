@@ -51,7 +51,10 @@ class ClipFile:
 
 @dataclass(frozen=True)
 class TrainingRequest:
-    """What the train-your-scene form asks for. clips, or a dataset folder (its train/ part is used)."""
+    """What the train-your-scene form asks for. clips, or a dataset folder (its train/ part is used).
+
+    init: a checkpoint to fine-tune instead of a new model. normal_ranges: adapt init to the one clip's own
+    normal frames (source frame numbers, end exclusive), as `vad_core adapt` does."""
 
     name: str
     preset: str = "fast"
@@ -59,6 +62,8 @@ class TrainingRequest:
     epochs: int | None = None
     clips: tuple[ClipFile, ...] = ()
     dataset: Path | None = None
+    init: Path | None = None
+    normal_ranges: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,8 @@ def _stage_clips(clips: tuple[ClipFile, ...], folder: Path) -> Path:
     """Copy the chosen clips into folder/train, the dataset layout train() reads."""
     train_dir = folder / "train"
     train_dir.mkdir(parents=True)
-    for i, clip in enumerate(clips):
-        target = train_dir / f"{i:03d}_{safe_upload_name(clip.name)}"  # an upload's name is never a path
+    for i, clip in enumerate(clips):  # an upload's name is never a path; a lone clip keeps its name (the card says it)
+        target = train_dir / (f"{i:03d}_" * (len(clips) > 1) + safe_upload_name(clip.name))
         if clip.path is not None:
             shutil.copyfile(clip.path, target)
         else:
@@ -154,12 +159,20 @@ def _stage_clips(clips: tuple[ClipFile, ...], folder: Path) -> Path:
 
 
 def _train_command(request: TrainingRequest, data: Path, out: Path) -> list[str]:
-    """The CLI call that trains this request."""
+    """The CLI call that trains this request: `adapt` on the one clip's normal ranges, else `train`."""
+    minutes = ["--minutes", str(min(request.minutes or MAX_MINUTES, MAX_MINUTES))]
+    if request.normal_ranges:
+        clip = next((data / "train").iterdir())
+        command = [sys.executable, "-m", "vad_core", "adapt", str(clip), "--out", str(out), "--progress-json"]
+        command += [f"--normal={start}:{end}" for start, end in request.normal_ranges]
+        return [*command, "--checkpoint", str(request.init), *minutes]
     command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out)]
     command += ["--preset", request.preset, "--progress-json"]
+    if request.init is not None:
+        command += ["--init", str(request.init)]
     if request.epochs is not None:
         command += ["--epochs", str(request.epochs)]
-    return [*command, "--minutes", str(min(request.minutes or MAX_MINUTES, MAX_MINUTES))]
+    return [*command, *minutes]
 
 
 def _outcome(job: TrainingJob, summary: dict | None, returncode: int, stderr: str) -> tuple[str, str, Path | None]:
@@ -227,6 +240,8 @@ class TrainingRunner:
             raise BadInput(f"{uploaded / 2**30:.1f} GB of clips: at most {MAX_UPLOAD_BYTES / 2**30:.0f} GB per run")
         if request.dataset is not None and not request.dataset.is_dir():
             raise BadInput(f"{request.dataset}: no such folder on the server")
+        if request.normal_ranges and (len(request.clips) != 1 or request.init is None):
+            raise BadInput("adapting takes one clip and the model to start from")
         with self._lock:
             if self.busy():
                 raise BadInput("a training run is in progress; wait for it or cancel it first")

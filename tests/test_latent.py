@@ -154,7 +154,7 @@ def test_without_a_temporal_block_the_latent_is_the_encoder_output(samples):
     model = LoadedModel(
         SpatioTemporalAE(cfg).eval(),
         Normalizer.identity(35),
-        ScoringConfig(),
+        ScoringConfig(per_place=False),
         Calibration(1.0, 1.0, 0.99, 0),
         {},
         "no-lstm",

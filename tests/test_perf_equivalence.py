@@ -199,7 +199,7 @@ def test_model_flops_of_the_paper_model():
 
 
 def _loaded(net: SpatioTemporalAE, norm: Normalizer) -> LoadedModel:
-    return LoadedModel(net, norm, ScoringConfig(), Calibration(1.0, 1.0, 0.99, 0), {}, "tiny")
+    return LoadedModel(net, norm, ScoringConfig(per_place=False), Calibration(1.0, 1.0, 0.99, 0), {}, "tiny")
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])

@@ -114,7 +114,7 @@ def test_scoring_config_validation_and_dict():
         ScoringConfig(reduce="mean")
     cfg = ScoringConfig(kind="appearance", reduce="sum", patch=8, smooth_sigma=0.0)
     assert ScoringConfig.from_dict(cfg.to_dict() | {"future_field": 1}) == cfg
-    assert ScoringConfig.from_dict({}) == ScoringConfig()
+    assert ScoringConfig.from_dict({}) == ScoringConfig(per_place=False)  # cards from before per-place scoring
 
 
 # --- regularity, calibration, smoothing -----------------------------------------------------------

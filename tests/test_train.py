@@ -52,7 +52,10 @@ def test_calibration_fields(trained_tiny):
         assert key in card["calibration"]
     assert card["model"]["input_size"] == 35 and card["preprocess"]["input_size"] == 35
     assert card["preprocess"]["mean_frame_subtracted"] is True and card["preprocess"]["std"] > 0
-    assert card["scoring"] == ScoringConfig().to_dict()
+    chosen = card["scoring"]["per_place"]  # switched on or off by anomalies injected into the normal clips
+    assert card["scoring"] == ScoringConfig(per_place=chosen).to_dict()
+    candidates = card["scoring_selection"]["candidates"]
+    assert {c["per_place"] for c in candidates} == {False, True} and candidates[0]["per_place"] == chosen
     assert card["training"]["steps"] == trained_tiny.result.steps
     assert card["training"]["clips"] == ["Train001.mp4", "Train002.mp4"]
 

@@ -34,8 +34,10 @@ from vad_core.limits import (
     select,
 )
 from vad_core.preprocess import Normalizer
+from vad_core.scene import SceneCheck, SceneReference, background_distance, check_scene, frame_figures
 from vad_core.scoring import (
     ERROR_KINDS,
+    LOCAL_REDUCTIONS,
     REDUCTIONS,
     ScoringConfig,
     Segment,
@@ -92,6 +94,8 @@ class Analysis:
     latent: np.ndarray | None = None
     latent_position: np.ndarray | None = None
     latent_projection: LatentProjection | None = None
+    scene_reference: SceneReference | None = None
+    background: float = 0.0  # the static background's distance from the model's mean frame (see vad_core.scene)
 
     @property
     def frame_count(self) -> int:
@@ -99,8 +103,10 @@ class Analysis:
 
     def raw_error(self, scoring: ScoringConfig | None = None) -> np.ndarray:
         """e(t) before smoothing, for a scoring config (default: the model's)."""
-        cfg = scoring or self.scoring
-        return self.frame_errors[f"{cfg.kind}_{cfg.reduce}"]
+        key = error_key(scoring or self.scoring)
+        if key not in self.frame_errors:
+            raise BadInput(f"this analysis has no {key} errors: the model card has no per-place statistics")
+        return self.frame_errors[key]
 
     @property
     def error(self) -> np.ndarray:
@@ -128,6 +134,27 @@ class Analysis:
         if self.latent is None:
             return None
         return trajectory(self.latent, self.latent_position, self.score, self.latent_projection)
+
+    def score_places(self, place_scales: dict[str, np.ndarray]) -> None:
+        """(Re)compute the per-place frame errors (the _place keys) with these place scales."""
+        for kind, scale in place_scales.items():
+            parts = [reductions(kind, np.asarray(chunk), self.scoring, scale) for chunk in iter_chunks(self.maps[kind])]
+            for key in parts[0] if parts else []:
+                if key.endswith("_place"):
+                    self.frame_errors[key] = np.concatenate([part[key] for part in parts])
+
+    def scene_figures(self, projection: LatentProjection | None = None) -> dict[str, np.ndarray]:
+        """Per-frame figures of the scene check (vad_core.scene.frame_figures)."""
+        projection = projection or self.latent_projection
+        pixels = int(np.prod(self.inputs.shape[1:]))
+        mean = projection.mean if projection is not None else None
+        return frame_figures(self.frame_errors["appearance_sum"], pixels, self.latent, self.latent_position, mean)
+
+    def scene_check(self) -> SceneCheck | None:
+        """Whether this clip looks like the model's scene; None for a model whose card has no scene reference."""
+        if self.scene_reference is None or self.frame_count == 0:
+            return None
+        return check_scene(self.scene_figures(), self.background, self.scene_reference)
 
     def local_map(self, frame: int, kind: str | None = None) -> np.ndarray:
         """Patch-averaged error map of a frame: the map whose max is the localized frame error."""
@@ -165,6 +192,7 @@ class Analysis:
             "merge_gap": rule.merge_gap,
             "score": "calibrated c(t) = e(t) / tau",
             "tau": self.tau,
+            "scene": scene.to_dict() if (scene := self.scene_check()) is not None else None,
             "segments": [s.to_dict(self.fps) for s in self.segments(rule)],
         }
 
@@ -219,20 +247,48 @@ class _Block:
     latent: np.ndarray  # float16 (n, D): pooled bottleneck states
 
 
-def _reductions(kind: str, maps: np.ndarray, scoring: ScoringConfig) -> dict[str, np.ndarray]:
-    """Every frame reduction of float16 maps (taken in float32, whose values they are exactly)."""
+def error_keys(per_place: bool) -> list[str]:
+    """The frame_errors keys an analysis holds: every kind and reduction, and their per-place variants."""
+    keys = [f"{kind}_{reduce}" for kind in ERROR_KINDS for reduce in REDUCTIONS]
+    return keys + [f"{kind}_{reduce}_place" for kind in ERROR_KINDS for reduce in LOCAL_REDUCTIONS] * per_place
+
+
+def error_key(scoring: ScoringConfig) -> str:
+    """The frame_errors key of a scoring config."""
+    place = "_place" if scoring.per_place and scoring.reduce in LOCAL_REDUCTIONS else ""
+    return f"{scoring.kind}_{scoring.reduce}{place}"
+
+
+def reductions(
+    kind: str, maps: np.ndarray, scoring: ScoringConfig, place_scale: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Every frame reduction of float16 maps (taken in float32, whose values they are exactly); with a place
+    scale, the local ones again on the place-normalized patch means (keys ending in _place)."""
     as_float = torch.from_numpy(maps).float().numpy()  # torch converts float16 several times faster than numpy
-    return {f"{kind}_{reduce}": v for reduce, v in reduce_maps_all(as_float, replace(scoring, kind=kind)).items()}
+    cfg = replace(scoring, kind=kind, per_place=False)
+    out = {f"{kind}_{reduce}": v for reduce, v in reduce_maps_all(as_float, cfg).items()}
+    if place_scale is not None:
+        placed = reduce_maps_all(as_float, replace(cfg, per_place=True), place_scale)
+        out |= {f"{kind}_{reduce}_place": placed[reduce] for reduce in LOCAL_REDUCTIONS}
+    return out
 
 
-def _score_block(x: np.ndarray, r: np.ndarray, z: np.ndarray, norm: Normalizer, scoring: ScoringConfig) -> _Block:
+def _score_block(
+    x: np.ndarray,
+    r: np.ndarray,
+    z: np.ndarray,
+    norm: Normalizer,
+    scoring: ScoringConfig,
+    place_scales: dict[str, np.ndarray],
+) -> _Block:
     """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring, in torch for speed."""
     tx, tr = torch.from_numpy(x), torch.from_numpy(r)
     appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
     motion = torch.zeros(tx.shape, dtype=torch.float16)
     motion[1:] = torch.square((tx[1:] - tx[:-1]) - (tr[1:] - tr[:-1]))  # motion_error_map
     motion = motion.numpy()
-    errors = _reductions("appearance", appearance, scoring) | _reductions("motion", motion, scoring)
+    errors = reductions("appearance", appearance, scoring, place_scales.get("appearance"))
+    errors |= reductions("motion", motion, scoring, place_scales.get("motion"))
     return _Block(
         maps={"appearance": appearance, "motion": motion},
         errors=errors,
@@ -265,8 +321,9 @@ def analyze_frames(
     size = (model.cfg.input_size, model.cfg.input_size)
     stores = {kind: FrameStore(size, np.float16, budget_bytes) for kind in ERROR_KINDS}
     stores |= {kind: FrameStore(size, np.uint8, budget_bytes) for kind in ("inputs", "recons")}
-    errors: dict[str, list[np.ndarray]] = {f"{k}_{r}": [] for k in ERROR_KINDS for r in REDUCTIONS}
     scoring = model.scoring
+    place_scales = model.scene.place_scale if model.scene else {}
+    errors: dict[str, list[np.ndarray]] = {key: [] for key in error_keys(bool(place_scales))}
     prev: tuple[np.ndarray, np.ndarray] | None = None
     done = 0
     # This thread decodes and stitches blocks; its few torch ops would fork an OpenMP team whose idle thread
@@ -278,7 +335,7 @@ def analyze_frames(
             model.net,
             norm,
             frames,
-            lambda x, r, z: _score_block(x, r, z, norm, scoring),
+            lambda x, r, z: _score_block(x, r, z, norm, scoring, place_scales),
             workers=workers,
             latent_grid=LATENT_GRID,
         )
@@ -288,7 +345,7 @@ def analyze_frames(
                 motion[0] = motion[1]
             else:
                 motion[0] = motion_error_map(*block.first, *prev)
-            for key, value in _reductions("motion", motion[:1], scoring).items():
+            for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
                 block.errors[key][0] = value[0]
             prev = block.last
             for kind in ERROR_KINDS:
@@ -326,6 +383,8 @@ def analyze_frames(
         latent=arrays["latent"],
         latent_position=window_positions(done, model.cfg.time_steps),
         latent_projection=model.projection,
+        scene_reference=model.scene,
+        background=background_distance(arrays["inputs"], norm.mean_frame, norm.std),
     )
 
 

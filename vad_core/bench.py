@@ -140,7 +140,7 @@ def _random_model(size: int, device: torch.device, seed: int = 0) -> SpatioTempo
 
 def _loaded(net: SpatioTemporalAE, normalizer: Normalizer, name: str) -> LoadedModel:
     calibration = Calibration(tau=1.0, pixel_tau=1.0, quantile=0.99, frames=0)
-    return LoadedModel(net, normalizer, ScoringConfig(), calibration, {}, name)
+    return LoadedModel(net, normalizer, ScoringConfig(per_place=False), calibration, {}, name)  # no place scales
 
 
 def _windows(frames: np.ndarray, t: int, count: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from vad_core.inference import pick_device
 from vad_core.latent import LatentProjection
 from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
+from vad_core.scene import SceneReference
 from vad_core.scoring import ScoringConfig
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "models" / "ped2"
@@ -43,7 +44,8 @@ class LoadedModel:
     """A network ready for inference with everything needed to score its output.
 
     projection: the card's latent_projection (PCA of held-out normal frames' bottleneck states), or None
-    for cards written before it existed.
+    for cards written before it existed; scene: the card's scene_reference (per-place error levels, the scene
+    check's reference figures), or None likewise.
     """
 
     net: SpatioTemporalAE
@@ -53,6 +55,7 @@ class LoadedModel:
     card: dict
     name: str
     projection: LatentProjection | None = None
+    scene: SceneReference | None = None
 
     @property
     def device(self) -> torch.device:
@@ -117,6 +120,7 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         scoring = ScoringConfig.from_dict(card.get("scoring", {}))
         calibration = Calibration(**card["calibration"])
         projection = LatentProjection.from_dict(card["latent_projection"]) if "latent_projection" in card else None
+        scene = SceneReference.from_dict(card["scene_reference"]) if "scene_reference" in card else None
     except (TypeError, ValueError) as err:
         raise BadInput(f"model card {card_path.name} is invalid: {err}") from err
     try:
@@ -137,8 +141,12 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         raise BadInput(f"{weights_path.name}: mean frame is {tuple(mean_frame.shape)}, expected {(size, size)}")
     else:
         normalizer = Normalizer(mean_frame.numpy().astype(np.float32), _card_std(card, card_path))
+    if scene is not None and any(scale.shape != (size, size) for scale in scene.place_scale.values()):
+        raise BadInput(f"model card {card_path.name}: scene_reference.place_scale does not match {size} px")
+    if scoring.per_place and (scene is None or scoring.kind not in scene.place_scale):
+        raise BadInput(f"model card {card_path.name} asks for per-place scoring but has no {scoring.kind} place scale")
     net.eval().to(pick_device(device))
-    return LoadedModel(net, normalizer, scoring, calibration, card, stem.name, projection)
+    return LoadedModel(net, normalizer, scoring, calibration, card, stem.name, projection, scene)
 
 
 def record_evaluation(stem: str | Path | None, metrics: dict, data: str | Path) -> None:

@@ -1,7 +1,8 @@
-"""Command line: python -m vad_core {analyze,train,calibrate,evaluate,bench,inject}.
+"""Command line: python -m vad_core {analyze,train,adapt,calibrate,evaluate,bench,inject}.
 
     python -m vad_core analyze clip.mp4 --out results --json
     python -m vad_core train --data ../shared/data/ucsd_ped2 --out models/mine --preset fast --minutes 10
+    python -m vad_core adapt new_camera.mp4 --normal 0:300 --minutes 2 --out models/new_camera
     python -m vad_core evaluate --data ../shared/data/ucsd_ped2 --json
     python -m vad_core bench --json
     python -m vad_core inject Train001.mp4 --kind moving_object --start 60 --end 100 --out inj.mp4 --analyze
@@ -20,12 +21,15 @@ import sys
 import threading
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
 from vad_core.injection import KINDS as INJECTION_KINDS
+
+if TYPE_CHECKING:
+    from vad_core.train import TrainConfig
 
 T = TypeVar("T")
 
@@ -68,9 +72,27 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-clips", type=int, default=None, help="use only the first N training clips")
     p.add_argument("--device", default=None)
     p.add_argument("--resume", action="store_true", help="continue from STEM.resume.safetensors if present")
+    p.add_argument("--init", default=None, help="fine-tune this checkpoint instead of starting from scratch")
+    _add_progress_json(p)
+
+    p = sub.add_parser("adapt", help="fine-tune a model on a clip's own normal frames, then calibrate on them")
+    p.add_argument("video", help="a clip of the new camera: video file or folder of frame images")
     p.add_argument(
-        "--progress-json", action="store_true", help="one JSON object per step on stdout, then a summary (for UIs)"
+        "--normal",
+        action="append",
+        type=_frame_range,
+        default=None,
+        metavar="START:END",
+        help="normal frames, end exclusive; repeat for more ranges (default: the first 30 s, at most half the clip)",
     )
+    p.add_argument("--checkpoint", default=None, help="model to start from (default: bundled Ped2 model)")
+    p.add_argument("--minutes", type=float, default=2.0, help="fine-tuning budget in minutes (default 2)")
+    p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
+    p.add_argument("--val-fraction", type=float, default=0.25, help="tail of each range held out for calibration")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    _add_progress_json(p)
 
     p = sub.add_parser("calibrate", help="re-fit the calibrated score of a model on normal clips")
     p.add_argument("--data", required=True, help="normal clips: a dataset folder with train/, or a folder of clips")
@@ -81,7 +103,30 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reduce", choices=["sum", "local_max", "local_top"], default=None, help="frame reduction")
     p.add_argument("--patch", type=int, default=None, help="patch size of the local reductions (default: keep)")
     p.add_argument("--top-fraction", type=float, default=None, help="share of patches local_top averages")
+    p.add_argument(
+        "--per-place",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="judge each place by its own normal error level (default: keep)",
+    )
+    p.add_argument(
+        "--select-per-place", action="store_true", help="switch per-place scoring on or off by injected anomalies"
+    )
     p.add_argument("--smooth", type=float, default=None, help="temporal smoothing sigma (default: keep)")
+
+    p = sub.add_parser("scene", help="does the model know these clips' scene? (the scene check, clip by clip)")
+    p.add_argument("inputs", nargs="+", help="video files, frame folders, or folders of clips")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true", help="one JSON object with every clip's check on stdout")
+
+    p = sub.add_parser("select-scoring", help="rank scoring configs on anomalies injected into normal clips")
+    p.add_argument("--data", required=True, help="normal clips: a dataset folder with train/, or a folder of clips")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--clips", type=int, default=8, help="clips to calibrate on, and as many to inject into")
+    p.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true", help="every candidate as JSON on stdout")
 
     p = sub.add_parser("evaluate", help="frame and pixel AUC on a labelled dataset")
     p.add_argument("--data", required=True, help="dataset folder with test/ and labels.json")
@@ -122,6 +167,23 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_progress_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress-json", action="store_true", help="one JSON object per step on stdout, then a summary (for UIs)"
+    )
+
+
+def _frame_range(text: str) -> tuple[int, int]:
+    """START:END, end exclusive, as argparse's type."""
+    try:
+        start, end = (int(part) for part in text.split(":"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START:END (two frame numbers)") from err
+    if not 0 <= start < end:
+        raise argparse.ArgumentTypeError(f"{text!r} is empty; need 0 <= START < END")
+    return start, end
+
+
 def _progress(args: argparse.Namespace, **kwargs) -> tqdm:
     """A progress bar on an interactive stderr only, cleared when done, so that an error stays one line."""
     return tqdm(disable=True if args.json else None, leave=False, **kwargs)
@@ -149,6 +211,9 @@ def _analyze(args: argparse.Namespace) -> int:
         result = analyze(args.video, model, progress=progress, selection=selection, limits=limits)
     for warning in result.warnings:  # after the bar is cleared: the analysis went on with what decoded
         print(f"warning: {warning}", file=sys.stderr)
+    scene = result.scene_check()
+    if scene is not None and not scene.familiar:
+        print(f"warning: {result.name}: {scene.reason}", file=sys.stderr)
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
     out = result.save(args.out, rule)
     segments = [s.to_dict(result.fps) for s in result.segments(rule)]
@@ -158,6 +223,7 @@ def _analyze(args: argparse.Namespace) -> int:
         "seconds": result.seconds,
         "frames_per_second": result.frames_per_second,
         "segments": segments,
+        "scene": scene.to_dict() if scene is not None else None,
         "out": str(out),
     }
     if args.json:
@@ -195,9 +261,32 @@ def _stop_on_signal() -> threading.Event:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from vad_core.train import TrainConfig, TrainProgress, train
+    from vad_core.train import TrainConfig
 
-    cfg = _config_from(args, TrainConfig, command=_command_line())
+    return _run_training(args, _config_from(args, TrainConfig, command=_command_line()))
+
+
+def _adapt(args: argparse.Namespace) -> int:
+    from vad_core.checkpoint import DEFAULT_CHECKPOINT
+    from vad_core.train import TrainConfig, default_normal_range
+    from vad_core.video import probe
+
+    info = probe(args.video)
+    ranges = args.normal or [default_normal_range(info.frame_count, info.fps)]
+    cfg = _config_from(
+        args,
+        TrainConfig,
+        data=args.video,
+        init=str(args.checkpoint or DEFAULT_CHECKPOINT),
+        normal_ranges=tuple(ranges),
+        command=_command_line(),
+    )
+    return _run_training(args, cfg)
+
+
+def _run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    from vad_core.train import TrainProgress, train
+
     stop = _stop_on_signal()
     if args.progress_json:
 
@@ -227,11 +316,76 @@ def _calibrate(args: argparse.Namespace) -> int:
         "reduce": args.reduce,
         "patch": args.patch,
         "top_fraction": args.top_fraction,
+        "per_place": args.per_place,
         "smooth_sigma": args.smooth,
     }
     scoring = replace(current, **{k: v for k, v in changes.items() if v is not None})
-    cal = recalibrate(args.checkpoint, args.data, scoring, args.val_fraction, args.quantile, _command_line())
+    cal = recalibrate(
+        args.checkpoint, args.data, scoring, args.val_fraction, args.quantile, _command_line(), args.select_per_place
+    )
+    scoring = load_checkpoint(args.checkpoint).scoring
     print(f"tau={cal.tau:.6g} pixel_tau={cal.pixel_tau:.6g} from {cal.frames} normal frames; scoring {scoring}")
+    return 0
+
+
+def _scene(args: argparse.Namespace) -> int:
+    from vad_core.analysis import analyze
+    from vad_core.checkpoint import load_checkpoint
+    from vad_core.video import list_clips
+
+    model = load_checkpoint(args.checkpoint, device=args.device)
+    if model.scene is None:
+        raise BadInput(f"{model.name} has no scene reference in its card; re-fit it with the calibrate command")
+    paths = []
+    for item in map(Path, args.inputs):
+        paths += list_clips(item) if item.is_dir() and not _is_frame_folder(item) else [item]
+    checks = {}
+    with _progress(args, desc="checking", unit="clip", total=len(paths)) as bar:
+        for path in paths:
+            check = analyze(path, model).scene_check()
+            checks[str(path)] = check.to_dict() | {"figures": check.figures}
+            bar.update(1)
+    unfamiliar = [p for p, c in checks.items() if not c["familiar"]]
+    if args.json:
+        print(json.dumps({"model": model.name, "clips": len(checks), "unfamiliar": len(unfamiliar), "checks": checks}))
+        return 0
+    for path, check in checks.items():
+        print(f"{'familiar  ' if check['familiar'] else 'UNFAMILIAR'} {check['score']:7.2f}  {path}")
+    print(f"{len(unfamiliar)} of {len(checks)} clips unfamiliar to {model.name}")
+    return 0
+
+
+def _is_frame_folder(path: Path) -> bool:
+    from vad_core.video import IMAGE_SUFFIXES
+
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+
+
+def _select_scoring(args: argparse.Namespace) -> int:
+    from vad_core.checkpoint import load_checkpoint
+    from vad_core.selection import select_scoring
+    from vad_core.video import list_clips
+
+    data = Path(args.data)
+    if not data.is_dir():
+        raise BadInput(f"{args.data}: folder not found")
+    model = load_checkpoint(args.checkpoint, device=args.device)
+    clips = list_clips(data / "train" if (data / "train").is_dir() else data)
+    with _progress(args, desc="selecting", unit="clip") as bar:
+        report = select_scoring(model, clips, count=args.clips, on_step=lambda name: bar.update(1))
+    rows = [asdict(c.scoring) | {k: getattr(c, k) for k in ("auc_micro", "auc_video_norm", "auc_macro")}
+            for c in report.candidates]  # fmt: skip
+    if args.json:
+        print(json.dumps({"calibration_clips": report.calibration_clips, "injected": report.injected_clips,
+                          "candidates": rows}))  # fmt: skip
+        return 0
+    print(f"calibrated on {len(report.calibration_clips)} clips; {len(report.injected_clips)} injected clips")
+    for row in rows[: args.top]:
+        place = "per-place" if row["per_place"] else "raw"
+        print(
+            f"{row['kind']:>10} {row['reduce']:>9} {place:>9} patch {row['patch']:>2} sigma {row['smooth_sigma']:g}: "
+            f"AUC {row['auc_micro']:.3f}  per-video {row['auc_video_norm']:.3f}  macro {row['auc_macro']:.3f}"
+        )
     return 0
 
 
@@ -317,7 +471,10 @@ def _inject(args: argparse.Namespace) -> int:
 COMMANDS = {
     "analyze": _analyze,
     "train": _train,
+    "adapt": _adapt,
     "calibrate": _calibrate,
+    "scene": _scene,
+    "select-scoring": _select_scoring,
     "evaluate": _evaluate,
     "bench": _bench,
     "inject": _inject,

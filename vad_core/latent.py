@@ -13,33 +13,17 @@ trajectory follows the scene and not the window tiling (without it, it jumps eve
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import numpy as np
 
+from vad_core.card_arrays import decode_array, encode_array
 from vad_core.errors import BadInput
 from vad_core.framestore import iter_chunks
 
 LATENT_GRID = 4  # bottleneck maps (14 x 14 at 131 px) are pooled to 4 x 4 per channel
 MIN_FIT_FRAMES = 3  # a 2-D PCA needs at least three points to mean anything
 MAX_FIT_FRAMES = 5000  # a clip's own PCA is fitted on at most this many of its frames, evenly spaced
-
-
-def _encode(values: np.ndarray) -> dict:
-    """A float32 array as JSON: shape and little-endian bytes in base64 (exact, and one line in the card)."""
-    data = np.ascontiguousarray(values, dtype="<f4")
-    return {"shape": list(data.shape), "float32_base64": base64.b64encode(data.tobytes()).decode("ascii")}
-
-
-def _decode(doc: object, name: str) -> np.ndarray:
-    if not isinstance(doc, dict) or not isinstance(doc.get("shape"), list) or "float32_base64" not in doc:
-        raise ValueError(f"latent_projection.{name} needs 'shape' and 'float32_base64'")
-    try:
-        values = np.frombuffer(base64.b64decode(doc["float32_base64"], validate=True), dtype="<f4")
-        return values.reshape(doc["shape"]).astype(np.float32)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"latent_projection.{name} does not decode to its shape {doc['shape']} ({err})") from err
 
 
 def _places(positions: np.ndarray | None, n: int) -> np.ndarray:
@@ -108,8 +92,8 @@ class LatentProjection:
             "each place in the window centred on its own mean",
             "frames": self.frames,
             "explained": [round(float(v), 6) for v in self.explained],
-            "mean": _encode(self.mean),
-            "components": _encode(self.components),
+            "mean": encode_array(self.mean),
+            "components": encode_array(self.components),
         }
 
     @classmethod
@@ -117,7 +101,8 @@ class LatentProjection:
         """The card's entry back; ValueError (with what is wrong) for a malformed one."""
         if not isinstance(data, dict):
             raise ValueError("latent_projection must be an object")
-        mean, components = _decode(data.get("mean"), "mean"), _decode(data.get("components"), "components")
+        mean = decode_array(data.get("mean"), "latent_projection.mean")
+        components = decode_array(data.get("components"), "latent_projection.components")
         mean = mean[None] if mean.ndim == 1 else mean
         explained = np.asarray(data.get("explained", [0.0, 0.0]), dtype=np.float32)
         if mean.ndim != 2 or components.shape != (2, mean.shape[1]) or explained.shape != (2,):

@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import cv2
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 ERROR_KINDS = ("appearance", "motion")
 REDUCTIONS = ("sum", "local_max", "local_top")
+LOCAL_REDUCTIONS = ("local_max", "local_top")
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,18 @@ class ScoringConfig:
     paper's frame-wide sum; "local_max" is the max of a patch-averaged map, so a small object
     is not diluted by a large frame; "local_top" is the mean of the top `top_fraction` of the
     patch-averaged map, between the two: local enough for a bicycle, steady enough to compare
-    frames within a clip (chosen by measurement, see the README). smooth_sigma: Gaussian
-    smoothing of e(t) in frames.
+    frames within a clip (chosen by measurement, see the README). per_place (the default, chosen on
+    injected anomalies with `vad_core select-scoring`, see the README): divide each patch
+    mean by what held-out normal footage produced at that place (the card's place scale), so a far
+    walkway and a near one are judged each by its own normal; the local reductions only. smooth_sigma:
+    Gaussian smoothing of e(t) in frames.
     """
 
     kind: str = "motion"
     reduce: str = "local_top"
     patch: int = 24
     top_fraction: float = 0.2
+    per_place: bool = True
     smooth_sigma: float = 3.0
 
     def __post_init__(self) -> None:
@@ -49,7 +54,8 @@ class ScoringConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ScoringConfig:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        """A card's scoring; cards from before per-place scoring existed score without it."""
+        return cls(**{"per_place": False} | {f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def appearance_error_map(x: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -73,16 +79,35 @@ def patch_mean(error_map: np.ndarray, patch: int) -> np.ndarray:
     return cv2.blur(error_map.astype(np.float32), (patch, patch), borderType=cv2.BORDER_REFLECT_101)
 
 
-def reduce_map(error_map: np.ndarray, cfg: ScoringConfig) -> float:
+def local_maps(error_maps: np.ndarray, cfg: ScoringConfig, place_scale: np.ndarray | None = None) -> np.ndarray:
+    """Patch means of (N, H, W) maps, each place divided by its normal scale when the scoring asks for it."""
+    local = patch_mean(error_maps, cfg.patch)
+    if cfg.per_place and place_scale is not None:
+        local /= place_scale
+    return local
+
+
+def fit_place_scale(local: np.ndarray, quantile: float, blur: float = 0.0) -> np.ndarray:
+    """Each place's normal error level: the quantile over normal frames of its patch mean (N, H, W) -> (H, W),
+    floored at the median over places, so that places where normal footage hardly moves (sky, a wall) do not
+    turn noise into anomalies, then blurred (Gaussian sigma in pixels): a high quantile from a few hundred
+    frames is blotchy where a pedestrian happened to pass or not."""
+    scale = np.quantile(np.asarray(local, dtype=np.float32), quantile, axis=0).astype(np.float32)
+    floor = float(np.median(scale))
+    scale = np.maximum(scale, floor if floor > 0 else 1e-12)
+    return gaussian_filter(scale, blur, mode="reflect") if blur > 0 else scale
+
+
+def reduce_map(error_map: np.ndarray, cfg: ScoringConfig, place_scale: np.ndarray | None = None) -> float:
     """One frame's error: the frame-wide sum, the largest patch mean, or the mean of the top patch means."""
-    return float(reduce_maps(error_map[None], cfg)[0])
+    return float(reduce_maps(error_map[None], cfg, place_scale)[0])
 
 
-def reduce_maps(error_maps: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
+def reduce_maps(error_maps: np.ndarray, cfg: ScoringConfig, place_scale: np.ndarray | None = None) -> np.ndarray:
     """reduce_map over a block of maps (N, H, W) -> float64 (N,)."""
     if cfg.reduce == "sum":
         return error_maps.reshape(len(error_maps), -1).sum(axis=1, dtype=np.float64)
-    return _reduce_local(patch_mean(error_maps, cfg.patch).reshape(len(error_maps), -1), cfg)
+    return _reduce_local(local_maps(error_maps, cfg, place_scale).reshape(len(error_maps), -1), cfg)
 
 
 def _reduce_local(local: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
@@ -93,7 +118,9 @@ def _reduce_local(local: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
     return np.partition(local, local.shape[1] - k, axis=1)[:, -k:].mean(axis=1, dtype=np.float64)
 
 
-def reduce_maps_all(error_maps: np.ndarray, cfg: ScoringConfig) -> dict[str, np.ndarray]:
+def reduce_maps_all(
+    error_maps: np.ndarray, cfg: ScoringConfig, place_scale: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Every reduction in REDUCTIONS over a block of maps, with the patch means computed once for all."""
     out, local = {}, None
     for reduce in REDUCTIONS:
@@ -102,7 +129,7 @@ def reduce_maps_all(error_maps: np.ndarray, cfg: ScoringConfig) -> dict[str, np.
             out[reduce] = reduce_maps(error_maps, this)
             continue
         if local is None:
-            local = patch_mean(error_maps, cfg.patch).reshape(len(error_maps), -1)
+            local = local_maps(error_maps, cfg, place_scale).reshape(len(error_maps), -1)
         out[reduce] = _reduce_local(local, this)
     return out
 

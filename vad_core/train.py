@@ -6,6 +6,8 @@ result = train(cfg, on_step=lambda p: print(p.loss))
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import math
 import random
@@ -19,17 +21,20 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vad_core.calibration import fit_normal, split_clips
-from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, save_checkpoint
+from vad_core.calibration import fit_normal, hold_out_tails, scene_name, split_clips, spread_pieces
+from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, save_checkpoint
 from vad_core.errors import BadInput
 from vad_core.inference import pick_device
 from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
+from vad_core.scene import MAX_PLACE_FRAMES
 from vad_core.scoring import ScoringConfig
-from vad_core.video import list_clips
+from vad_core.video import list_clips, stream_gray
 from vad_core.windows import gather_window, training_windows
 
 PRESETS: dict[str, int] = {"fast": 131, "paper": 227}
+SELECTION_CLIPS = 6  # clips to calibrate on, and as many to inject into, when choosing per-place scoring
+MAX_NORMAL_FRAMES = 20_000  # frames marked normal in one video are held in memory at the model's size
 
 
 @dataclass
@@ -54,6 +59,9 @@ class TrainConfig:
     calibration_quantile: float = 0.99
     save_every_s: float = 60.0
     resume: bool = False
+    select_scoring: bool = True  # calibration switches per-place scoring on or off by injected anomalies
+    init: str | None = None  # a checkpoint to fine-tune: its architecture and weights are the starting point
+    normal_ranges: tuple[tuple[int, int], ...] = ()  # with these, data is one video and these frames are its normal
     command: str = ""  # the command line that started the run, recorded in the card
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
@@ -144,10 +152,9 @@ def train(
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    model_cfg = ModelConfig(input_size=cfg.size, temporal=cfg.temporal)
-    data = Path(cfg.data)
-    clip_paths = list_clips(data / "train" if (data / "train").is_dir() else data)[: cfg.max_clips]
-    train_clips, val_clips = split_clips(clip_paths, cfg.size, cfg.val_fraction)
+    net, origin = _start_model(cfg, device)
+    model_cfg = net.cfg
+    train_clips, val_clips, clip_names = _normal_clips(cfg, model_cfg.input_size)
     val_clips = [c for c in val_clips if len(c) >= model_cfg.time_steps]
     if not val_clips:
         raise BadInput("no held-out frames for calibration: clips are too short for the validation split")
@@ -157,7 +164,6 @@ def train(
     if len(index) == 0:
         raise BadInput(f"training clips are shorter than one window of {model_cfg.time_steps} frames")
 
-    net = SpatioTemporalAE(model_cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     use_bf16 = cfg.bf16 and (device.type == "cuda" or cpu_has_amx())
     resume_path = _resume_path(cfg.out)
@@ -214,7 +220,10 @@ def train(
     scoring = cfg.scoring
     uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.calibration_quantile, frames=0)
     loaded = LoadedModel(net, normalizer, scoring, uncalibrated, {}, Path(cfg.out).name)
-    fit = fit_normal(loaded, val_clips, cfg.calibration_quantile)
+    pieces = spread_pieces(train_clips, MAX_PLACE_FRAMES, 2 * model_cfg.time_steps)
+    place_clips = [normalizer.invert(piece) for piece in pieces]  # back to [0, 1] frames, as analysis takes
+    select = [normalizer.invert(c) for c in train_clips[: 2 * SELECTION_CLIPS]] if cfg.select_scoring else None
+    fit = fit_normal(loaded, val_clips, cfg.calibration_quantile, _scene(cfg), place_clips, select)
     calibration = fit.calibration
     card = {
         "name": Path(cfg.out).name,
@@ -222,7 +231,7 @@ def train(
         "library_version": _version(),
         "training": {
             "data": str(cfg.data),
-            "clips": [p.name for p in clip_paths],
+            "clips": clip_names,
             "command": cfg.command,
             "config": asdict(cfg),  # json writes its tuples as lists
             "device": str(device),
@@ -235,14 +244,80 @@ def train(
             "cancelled": cancelled,
         },
         "preprocess": {"grayscale": True, "input_size": cfg.size, "scale": "x / 255", "mean_frame_subtracted": True},
-        "scoring": scoring.to_dict(),
-        "calibration_data": {"val_fraction": cfg.val_fraction, "clips": [p.name for p in clip_paths]},
+        "scoring": fit.scoring.to_dict(),
+        "calibration_data": {"val_fraction": cfg.val_fraction, "clips": clip_names},
         "calibration": asdict(calibration),
         "latent_projection": fit.projection.to_dict(),  # the latent view's PCA, fitted on the same held-out frames
+        "scene_reference": fit.scene.to_dict(),
     }
+    if fit.selection is not None:
+        card["scoring_selection"] = fit.selection
+    if origin is not None:
+        card["parent"] = origin
+    if cfg.normal_ranges:  # what the analysis view draws as "learned as normal" on this clip
+        ranges = [list(r) for r in cfg.normal_ranges]
+        card["adaptation"] = {"clip": Path(cfg.data).name, "ranges": ranges, "minutes": cfg.minutes}
     path = save_checkpoint(cfg.out, net, normalizer, card)
     resume_path.unlink(missing_ok=True)
     return TrainResult(path, step, step * frames_per_step, seconds, losses, calibration, cancelled)
+
+
+def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporalAE, dict | None]:
+    """A new network of the preset's size, or (with cfg.init) the checkpoint's network and where it came from."""
+    if cfg.init is None:
+        return SpatioTemporalAE(ModelConfig(input_size=cfg.size, temporal=cfg.temporal)).to(device), None
+    parent = load_checkpoint(cfg.init, device=str(device))
+    if cfg.input_size and cfg.input_size != parent.cfg.input_size:
+        raise BadInput(f"--input-size {cfg.input_size} differs from {parent.name}'s {parent.cfg.input_size} px")
+    weights, _ = checkpoint_paths(cfg.init)
+    origin = {
+        "model": parent.name,
+        "checkpoint": str(cfg.init),
+        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "trained_on": parent.card.get("training", {}).get("data"),
+    }
+    return parent.net, origin
+
+
+def default_normal_range(frames: int, fps: float) -> tuple[int, int]:
+    """The frames to adapt on when none are marked: the first 30 seconds, or the first half of a shorter clip
+    (frames 0 when the container does not say how many it has: the first 30 seconds then)."""
+    thirty = round(30 * (fps or 10.0))
+    return 0, max(2, min(thirty, frames // 2) if frames else thirty)
+
+
+def _normal_clips(cfg: TrainConfig, size: int) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """(training part, held-out tail, name) of each normal clip: the clips of a folder, or a video's normal ranges."""
+    data = Path(cfg.data)
+    if not cfg.normal_ranges:
+        paths = list_clips(data / "train" if (data / "train").is_dir() else data)[: cfg.max_clips]
+        train_part, held_out = split_clips(paths, size, cfg.val_fraction)
+        return train_part, held_out, [p.name for p in paths]
+    ranges = cfg.normal_ranges
+    if sum(end - start for start, end in ranges) > MAX_NORMAL_FRAMES:
+        raise BadInput(f"the normal ranges hold more than {MAX_NORMAL_FRAMES} frames; mark fewer")
+    for start, end in ranges:
+        if not 0 <= start < end:
+            raise BadInput(f"normal range {start}:{end} is empty; give START:END with 0 <= START < END")
+    kept: list[list[np.ndarray]] = [[] for _ in ranges]
+    count = 0
+    for count, frame in enumerate(itertools.islice(stream_gray(data, size), max(e for _, e in ranges)), start=1):
+        for (start, end), frames in zip(ranges, kept, strict=True):  # only the marked frames are kept
+            if start <= count - 1 < end:
+                frames.append(frame)
+    for start, end in ranges:
+        if end > count:
+            raise BadInput(f"normal range {start}:{end} ends after the clip's last frame ({count} frames)")
+    train_part, held_out = hold_out_tails([np.stack(frames) for frames in kept], cfg.val_fraction)
+    return train_part, held_out, [f"{data.name}[{start}:{end}]" for start, end in ranges]
+
+
+def _scene(cfg: TrainConfig) -> str:
+    """The scene as the scene check names it: a dataset's footage, or a clip's marked normal frames."""
+    if not cfg.normal_ranges:
+        return scene_name(cfg.data)
+    ranges = ", ".join(f"{start}-{end - 1}" for start, end in cfg.normal_ranges)
+    return f"the normal frames {ranges} of {Path(cfg.data).name}"
 
 
 def _version() -> str:

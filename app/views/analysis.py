@@ -25,6 +25,7 @@ from app.state import (
     sample_labels_for,
     sample_paths,
 )
+from app.views.adapt import adapt_panel, learned_runs, scene_notice
 from app.views.controls import (
     VideoChoice,
     chosen_model_stem,
@@ -237,6 +238,8 @@ def render() -> None:
     choice = video_controls()
     source = _source(choice)
     clip = open_with_progress(source, model)
+    scene_notice(clip, model)
+    adapt_panel(source, clip, chosen_model_stem())
     truth, truth_note = _truth(clip, choice)
     show_clip(source, clip, model, truth, truth_note, compare)
 
@@ -273,6 +276,7 @@ def show_clip(
                 segments,
                 label_runs(truth) if truth is not None else None,
                 compare=compared,
+                learned_runs=learned_runs(analysis, model),
             ),
             score=finite_list(analysis.score),
             regularity=finite_list(analysis.regularity),

@@ -20,6 +20,7 @@ THRESHOLD_RGB = "#f0c850"
 COMPARE_RGB = "#f77fbe"
 SEGMENT_FILL = "rgba(255, 75, 75, 0.28)"
 TRUTH_FILL = "rgba(255, 170, 0, 0.75)"
+LEARNED_FILL = "rgba(80, 220, 120, 0.8)"
 TEXT_RGB = "rgba(250, 250, 250, 0.85)"
 GRID_RGB = "rgba(250, 250, 250, 0.08)"
 SMALL = {"size": 11}
@@ -80,8 +81,10 @@ def score_figure(
     truth_runs: list[tuple[int, int]] | None = None,
     height: int = 240,
     compare: tuple[str, Analysis] | None = None,
+    learned_runs: list[tuple[int, int]] | None = None,
 ) -> dict:
-    """The plot as plotly JSON. Segment rectangles are named "segment", ground truth "truth".
+    """The plot as plotly JSON. Segment rectangles are named "segment", ground truth "truth", the frames an
+    adapted model learned as normal "learned".
 
     compare: (model name, its analysis of the same frames), drawn as a second dashed curve."""
     values = curve_values(analysis, curve)
@@ -90,6 +93,7 @@ def score_figure(
     top = 0.9 if truth_runs else 1.0  # leave a strip at the top for the ground-truth band
     shapes = [_band(s.start, s.end, 0.0, top, SEGMENT_FILL, "segment") for s in segments]
     shapes += [_band(start, end, 0.93, 1.0, TRUTH_FILL, "truth") for start, end in truth_runs or []]
+    shapes += [_band(start, end, 0.0, 0.05, LEARNED_FILL, "learned") for start, end in learned_runs or []]
     shapes.append(
         {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": line, "y1": line,
          "line": {"color": THRESHOLD_RGB, "width": 1.5, "dash": "dash"}, "name": "threshold"}
@@ -126,6 +130,8 @@ def score_figure(
         traces[0].name = f"{SHORT[curve]} · {analysis.model_name}"
     if truth_runs is not None:
         traces.append(_legend_swatch("ground truth", TRUTH_FILL))
+    if learned_runs:
+        traces.append(_legend_swatch("learned as normal", LEARNED_FILL))
     if curve == "regularity":
         events = regularity_events(values)
         traces.append(

@@ -1,0 +1,141 @@
+"""The scene check's warning and "adapt the model to this camera", on the analysis page.
+
+    scene_notice(clip, model)                  # at the top: the model does not know this scene, and why
+    adapt_panel(source, clip, model_stem)      # mark normal frames, fine-tune for minutes, re-analyze
+
+Adapting is `python -m vad_core adapt` run by the server's training runner: the current model is fine-tuned
+from its own weights on the marked frames, calibrated on their held-out tail, saved among the user's models,
+and the clip is analyzed again with it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from app.state import Clip, Source
+from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
+from app.views.controls import MODEL_KEY, PICKER_KEY
+from app.views.training_status import LIVE_KEY, job_status
+from vad_core import BadInput, LoadedModel
+from vad_core.analysis import Analysis
+from vad_core.train import default_normal_range
+
+OPEN_KEY = "adapt_open"  # the digest of the clip whose adapt panel the warning's button opened
+JOB_KEY = "adapt_job"  # the name of the adapt run this session started
+DONE_KEY = "adapt_done"  # the checkpoint this session has switched to already
+RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+
+
+def scene_notice(clip: Clip, model: LoadedModel) -> None:
+    """A warning above everything else when the clip is unlike the model's scene, with a button to adapt."""
+    check = clip.analysis.scene_check()
+    if check is None or check.familiar:
+        return
+    learned = model.scene.scene if model.scene else "its training footage"
+    st.warning(
+        f"**This model does not know this scene.** Model `{model.name}` learned {learned}; this clip is unlike it "
+        f"(scene score **{check.score:.1f}**, where normal footage of its scene stays under 1). "
+        "Its anomaly scores are **not meaningful here**: almost everything can look anomalous, or nothing. "
+        "Adapt the model to this camera from the clip's own normal frames (about two minutes).",
+        icon=":material/report:",
+    )
+    if st.button("Adapt the model to this camera", icon=":material/tune:", key="adapt_open_button"):
+        st.session_state[OPEN_KEY] = clip.digest
+
+
+def parse_ranges(text: str, frames: int) -> tuple[tuple[int, int], ...]:
+    """'0-299, 400-499' (inclusive, source frames) -> ((0, 300), (400, 500)); BadInput saying what is wrong."""
+    ranges = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = RANGE.match(part)
+        if not match:
+            raise BadInput(f"{part!r} is not a frame range; write FIRST-LAST, e.g. 0-299")
+        first, last = int(match[1]), int(match[2] or match[1])
+        if last < first or last >= frames:
+            raise BadInput(f"{part!r} is not within frames 0-{frames - 1}, first before last")
+        ranges.append((first, last + 1))
+    if not ranges:
+        raise BadInput("mark at least one range of normal frames")
+    return tuple(ranges)
+
+
+def learned_runs(analysis: Analysis, model: LoadedModel) -> list[tuple[int, int]]:
+    """The rows of this analysis that the model was adapted on ("learned as normal"), as inclusive runs."""
+    adaptation = model.card.get("adaptation")
+    if not isinstance(adaptation, dict) or adaptation.get("clip") != analysis.name:
+        return []
+    runs = []
+    for start, end in adaptation.get("ranges", []):
+        first = -(-(start - analysis.first_frame) // analysis.frame_step)  # the first row at or after start
+        last = (end - 1 - analysis.first_frame) // analysis.frame_step
+        first, last = max(first, 0), min(last, analysis.frame_count - 1)
+        if first <= last:
+            runs.append((first, last))
+    return runs
+
+
+def _source_frames(analysis: Analysis) -> int:
+    return analysis.first_frame + analysis.frame_step * analysis.frame_count
+
+
+def _use_adapted(snap: JobSnapshot) -> None:
+    """A finished adapt run: switch this session to the new model once, which analyzes the clip again."""
+    stem = str(snap.checkpoint.with_suffix(""))
+    st.success(f"**Adapted.** Saved as `{stem}` and analyzing the clip with it.", icon=":material/check_circle:")
+    if st.session_state.get(DONE_KEY) != stem:
+        st.session_state[DONE_KEY] = stem
+        st.session_state[MODEL_KEY] = stem
+        st.session_state.pop(PICKER_KEY, None)  # the sidebar picker follows MODEL_KEY again
+        st.session_state.pop(OPEN_KEY, None)
+        st.rerun()
+
+
+def adapt_panel(source: Source, clip: Clip, model_stem: str) -> None:
+    """Mark normal frames (default: the first 30 s, or the first half of a shorter clip), choose minutes, start;
+    then the run's live loss and Cancel, and the re-analysis when it ends."""
+    analysis = clip.analysis
+    runner = training_runner()
+    job = runner.job
+    mine = job is not None and job.request.name == st.session_state.get(JOB_KEY)
+    live = mine and not job.snapshot().finished
+    frames = _source_frames(analysis)
+    opened = st.session_state.get(OPEN_KEY) == clip.digest or live
+    with st.expander("Adapt the model to this camera", expanded=opened, icon=":material/tune:"):
+        st.markdown(
+            "Mark frames of this clip that show **normal** activity. The current model is fine-tuned on them from "
+            "its own weights, calibrated on their last quarter (held out), saved among your models, and this clip "
+            "is analyzed again with it. The marked frames are drawn on the plot as *learned as normal*."
+        )
+        start, end = default_normal_range(frames, analysis.fps * analysis.frame_step)
+        left, middle, right = st.columns([2, 1, 2])
+        text = left.text_input(
+            "Normal frames", f"{start}-{end - 1}", key=f"adapt_ranges_{clip.digest[:16]}",
+            help=f"First-last frame numbers (0-{frames - 1}), inclusive; separate ranges with commas.",
+        )  # fmt: skip
+        minutes = middle.number_input("Minutes", 0.5, 30.0, 2.0, 0.5, key="adapt_minutes")
+        name = right.text_input(
+            "New model name", f"{Path(clip.name).stem[:40]}-adapted", key=f"adapt_name_{clip.digest[:16]}"
+        )
+        if st.button("Adapt", type="primary", icon=":material/model_training:", disabled=runner.busy()):
+            try:
+                request = TrainingRequest(
+                    name=name.strip(),
+                    minutes=float(minutes),
+                    clips=(ClipFile(source.name, path=source.path, data=source.data),),
+                    init=Path(model_stem),
+                    normal_ranges=parse_ranges(text, frames),
+                )
+                runner.start(request)
+            except BadInput as err:
+                st.error(f"**Cannot adapt.** {err}", icon=":material/error:")
+            else:
+                st.session_state[JOB_KEY] = request.name
+                st.rerun()
+        if runner.busy() and not mine:
+            st.info("A training run is in progress on this server; adapt when it ends.")
+        if mine:
+            st.session_state[LIVE_KEY] = live
+            st.fragment(job_status, run_every=1.0 if live else None)(on_finished=_use_adapted)

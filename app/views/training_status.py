@@ -1,0 +1,85 @@
+"""A training run's live status, shared by the train page and the adapt panel of the analysis page.
+
+    st.fragment(job_status, run_every=1.0)(on_finished=lambda snap: ...)
+
+Progress bar with steps, frames, time and ETA, a Cancel button, the loss curve; when the run has ended,
+on_finished(snapshot) draws what comes next (a button, or a re-analysis with the new model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.training import JobSnapshot, training_runner
+from app.views.plot import CURVE_RGB, GRID_RGB, dark_layout
+
+STATE_TEXT = {
+    "running": "Training",
+    "calibrating": "Calibrating on held-out normal frames",
+    "done": "Finished",
+    "cancelled": "Cancelled: the model learned so far was calibrated and saved",
+    "failed": "Failed",
+}
+MAX_PLOTTED = 1500
+LIVE_KEY = "training_live"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _loss_figure(snap: JobSnapshot) -> go.Figure:
+    """Loss per step, thinned to at most MAX_PLOTTED points, with a running mean to read the trend."""
+    steps, losses = np.asarray(snap.steps), np.asarray(snap.losses)
+    keep = slice(None, None, max(1, len(steps) // MAX_PLOTTED))
+    window = max(1, min(25, len(losses) // 5))
+    trend = np.convolve(losses, np.ones(window) / window, mode="valid") if len(losses) else losses
+    figure = go.Figure(
+        [
+            go.Scatter(x=steps[keep], y=losses[keep], mode="lines", name="loss per step",
+                       line={"color": "rgba(76, 201, 240, 0.35)", "width": 1}),
+            go.Scatter(x=steps[window - 1 :][keep], y=trend[keep], mode="lines", name=f"mean of {window}",
+                       line={"color": CURVE_RGB, "width": 2}),
+        ]
+    )  # fmt: skip
+    figure.update_layout(
+        **dark_layout(280, {"l": 56, "r": 12, "t": 30, "b": 40}),
+        xaxis={"title": {"text": "step"}, "gridcolor": GRID_RGB},
+        yaxis={"title": {"text": "reconstruction loss (MSE)"}, "type": "log", "gridcolor": GRID_RGB},
+    )
+    return figure
+
+
+def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
+    """The run's progress; redrawn every second while it runs (run it in a fragment). The run does not depend on
+    it: leaving the page leaves the run going."""
+    job = training_runner().job
+    if job is None:
+        return
+    snap = job.snapshot()
+    if snap.finished and st.session_state.get(LIVE_KEY):
+        st.session_state[LIVE_KEY] = False
+        st.rerun()  # the whole page again: the form is enabled, and the one-second refresh stops
+    st.subheader(f"Model “{snap.name}”", anchor=False)
+    text = f"{STATE_TEXT[snap.state]} · step {len(snap.steps)} · {snap.frames_seen} frames seen"
+    text += f" · {_duration(snap.elapsed_s)}"
+    if snap.eta_s is not None:
+        text += f" · about {_duration(snap.eta_s)} left"
+    if snap.losses:
+        text += f" · loss {snap.losses[-1]:.4f}"
+    st.progress(min(snap.fraction, 1.0), text=text)
+    if snap.state == "failed":
+        st.error(f"**Training failed.** {snap.message}", icon=":material/error:")
+    elif snap.checkpoint is None and snap.finished:
+        st.info(f"**Cancelled.** {snap.message}", icon=":material/info:")
+    elif snap.finished:
+        on_finished(snap)
+    elif st.button("Cancel training", icon=":material/stop_circle:", key="cancel_training"):
+        job.cancel()
+    if snap.losses:
+        st.plotly_chart(_loss_figure(snap), key="loss_curve")

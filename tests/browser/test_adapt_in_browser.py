@@ -1,0 +1,64 @@
+"""A clip of another camera in real Chromium: the scene warning, a 1-minute adaptation, and the clip re-analyzed.
+
+Uses a UCSD Ped1 test clip (../shared/data/ucsd_ped1): the bundled Ped2 model has never seen that camera.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser.test_dashboard import ANALYSIS_S, Player, upload
+
+pytestmark = [pytest.mark.browser, pytest.mark.dataset]
+
+PED1_CLIP = Path(__file__).resolve().parents[3] / "shared" / "data" / "ucsd_ped1" / "test" / "Test003.mp4"
+ADAPT_S = 60 + 300  # the budget, then calibration and the re-analysis; the 2-core CPU may be shared
+WARNING = "This model does not know this scene"
+
+
+@pytest.fixture
+def ped1_clip() -> Path:
+    if not PED1_CLIP.is_file():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{PED1_CLIP} not found (required when CI=true)")
+        pytest.skip(f"{PED1_CLIP} not found")
+    return PED1_CLIP
+
+
+def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_clip):
+    page = dashboard.page
+    page.goto(dashboard.url)
+    Player(page).ready(ANALYSIS_S)
+    assert page.get_by_text(WARNING).count() == 0  # the bundled Ped2 sample is the model's own scene
+
+    upload(page, ped1_clip)
+    page.get_by_text(WARNING).wait_for(timeout=ANALYSIS_S * 1000)
+    Player(page).ready(ANALYSIS_S)
+    warning = page.locator("[data-testid='stAlert']").filter(has_text=WARNING)
+    assert "not meaningful here" in warning.inner_text() and "ucsd_ped2" in warning.inner_text()
+    warning_top = warning.bounding_box()["y"]
+    assert warning_top < page.get_by_text("Anomalous segments").first.bounding_box()["y"]  # above any segment
+    dashboard.screenshot("adapt-01-warning")
+
+    page.get_by_role("button", name="Adapt the model to this camera").click()
+    ranges = page.get_by_label("Normal frames")
+    ranges.wait_for()
+    assert ranges.input_value() == "0-99"  # the first half of a 200-frame clip
+    minutes = page.get_by_label("Minutes")
+    minutes.fill("1")
+    minutes.press("Enter")
+    page.get_by_role("button", name="Adapt", exact=True).click()
+    page.get_by_text("Training · step").first.wait_for(timeout=120_000)
+    assert page.get_by_role("button", name="Cancel training").is_visible()
+    dashboard.screenshot("adapt-02-training")
+
+    caption = page.get_by_text("model `Test003-adapted`").or_(page.get_by_text("model Test003-adapted")).first
+    caption.wait_for(timeout=ADAPT_S * 1000)
+    player = Player(page)
+    player.ready(ANALYSIS_S)
+    assert page.get_by_text(WARNING).count() == 0
+    player.frame.get_by_text("learned as normal").first.wait_for()  # the marked frames, drawn on the plot
+    dashboard.screenshot("adapt-03-adapted")
