@@ -79,7 +79,8 @@ def test_bundled_card_has_a_scene_reference_fitted_on_held_out_normal_frames(bun
 def negative_clip(samples, tmp_path_factory):
     """The Ped2 sample as a photographic negative: the same motion, a picture the model never saw."""
     frames = read_gray_clip(samples / "test" / "Test001.mp4")
-    return write_h264(tmp_path_factory.mktemp("neg") / "negative.mp4", 255 - frames, 10.0)
+    rgb = np.repeat((255 - frames)[..., None], 3, axis=-1)
+    return write_h264(tmp_path_factory.mktemp("neg") / "negative.mp4", rgb, 10.0)
 
 
 def test_scene_check_knows_its_own_scene_and_flags_another(bundled, samples, negative_clip):
@@ -113,3 +114,17 @@ def test_the_analysis_page_warns_above_everything_and_offers_to_adapt(bundled, n
     app.button(key="adapt_open_button").click().run()
     ranges = next(t for t in app.text_input if t.label == "Normal frames")
     assert ranges.value == "0-89"  # the first half of the 180-frame clip
+
+
+@pytest.mark.slow
+def test_select_scoring_ranks_every_candidate_on_injected_anomalies(tiny_model, samples):
+    from vad_core.selection import PROXY_KINDS, candidate_scorings, select_scoring
+    from vad_core.video import list_clips
+
+    report = select_scoring(tiny_model, list_clips(samples / "train"), count=1)
+    assert report.calibration_clips == ["Train001.mp4"]
+    assert report.injected_clips == [f"Train002.mp4+{kind}" for kind in PROXY_KINDS]
+    assert len(report.candidates) == len(candidate_scorings()) == 36
+    aucs = [c.auc_micro for c in report.candidates]
+    assert aucs == sorted(aucs, reverse=True) and all(0 <= a <= 1 for a in aucs)
+    assert report.best.auc_micro > 0.5  # an injected moving object is visible even to the tiny model

@@ -19,7 +19,7 @@ from vad_core.analysis import analyze_frames
 from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint
 from vad_core.errors import BadInput
 from vad_core.latent import LatentProjection
-from vad_core.scene import MAX_PLACE_FRAMES, SceneReference, background_distance, fit_place_scales
+from vad_core.scene import MAX_PLACE_FRAMES, SceneReference, fit_place_scales, frame_distances
 from vad_core.scoring import ERROR_KINDS, ScoringConfig, smooth
 from vad_core.selection import PROXY_KINDS, choose_per_place
 from vad_core.video import list_clips, read_clip
@@ -103,8 +103,9 @@ def fit_normal(
     projection = LatentProjection.fit(latents, positions, model.cfg.time_steps)
     figures = [r.scene_figures(projection) for r in results]
     reference = {name: float(np.quantile(np.concatenate([f[name] for f in figures]), quantile)) for name in figures[0]}
-    backgrounds = [background_distance(r.inputs, model.normalizer.mean_frame, model.normalizer.std) for r in results]
-    reference["background"] = float(np.quantile(backgrounds, quantile))
+    norm = model.normalizer
+    distances = np.concatenate([frame_distances(r.inputs, norm.mean_frame, norm.std) for r in results])
+    reference["background"] = float(np.quantile(distances, quantile))
     scene_reference = SceneReference(scales, reference, scene, calibration.frames)
     return NormalFit(calibration, projection, scene_reference, model.scoring, selection)
 

@@ -1,13 +1,14 @@
 """What calibration learned about the model's scene: per-place error levels and the scene check's reference.
 
-reference = fit_scene(normal_analyses, model, quantile=0.99)   # from held-out normal frames, stored in the card
-check = check_scene(analysis, reference)                        # SceneCheck(familiar, score, reason)
+fit = fit_normal(model, held_out, 0.99)                  # vad_core.calibration: fit.scene, stored in the card
+check = analysis.scene_check()                           # SceneCheck(familiar, score, reason), via check_scene
 
 The scene check asks whether a clip looks like the footage the model learned, from the same model pass and
 not from the level of c(t): how well the model can redraw the picture at all (the frame-wide appearance
 error), how far its bottleneck states lie from those of normal frames, and how far the clip's static
-background lies from the model's mean frame. Each figure is the clip's median divided by the 99th
-percentile of held-out normal frames; the scene score is the largest. Medians make it robust to anomalies,
+background lies from the model's mean frame (against how far normal frames, walkers and all, lie from it).
+Each figure is the clip's median divided by the 99th percentile of held-out normal frames; the scene score is
+the largest. Medians make it robust to anomalies,
 which fill a part of some frames, not the background of most of them.
 """
 
@@ -109,6 +110,16 @@ def background_distance(inputs: np.ndarray, mean_frame: np.ndarray, std: float) 
     pick = np.linspace(0, len(inputs) - 1, min(len(inputs), BACKGROUND_FRAMES)).round().astype(int)
     background = np.median(np.asarray(inputs[pick], dtype=np.float32), axis=0) / 255.0
     return float(np.sqrt(np.mean(np.square(background - mean_frame))) / std)
+
+
+def frame_distances(inputs: np.ndarray, mean_frame: np.ndarray, std: float) -> np.ndarray:
+    """Each uint8 frame's RMS distance from the mean frame, in the model's input units: the reference for
+    background_distance. A whole frame, walkers and all, so one clip's calibration frames give a stable figure."""
+    out = [
+        np.sqrt(np.mean(np.square(chunk.astype(np.float32) / 255.0 - mean_frame), axis=(1, 2))) / std
+        for chunk in iter_chunks(inputs)
+    ]
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def fit_place_scales(maps: dict[str, list[np.ndarray]], scoring: ScoringConfig, quantile: float) -> dict:
