@@ -21,6 +21,7 @@ from app.views.controls import MODEL_KEY, PICKER_KEY
 from app.views.training_status import LIVE_KEY, job_status
 from vad_core import BadInput, LoadedModel
 from vad_core.analysis import Analysis
+from vad_core.scene import FAMILIAR_LIMIT
 from vad_core.train import default_normal_range
 
 OPEN_KEY = "adapt_open"  # the digest of the clip whose adapt panel the warning's button opened
@@ -37,7 +38,8 @@ def scene_notice(clip: Clip, model: LoadedModel) -> None:
     learned = model.scene.scene if model.scene else "its training footage"
     st.warning(
         f"**This model does not know this scene.** Model `{model.name}` learned {learned}; this clip is unlike it "
-        f"(scene score **{check.score:.1f}**, where normal footage of its scene stays under 1). "
+        f"(scene score **{check.score:.1f}**: footage of its own scene scores about 1 or less, and above "
+        f"{FAMILIAR_LIMIT:g} counts as another scene). "
         "Its anomaly scores are **not meaningful here**: almost everything can look anomalous, or nothing. "
         "Adapt the model to this camera from the clip's own normal frames (about two minutes).",
         icon=":material/report:",

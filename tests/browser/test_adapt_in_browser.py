@@ -44,10 +44,10 @@ def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_
     dashboard.screenshot("adapt-01-warning")
 
     page.get_by_role("button", name="Adapt the model to this camera").click()
-    ranges = page.get_by_label("Normal frames")
+    ranges = page.get_by_label("Normal frames", exact=True)
     ranges.wait_for()
     assert ranges.input_value() == "0-99"  # the first half of a 200-frame clip
-    minutes = page.get_by_label("Minutes")
+    minutes = page.get_by_label("Minutes", exact=True)
     minutes.fill("1")
     minutes.press("Enter")
     page.get_by_role("button", name="Adapt", exact=True).click()
