@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from app.views.adapt import learned_runs, parse_ranges
 from vad_core.analysis import analyze
 from vad_core.checkpoint import load_checkpoint
 from vad_core.errors import BadInput
+from vad_core.explain import explain_frame
 from vad_core.train import default_normal_range
 
 pytestmark = pytest.mark.slow
@@ -44,6 +46,12 @@ def test_adapt_fine_tunes_the_parent_on_the_marked_frames(trained_tiny, samples,
     assert model.scoring.per_place and model.scene is not None
     result = analyze(clip, model)
     assert learned_runs(result, model) == [(0, 59), (100, 139)]
+    # the lab's step-by-step recomputation scores as the analysis does, per place or not
+    assert explain_frame(result, 70).raw == pytest.approx(result.raw_error()[70], rel=1e-5)
+    scale = model.scene.place_scale["motion"]
+    forced = replace(result, scoring=replace(model.scoring, per_place=True))
+    assert explain_frame(forced, 70).raw == pytest.approx(forced.raw_error()[70], rel=1e-5)
+    assert forced.place_scale is scale
 
 
 def test_train_init_keeps_the_parents_architecture(trained_tiny, samples, tmp_path, cli):

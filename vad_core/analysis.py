@@ -12,7 +12,7 @@ import json
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +134,13 @@ class Analysis:
         if self.latent is None:
             return None
         return trajectory(self.latent, self.latent_position, self.score, self.latent_projection)
+
+    @property
+    def place_scale(self) -> np.ndarray | None:
+        """The place scale this analysis's scoring divides by, or None when it scores without one."""
+        if not self.scoring.per_place or self.scene_reference is None:
+            return None
+        return self.scene_reference.place_scale.get(self.scoring.kind)
 
     def score_places(self, place_scales: dict[str, np.ndarray]) -> None:
         """(Re)compute the per-place frame errors (the _place keys) with these place scales."""
@@ -265,12 +272,7 @@ def reductions(
     """Every frame reduction of float16 maps (taken in float32, whose values they are exactly); with a place
     scale, the local ones again on the place-normalized patch means (keys ending in _place)."""
     as_float = torch.from_numpy(maps).float().numpy()  # torch converts float16 several times faster than numpy
-    cfg = replace(scoring, kind=kind, per_place=False)
-    out = {f"{kind}_{reduce}": v for reduce, v in reduce_maps_all(as_float, cfg).items()}
-    if place_scale is not None:
-        placed = reduce_maps_all(as_float, replace(cfg, per_place=True), place_scale)
-        out |= {f"{kind}_{reduce}_place": placed[reduce] for reduce in LOCAL_REDUCTIONS}
-    return out
+    return {f"{kind}_{key}": v for key, v in reduce_maps_all(as_float, scoring, place_scale).items()}
 
 
 def _score_block(

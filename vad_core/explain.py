@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from vad_core.analysis import Analysis, SegmentRule
+from vad_core.analysis import Analysis, SegmentRule, error_key
 from vad_core.render import COLORMAPS, HEAT_RANGE, colormap_lut
 from vad_core.scoring import Segment, patch_mean, reduce_maps_all
 
@@ -86,8 +86,9 @@ def explain_frame(analysis: Analysis, frame: int, rule: SegmentRule | None = Non
     cfg = analysis.scoring
     rule = rule or replace(analysis.rule, threshold=1.0)
     error_map = np.asarray(analysis.maps[cfg.kind][frame], dtype=np.float32)
-    local = patch_mean(error_map, cfg.patch)
-    reductions = {k: float(v[0]) for k, v in reduce_maps_all(error_map[None], cfg).items()}
+    scale = analysis.place_scale  # per-place scoring: the patch means are judged against their normal level
+    local = patch_mean(error_map, cfg.patch) / (scale if scale is not None else 1.0)
+    reductions = {k: float(v[0]) for k, v in reduce_maps_all(error_map[None], cfg, scale).items()}
     top_count = max(1, round(cfg.top_fraction * local.size))
     top_cut = float(np.partition(local.ravel(), local.size - top_count)[local.size - top_count])
     weights = gaussian_weights(cfg.smooth_sigma)
@@ -112,7 +113,7 @@ def explain_frame(analysis: Analysis, frame: int, rule: SegmentRule | None = Non
         map_max=float(error_map.max()),
         reductions=reductions,
         variants={key: float(values[frame]) for key, values in analysis.frame_errors.items()},
-        raw=reductions[cfg.reduce],
+        raw=reductions[error_key(cfg).removeprefix(f"{cfg.kind}_")],
         weights=weights,
         neighbours=np.asarray(raw_curve[index], dtype=np.float64),
         error=float(errors[frame]),

@@ -121,16 +121,14 @@ def _reduce_local(local: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
 def reduce_maps_all(
     error_maps: np.ndarray, cfg: ScoringConfig, place_scale: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
-    """Every reduction in REDUCTIONS over a block of maps, with the patch means computed once for all."""
-    out, local = {}, None
-    for reduce in REDUCTIONS:
-        this = replace(cfg, reduce=reduce)
-        if reduce == "sum":
-            out[reduce] = reduce_maps(error_maps, this)
-            continue
-        if local is None:
-            local = local_maps(error_maps, cfg, place_scale).reshape(len(error_maps), -1)
-        out[reduce] = _reduce_local(local, this)
+    """Every reduction in REDUCTIONS over a block of maps, with the patch means computed once for all; with a
+    place scale, also the local ones on the place-normalized patch means (keys "local_max_place", ...)."""
+    local = patch_mean(error_maps, cfg.patch).reshape(len(error_maps), -1)
+    out = {"sum": reduce_maps(error_maps, replace(cfg, reduce="sum"))}
+    out |= {reduce: _reduce_local(local, replace(cfg, reduce=reduce)) for reduce in LOCAL_REDUCTIONS}
+    if place_scale is not None:
+        placed = local / place_scale.reshape(1, -1)
+        out |= {f"{reduce}_place": _reduce_local(placed, replace(cfg, reduce=reduce)) for reduce in LOCAL_REDUCTIONS}
     return out
 
 
