@@ -22,6 +22,7 @@ import torch
 from vad_core.checkpoint import LoadedModel
 from vad_core.errors import BadInput
 from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore, iter_chunks
+from vad_core.health import HealthSegment, health_figures, health_scores, health_segments
 from vad_core.inference import decode_threads, map_blocks, model_device, window_positions
 from vad_core.latent import LATENT_GRID, LatentProjection, LatentTrajectory, trajectory
 from vad_core.limits import (
@@ -96,6 +97,7 @@ class Analysis:
     latent_projection: LatentProjection | None = None
     scene_reference: SceneReference | None = None
     background: float = 0.0  # the static background's distance from the model's mean frame (see vad_core.scene)
+    health: dict[str, np.ndarray] | None = None  # per-frame camera-health figures (vad_core.health)
 
     @property
     def frame_count(self) -> int:
@@ -163,6 +165,18 @@ class Analysis:
             return None
         return check_scene(self.scene_figures(), self.background, self.scene_reference)
 
+    def health_scores(self) -> dict[str, np.ndarray] | None:
+        """Per health kind, how far past its normal limit each frame is (> 1: faulty); None without a reference."""
+        reference = self.scene_reference.health if self.scene_reference is not None else None
+        if reference is None or self.health is None:
+            return None
+        return health_scores(self.health, reference)
+
+    def health_segments(self) -> list[HealthSegment]:
+        """Camera-health findings (frozen, covered, moved): segments of their own kind, not anomalies."""
+        scores = self.health_scores()
+        return health_segments(scores) if scores is not None else []
+
     def local_map(self, frame: int, kind: str | None = None) -> np.ndarray:
         """Patch-averaged error map of a frame: the map whose max is the localized frame error."""
         return patch_mean(self.maps[kind or self.scoring.kind][frame].astype(np.float32), self.scoring.patch)
@@ -184,8 +198,15 @@ class Analysis:
             }
         )
 
+    def _anomaly_dict(self, segment: Segment, health: list[HealthSegment]) -> dict:
+        """An anomaly segment for segments.json; where the camera was unhealthy its score means nothing, and
+        camera_fault says which fault overlapped it."""
+        faults = sorted({h.kind for h in health if h.start <= segment.end and segment.start <= h.end})
+        return {"kind": "anomaly"} | segment.to_dict(self.fps) | ({"camera_fault": faults} if faults else {})
+
     def segments_document(self, rule: SegmentRule | None = None) -> dict:
         rule = rule or self.rule
+        health = self.health_segments()
         return {
             "video": self.name,
             "model": self.model_name,
@@ -200,7 +221,8 @@ class Analysis:
             "score": "calibrated c(t) = e(t) / tau",
             "tau": self.tau,
             "scene": scene.to_dict() if (scene := self.scene_check()) is not None else None,
-            "segments": [s.to_dict(self.fps) for s in self.segments(rule)],
+            "segments": [self._anomaly_dict(s, health) for s in self.segments(rule)],
+            "health": [h.to_dict(self.fps) for h in health],
         }
 
     def save(self, out_dir: str | Path, rule: SegmentRule | None = None) -> Path:
@@ -387,6 +409,7 @@ def analyze_frames(
         latent_projection=model.projection,
         scene_reference=model.scene,
         background=background_distance(arrays["inputs"], norm.mean_frame, norm.std),
+        health=health_figures(arrays["inputs"], norm.mean_frame),
     )
 
 

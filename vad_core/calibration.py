@@ -18,6 +18,7 @@ from tqdm import tqdm
 from vad_core.analysis import analyze_frames
 from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint
 from vad_core.errors import BadInput
+from vad_core.health import HealthReference
 from vad_core.latent import LatentProjection
 from vad_core.scene import MAX_PLACE_FRAMES, SceneReference, fit_place_scales, frame_distances
 from vad_core.scoring import ERROR_KINDS, ScoringConfig, smooth
@@ -106,7 +107,8 @@ def fit_normal(
     norm = model.normalizer
     distances = np.concatenate([frame_distances(r.inputs, norm.mean_frame, norm.std) for r in results])
     reference["background"] = float(np.quantile(distances, quantile))
-    scene_reference = SceneReference(scales, reference, scene, calibration.frames)
+    health = HealthReference.fit([np.asarray(r.inputs) for r in results], norm.mean_frame)
+    scene_reference = SceneReference(scales, reference, scene, calibration.frames, health)
     return NormalFit(calibration, projection, scene_reference, model.scoring, selection)
 
 

@@ -114,7 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--smooth", type=float, default=None, help="temporal smoothing sigma (default: keep)")
 
-    p = sub.add_parser("scene", help="does the model know these clips' scene? (the scene check, clip by clip)")
+    p = sub.add_parser("scene", help="does the model know these clips' scene, is the camera healthy? clip by clip")
     p.add_argument("inputs", nargs="+", help="video files, frame folders, or folders of clips")
     p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
     p.add_argument("--device", default=None)
@@ -214,6 +214,10 @@ def _analyze(args: argparse.Namespace) -> int:
     scene = result.scene_check()
     if scene is not None and not scene.familiar:
         print(f"warning: {result.name}: {scene.reason}", file=sys.stderr)
+    health = result.health_segments()
+    for fault in health:  # one line each: a camera fault, not an anomaly; the scores there mean nothing
+        seconds = f"{fault.start / result.fps:.1f}-{(fault.end + 1) / result.fps:.1f} s"
+        print(f"camera: {fault.kind} at frames {fault.start}-{fault.end} ({seconds})", file=sys.stderr)
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
     out = result.save(args.out, rule)
     segments = [s.to_dict(result.fps) for s in result.segments(rule)]
@@ -224,6 +228,7 @@ def _analyze(args: argparse.Namespace) -> int:
         "frames_per_second": result.frames_per_second,
         "segments": segments,
         "scene": scene.to_dict() if scene is not None else None,
+        "health": [fault.to_dict(result.fps) for fault in health],
         "out": str(out),
     }
     if args.json:
@@ -342,16 +347,21 @@ def _scene(args: argparse.Namespace) -> int:
     checks = {}
     with _progress(args, desc="checking", unit="clip", total=len(paths)) as bar:
         for path in paths:
-            check = analyze(path, model).scene_check()
-            checks[str(path)] = check.to_dict() | {"figures": check.figures}
+            result = analyze(path, model)
+            check = result.scene_check()
+            health = [fault.to_dict(result.fps) for fault in result.health_segments()]
+            checks[str(path)] = check.to_dict() | {"figures": check.figures, "health": health}
             bar.update(1)
     unfamiliar = [p for p, c in checks.items() if not c["familiar"]]
+    faulty = [p for p, c in checks.items() if c["health"]]
     if args.json:
-        print(json.dumps({"model": model.name, "clips": len(checks), "unfamiliar": len(unfamiliar), "checks": checks}))
+        counts = {"clips": len(checks), "unfamiliar": len(unfamiliar), "camera_faults": len(faulty)}
+        print(json.dumps({"model": model.name, **counts, "checks": checks}))
         return 0
     for path, check in checks.items():
-        print(f"{'familiar  ' if check['familiar'] else 'UNFAMILIAR'} {check['score']:7.2f}  {path}")
-    print(f"{len(unfamiliar)} of {len(checks)} clips unfamiliar to {model.name}")
+        faults = ", ".join(f"{f['kind']} {f['start']}-{f['end']}" for f in check["health"]) or "camera ok"
+        print(f"{'familiar  ' if check['familiar'] else 'UNFAMILIAR'} {check['score']:7.2f}  {faults:<20} {path}")
+    print(f"{len(unfamiliar)} of {len(checks)} clips unfamiliar to {model.name}; {len(faulty)} with camera faults")
     return 0
 
 
@@ -450,11 +460,13 @@ def _inject(args: argparse.Namespace) -> int:
             result = analyze(args.out, model, progress=progress)
         if result.frame_count != len(labels):
             raise BadInput(f"the injected clip decoded to {result.frame_count} frames, not {len(labels)}")
-        score = result.score
+        score, health = result.score, result.health_scores() or {}
         summary |= {
             "auc": auc(score, labels),
             "score_in_range": float(score[labels == 1].mean()),
             "score_outside": float(score[labels == 0].mean()) if (labels == 0).any() else None,
+            "health_auc": {kind: auc(values, labels) for kind, values in health.items()},
+            "health": [fault.to_dict(result.fps) for fault in result.health_segments()],
             "model": model.name,
         }
     if args.json:

@@ -9,7 +9,9 @@ Kinds: spatial "moving_object" (a textured blob crossing the walkway faster than
 "static_intruder" (the same blob standing still); temporal "freeze" (frame start held), "reverse"
 (the range played backward), "speedup" (every factor-th frame; the clip then continues from where the
 fast playback got to, bouncing back at the clip's end so that its length is kept) and "brightness"
-(a sudden shift of the gray level). The same config and seed always give the same frames.
+(a sudden shift of the gray level); camera faults "cover" (a dark or washed-out patch over most of the frame,
+or a black frame) and "shift" (the camera pans and turns by a few degrees and stays there for the range).
+The same config and seed always give the same frames.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from vad_core.errors import BadInput
 
 SPATIAL_KINDS = ("moving_object", "static_intruder")
 TEMPORAL_KINDS = ("freeze", "reverse", "speedup", "brightness")
-KINDS = SPATIAL_KINDS + TEMPORAL_KINDS
+CAMERA_KINDS = ("cover", "shift")  # camera faults: vad_core.health finds them, not the anomaly score
+KINDS = SPATIAL_KINDS + TEMPORAL_KINDS + CAMERA_KINDS
 MAX_FRAMES = 20_000  # a whole clip is held in memory at its own resolution
 
 
@@ -153,6 +156,32 @@ def _spatial(frames: np.ndarray, cfg: InjectionConfig, rng: np.random.Generator)
     return out
 
 
+def _cover(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A black frame, or a uniform dark or washed-out patch over 80-95 % of the frame from a random corner."""
+    out = frames.copy()
+    level = int(rng.choice([rng.integers(0, 30), rng.integers(225, 256)]))
+    if rng.random() < 0.25:
+        out[:] = 0
+        return out
+    height, width = frames.shape[1:]
+    h, w = round(height * rng.uniform(0.9, 1.0)), round(width * rng.uniform(0.88, 0.97))
+    top, left = (height - h) * int(rng.integers(0, 2)), (width - w) * int(rng.integers(0, 2))
+    out[:, top : top + h, left : left + w] = level
+    return out
+
+
+def _shift(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The camera turned: a pan of 4-8 % of the width and a rotation of 2-4 degrees, held for the range."""
+    import cv2
+
+    height, width = frames.shape[1:]
+    angle = rng.uniform(2.0, 4.0) * rng.choice([-1, 1])
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    matrix[:, 2] += (rng.uniform(0.04, 0.08) * width * rng.choice([-1, 1]), rng.uniform(-0.03, 0.03) * height)
+    warp = [cv2.warpAffine(f, matrix, (width, height), borderMode=cv2.BORDER_REFLECT_101) for f in frames]
+    return np.stack(warp)
+
+
 def inject(frames: np.ndarray, cfg: InjectionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Inject cfg's anomaly into uint8 grayscale frames (N, H, W); returns (new frames, int8 labels (N,)).
 
@@ -177,6 +206,10 @@ def inject(frames: np.ndarray, cfg: InjectionConfig) -> tuple[np.ndarray, np.nda
         out[cfg.start : cfg.end] = frames[cfg.start : cfg.end][::-1]
     elif cfg.kind == "speedup":
         out = frames[speedup_indices(n, cfg.start, cfg.end, cfg.factor)]
+    elif cfg.kind in CAMERA_KINDS:
+        out = frames.copy()
+        fault = _cover if cfg.kind == "cover" else _shift
+        out[cfg.start : cfg.end] = fault(frames[cfg.start : cfg.end], rng)
     else:  # brightness
         out = frames.copy()
         shifted = frames[cfg.start : cfg.end].astype(np.float32) + cfg.delta

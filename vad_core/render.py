@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from vad_core.analysis import Analysis, SegmentRule
+from vad_core.health import HEALTH_LABELS, HEALTH_RGB, HealthSegment
 from vad_core.limits import FrameSelection, select
 from vad_core.regions import Box, frame_regions
 from vad_core.scoring import Segment
@@ -105,8 +106,16 @@ def _frame_x(frame: int, frames: int, width: int) -> int:
     return min(width - 1, int((frame + 0.5) / frames * width))
 
 
-def score_strip(score: np.ndarray, threshold: float, segments: list[Segment], width: int, height: int) -> np.ndarray:
-    """An RGB plot of c(t): shaded segments, the threshold line and the curve, without a cursor."""
+def score_strip(
+    score: np.ndarray,
+    threshold: float,
+    segments: list[Segment],
+    width: int,
+    height: int,
+    health: list[HealthSegment] = (),
+) -> np.ndarray:
+    """An RGB plot of c(t): shaded segments, camera faults as a band in their colour along the bottom, the
+    threshold line and the curve, without a cursor."""
     strip = np.full((height, width, 3), (22, 24, 32), dtype=np.uint8)
     n = len(score)
     top = max(float(np.nanmax(score)) if n else 0.0, threshold) * 1.15 or 1.0
@@ -117,6 +126,9 @@ def score_strip(score: np.ndarray, threshold: float, segments: list[Segment], wi
     for seg in segments:
         x0, x1 = _frame_x(seg.start, n, width), _frame_x(seg.end, n, width)
         strip[:, x0 : x1 + 1] = (strip[:, x0 : x1 + 1] * 0.5 + np.array(ANOMALY_RGB) * 0.5).astype(np.uint8)
+    for fault in health:
+        x0, x1 = _frame_x(fault.start, n, width), _frame_x(fault.end, n, width)
+        strip[height - 6 :, x0 : x1 + 1] = HEALTH_RGB[fault.kind]
     for x in range(0, width, 8):
         cv2.line(strip, (x, y_of(threshold)), (min(x + 4, width - 1), y_of(threshold)), (240, 200, 80), 1)
     points = np.array([[_frame_x(i, n, width), y_of(v)] for i, v in enumerate(np.nan_to_num(score))], np.int32)
@@ -124,8 +136,9 @@ def score_strip(score: np.ndarray, threshold: float, segments: list[Segment], wi
     return strip
 
 
-def _mark(image: np.ndarray, frame: int, score: float, anomalous: bool) -> None:
-    """Frame number and score at the top left; a red border and label on anomalous frames."""
+def _mark(image: np.ndarray, frame: int, score: float, anomalous: bool, fault: str | None = None) -> None:
+    """Frame number and score at the top left; a red border and label on anomalous frames; a camera fault's
+    label in its colour at the bottom left (the score means nothing there)."""
     text = f"frame {frame}  c={score:.2f}"
     cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
@@ -133,6 +146,10 @@ def _mark(image: np.ndarray, frame: int, score: float, anomalous: bool) -> None:
         h, w = image.shape[:2]
         cv2.rectangle(image, (1, 1), (w - 2, h - 2), ANOMALY_RGB, 3)
         cv2.putText(image, "ANOMALY", (w - 80, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ANOMALY_RGB, 2, cv2.LINE_AA)
+    if fault is not None:
+        text, h = HEALTH_LABELS[fault].upper(), image.shape[0]
+        cv2.putText(image, text, (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(image, text, (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, HEALTH_RGB[fault], 1, cv2.LINE_AA)
 
 
 def annotated_frames(
@@ -143,12 +160,16 @@ def annotated_frames(
     flags = np.zeros(analysis.frame_count, dtype=bool)
     for seg in segments:
         flags[seg.start : seg.end + 1] = True
+    health = analysis.health_segments()
+    faults: list[str | None] = [None] * analysis.frame_count
+    for fault in health:
+        faults[fault.start : fault.end + 1] = [fault.kind] * (fault.end - fault.start + 1)
     score = analysis.score
     width = frames.shape[2]
-    strip = score_strip(score, rule.threshold, segments, width, strip_height)
+    strip = score_strip(score, rule.threshold, segments, width, strip_height, health)
     for i in range(analysis.frame_count):
         image = render_frame(analysis, frames, i, style)
-        _mark(image, i, float(score[i]), bool(flags[i]))
+        _mark(image, i, float(score[i]), bool(flags[i]), faults[i])
         below = strip.copy()
         x = _frame_x(i, analysis.frame_count, width)
         cv2.line(below, (x, 0), (x, strip_height - 1), (255, 255, 255), 1)

@@ -20,6 +20,7 @@ import numpy as np
 
 from vad_core.card_arrays import decode_array, encode_array
 from vad_core.framestore import iter_chunks
+from vad_core.health import HealthReference
 from vad_core.scoring import ERROR_KINDS, ScoringConfig, fit_place_scale, patch_mean
 
 FAMILIAR_LIMIT = 2.0  # above this, the typical frame of the clip is beyond twice what 99 % of normal frames reach
@@ -54,6 +55,7 @@ class SceneReference:
     reference: dict[str, float]
     scene: str
     frames: int
+    health: HealthReference | None = None  # camera health's normal extremes (cards from before it have none)
 
     def to_dict(self) -> dict:
         return {
@@ -61,7 +63,7 @@ class SceneReference:
             "frames": self.frames,
             "reference": {k: float(v) for k, v in self.reference.items()},
             "place_scale": {kind: encode_array(v) for kind, v in self.place_scale.items()},
-        }
+        } | ({"health": self.health.to_dict()} if self.health is not None else {})
 
     @classmethod
     def from_dict(cls, data: object) -> SceneReference:
@@ -78,7 +80,8 @@ class SceneReference:
         for kind, scale in place_scale.items():
             if scale.ndim != 2 or not np.all(scale > 0):
                 raise ValueError(f"scene_reference.place_scale.{kind} must be a positive 2-D map")
-        return cls(place_scale, reference, str(data.get("scene", "")), int(data.get("frames", 0)))
+        health = HealthReference.from_dict(data["health"]) if "health" in data else None
+        return cls(place_scale, reference, str(data.get("scene", "")), int(data.get("frames", 0)), health)
 
 
 def frame_figures(

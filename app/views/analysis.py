@@ -38,6 +38,7 @@ from app.views.exports import export_buttons
 from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
 from vad_core import Analysis, BadInput, LoadedModel
+from vad_core.health import HEALTH_LABELS
 from vad_core.labels import label_runs, parse_labels
 from vad_core.limits import FrameSelection, OverLimit, suggest_step
 from vad_core.metrics import auc
@@ -231,6 +232,18 @@ def _metrics(clip: Clip, segments: list[Segment], truth: np.ndarray | None, trut
     )
 
 
+def _health_notice(analysis: Analysis) -> None:
+    """Camera faults, said before the metrics: they are not anomalies, and the score means nothing there."""
+    faults = analysis.health_segments()
+    if faults:
+        listed = "; ".join(f"{HEALTH_LABELS[f.kind]} at frames {f.start}-{f.end}" for f in faults)
+        st.warning(
+            f"**Camera health:** {listed}. These are camera faults, not anomalies: the anomaly score is not "
+            "meaningful while the camera is unhealthy.",
+            icon=":material/videocam_off:",
+        )
+
+
 def render() -> None:
     st.title("Video anomaly detection", anchor=False)
     st.caption(INTRO)
@@ -265,6 +278,7 @@ def show_clip(
     segments = analysis.segments(rule)
     compared = _compared(source, clip, compare)
 
+    _health_notice(analysis)
     _metrics(clip, segments, truth, truth_note)
     player(
         PlayerView(
@@ -277,6 +291,7 @@ def show_clip(
                 label_runs(truth) if truth is not None else None,
                 compare=compared,
                 learned_runs=learned_runs(analysis, model),
+                health=analysis.health_segments(),
             ),
             score=finite_list(analysis.score),
             regularity=finite_list(analysis.regularity),
@@ -299,7 +314,7 @@ def show_clip(
     left, right = st.columns([3, 1], gap="large")
     with left:
         st.subheader("Anomalous segments", anchor=False)
-        segment_table(clip, segments, style)
+        segment_table(clip, segments, style, analysis.health_segments())
     with right:
         st.subheader("Export", anchor=False)
         export_buttons(clip, rule, style)

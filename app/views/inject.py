@@ -34,6 +34,8 @@ KIND_TEXT = {
     "reverse": "Reversed playback",
     "speedup": "Speed-up: every k-th frame",
     "brightness": "Sudden brightness change",
+    "cover": "Camera fault: lens covered (a dark or washed-out patch, or a black frame)",
+    "shift": "Camera fault: the camera turned a few degrees and stayed there",
 }
 STATE_KEY = "injected"
 MAX_FRAMES = 1000  # a whole clip is held in memory at its own resolution while it is injected

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from vad_core.analysis import Analysis
 from vad_core.curves import CURVE_LABELS, curve_threshold, curve_values
+from vad_core.health import HEALTH_LABELS, HEALTH_RGB, HealthSegment
 from vad_core.scoring import Segment, regularity_events
 
 CURVE_RGB = "#4cc9f0"
@@ -57,6 +58,11 @@ def _band(start: int, end: int, y0: float, y1: float, fill: str, name: str) -> d
     }
 
 
+def _health_fill(kind: str, alpha: float = 0.35) -> str:
+    red, green, blue = HEALTH_RGB[kind]
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
 def _legend_swatch(name: str, colour: str, dash: str | None = None) -> go.Scatter:
     """A legend entry for something drawn as a shape (shapes have no legend of their own)."""
     if dash:
@@ -82,9 +88,10 @@ def score_figure(
     height: int = 240,
     compare: tuple[str, Analysis] | None = None,
     learned_runs: list[tuple[int, int]] | None = None,
+    health: list[HealthSegment] | None = None,
 ) -> dict:
     """The plot as plotly JSON. Segment rectangles are named "segment", ground truth "truth", the frames an
-    adapted model learned as normal "learned".
+    adapted model learned as normal "learned", camera faults by their kind ("frozen", "covered", "moved").
 
     compare: (model name, its analysis of the same frames), drawn as a second dashed curve."""
     values = curve_values(analysis, curve)
@@ -94,6 +101,7 @@ def score_figure(
     shapes = [_band(s.start, s.end, 0.0, top, SEGMENT_FILL, "segment") for s in segments]
     shapes += [_band(start, end, 0.93, 1.0, TRUTH_FILL, "truth") for start, end in truth_runs or []]
     shapes += [_band(start, end, 0.0, 0.05, LEARNED_FILL, "learned") for start, end in learned_runs or []]
+    shapes += [_band(f.start, f.end, 0.0, top, _health_fill(f.kind), f.kind) for f in health or []]
     shapes.append(
         {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": line, "y1": line,
          "line": {"color": THRESHOLD_RGB, "width": 1.5, "dash": "dash"}, "name": "threshold"}
@@ -132,6 +140,8 @@ def score_figure(
         traces.append(_legend_swatch("ground truth", TRUTH_FILL))
     if learned_runs:
         traces.append(_legend_swatch("learned as normal", LEARNED_FILL))
+    for kind in dict.fromkeys(f.kind for f in health or []):
+        traces.append(_legend_swatch(HEALTH_LABELS[kind], _health_fill(kind, 0.8)))
     if curve == "regularity":
         events = regularity_events(values)
         traces.append(

@@ -12,6 +12,7 @@ import streamlit as st
 
 from app.components.images import data_url
 from app.state import Clip
+from vad_core.health import HEALTH_LABELS, HealthSegment
 from vad_core.render import HeatStyle, render_frame
 from vad_core.scoring import Segment
 
@@ -36,19 +37,26 @@ def _thumbnail(clip: Clip, frame: int, style: HeatStyle) -> str:
     return data_url(cv2.resize(image, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA), quality=80)
 
 
-def segment_table(clip: Clip, segments: list[Segment], style: HeatStyle) -> None:
+def segment_table(clip: Clip, segments: list[Segment], style: HeatStyle, health: list[HealthSegment] = ()) -> None:
+    """Anomalous segments and camera faults, one row each in order of start, with their kind."""
     fps = clip.analysis.fps
-    st.session_state[STARTS_KEY] = [s.start for s in segments]
-    if not segments:
+    rows = sorted(
+        [("anomaly", s.start, s.end, s.peak_frame, s.peak) for s in segments]
+        + [(HEALTH_LABELS[f.kind], f.start, f.end, f.start, None) for f in health],
+        key=lambda row: row[1],
+    )
+    st.session_state[STARTS_KEY] = [row[1] for row in rows]
+    if not rows:
         st.info("No anomalous segments at this threshold. Lower it, or shorten the minimum duration.")
         return
     table = pd.DataFrame(
         {
-            "peak frame": [_thumbnail(clip, s.peak_frame, style) for s in segments],
-            "start": [s.start for s in segments],
-            "end": [s.end for s in segments],
-            "duration (s)": [s.length / fps for s in segments],
-            "peak c(t)": [s.peak for s in segments],
+            "peak frame": [_thumbnail(clip, row[3], style) for row in rows],
+            "kind": [row[0] for row in rows],
+            "start": [row[1] for row in rows],
+            "end": [row[2] for row in rows],
+            "duration (s)": [(row[2] - row[1] + 1) / fps for row in rows],
+            "peak c(t)": [row[4] for row in rows],
         }
     )
     st.dataframe(
@@ -58,9 +66,10 @@ def segment_table(clip: Clip, segments: list[Segment], style: HeatStyle) -> None
         selection_mode="single-row",
         hide_index=True,
         row_height=68,
-        height=min(40 + 68 * len(segments), 320),
+        height=min(40 + 68 * len(rows), 320),
         column_config={
             "peak frame": st.column_config.ImageColumn("peak frame", width="small"),
+            "kind": st.column_config.TextColumn("kind", help="an anomaly, or a camera fault (not an anomaly)"),
             "start": st.column_config.NumberColumn("start", help="first frame (0-based)"),
             "end": st.column_config.NumberColumn("end", help="last frame, inclusive"),
             "duration (s)": st.column_config.NumberColumn("duration", format="%.1f s"),
