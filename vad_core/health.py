@@ -6,7 +6,9 @@ segments = health_segments(health_scores(figures, reference))   # HealthSegment(
 
 Each check compares a per-frame figure with what normal footage of the scene did (learned at calibration, in
 the card's scene_reference, not a fixed constant):
-- frozen: the mean absolute change from the previous frame, below half the lowest normal change;
+- frozen: the mean absolute change from the previous frame, below half the lowest normal change and below a
+  quarter gray level (a stream encoded more smoothly than the calibration footage loses its sensor noise, and
+  its quietest frames must not read as a freeze);
 - covered: the picture's structure (mean gradient magnitude), below half the lowest normal structure;
 - moved: the shift, found by phase correlation, between the frame and the scene's mean frame, beyond twice the
   largest normal shift (and at least MIN_SHIFT_PX).
@@ -28,6 +30,7 @@ HEALTH_RGB = {"frozen": (80, 170, 255), "covered": (170, 170, 170), "moved": (20
 HEALTH_LABELS = {"frozen": "camera frozen", "covered": "lens covered", "moved": "camera moved"}
 LOW_QUANTILE, HIGH_QUANTILE = 0.001, 0.999
 FACTOR = 2.0  # how far past normal a figure must be: half the lowest change or structure, twice the largest shift
+MAX_FROZEN_CHANGE = 0.001  # a quarter gray level a pixel: a smoother codec than the calibration footage's is no freeze
 MIN_SHIFT_PX = 1.5  # at the model's resolution; phase correlation is good to a fraction of a pixel
 MIN_FRAMES, MERGE_GAP = 5, 5  # a health segment lasts at least this long; closer runs are merged
 MAX_SCORE = 100.0  # a frozen or black frame divides by zero change or structure: reported as 100x the limit
@@ -110,7 +113,7 @@ def health_scores(figures: dict[str, np.ndarray], reference: HealthReference) ->
     """Per kind, how far past its limit each frame is (> 1: faulty); covered frames silence the other two."""
     eps = 1e-9
     covered = reference.structure / FACTOR / np.maximum(figures["structure"], eps)
-    frozen = reference.change / FACTOR / np.maximum(figures["change"], eps)
+    frozen = min(reference.change / FACTOR, MAX_FROZEN_CHANGE) / np.maximum(figures["change"], eps)
     moved = figures["shift"] / max(FACTOR * reference.shift, MIN_SHIFT_PX)
     blind = covered > 1
     return {"frozen": np.where(blind, 0.0, frozen), "covered": covered, "moved": np.where(blind, 0.0, moved)}
