@@ -220,7 +220,7 @@ def _analyze(args: argparse.Namespace) -> int:
         print(f"camera: {fault.kind} at frames {fault.start}-{fault.end} ({seconds})", file=sys.stderr)
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
     out = result.save(args.out, rule)
-    segments = [s.to_dict(result.fps) for s in result.segments(rule)]
+    segments = result.segments_document(rule)["segments"]  # with their kind, as segments.json has them
     summary = {
         "frames": result.frame_count,
         "video_fps": result.fps,
