@@ -43,7 +43,8 @@ def test_adapt_fine_tunes_the_parent_on_the_marked_frames(trained_tiny, samples,
     assert fresh.returncode == 0, fresh.stderr
     assert first_loss(done.stdout) < first_loss(fresh.stdout)
     model = load_checkpoint(out)
-    assert model.scoring.per_place and model.scene is not None
+    chosen = card["scoring_selection"]["candidates"][0]["per_place"]
+    assert model.scene is not None and chosen == model.scoring.per_place
     result = analyze(clip, model)
     assert learned_runs(result, model) == [(0, 59), (100, 139)]
     # the lab's step-by-step recomputation scores as the analysis does, per place or not

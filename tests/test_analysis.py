@@ -108,7 +108,8 @@ def test_save_writes_the_contract_files(test004, tmp_path):
     assert np.allclose(table["error"], result.error) and np.allclose(table["score"], result.score)
     doc = json.loads((out / "segments.json").read_text())
     assert doc["frames"] == 180 and doc["fps"] == 10.0 and doc["threshold"] == rule.threshold
-    assert doc["segments"] == [s.to_dict(10.0) for s in result.segments(rule)]
+    assert doc["segments"] == [{"kind": "anomaly"} | s.to_dict(10.0) for s in result.segments(rule)]
+    assert doc["health"] == []  # a healthy camera
     assert sum(s["frames"] for s in doc["segments"]) == table["anomalous"].sum() > 0
     with np.load(out / "error_maps.npz") as npz:
         assert set(npz.files) >= {"appearance", "motion", "scale"}

@@ -30,7 +30,7 @@ def synthetic(errors: list[float], blob_frame: int | None = None, blob_value: fl
         name="synthetic",
         fps=10.0,
         source_size=(SIZE, SIZE),
-        scoring=ScoringConfig(smooth_sigma=0.0, patch=4),
+        scoring=ScoringConfig(smooth_sigma=0.0, patch=4, per_place=False),
         tau=2.0,
         pixel_tau=1.0,
         frame_errors={f"{k}_{r}": raw for k in ERROR_KINDS for r in REDUCTIONS},

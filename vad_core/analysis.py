@@ -166,11 +166,16 @@ class Analysis:
         return check_scene(self.scene_figures(), self.background, self.scene_reference)
 
     def health_scores(self) -> dict[str, np.ndarray] | None:
-        """Per health kind, how far past its normal limit each frame is (> 1: faulty); None without a reference."""
+        """Per health kind, how far past its normal limit each frame is (> 1: faulty); None without a reference.
+        Only a freeze is judged on a clip the scene check finds unfamiliar."""
         reference = self.scene_reference.health if self.scene_reference is not None else None
         if reference is None or self.health is None:
             return None
-        return health_scores(self.health, reference)
+        scores = health_scores(self.health, reference)
+        scene = self.scene_check()
+        if scene is not None and not scene.familiar:  # another camera is not a covered or moved one: the scene
+            scores["covered"] = scores["moved"] = np.zeros(self.frame_count)  # warning says what there is to say
+        return scores
 
     def health_segments(self) -> list[HealthSegment]:
         """Camera-health findings (frozen, covered, moved): segments of their own kind, not anomalies."""
