@@ -167,14 +167,15 @@ class Analysis:
 
     def health_scores(self) -> dict[str, np.ndarray] | None:
         """Per health kind, how far past its normal limit each frame is (> 1: faulty); None without a reference.
-        Only a freeze is judged on a clip the scene check finds unfamiliar."""
+        On a clip the scene check finds unfamiliar, a cover or move over most of it is another camera, not a fault."""
         reference = self.scene_reference.health if self.scene_reference is not None else None
         if reference is None or self.health is None:
             return None
         scores = health_scores(self.health, reference)
         scene = self.scene_check()
-        if scene is not None and not scene.familiar:  # another camera is not a covered or moved one: the scene
-            scores["covered"] = scores["moved"] = np.zeros(self.frame_count)  # warning says what there is to say
+        for kind in ("covered", "moved"):  # most of a clip of another scene "covered" or "moved": another camera,
+            if scene is not None and not scene.familiar and np.mean(scores[kind] > 1) > 0.5:  # as the scene
+                scores[kind] = np.zeros(self.frame_count)  # warning says; a mid-clip fault is still one
         return scores
 
     def health_segments(self) -> list[HealthSegment]:
