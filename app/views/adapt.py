@@ -30,22 +30,25 @@ DONE_KEY = "adapt_done"  # the checkpoint this session has switched to already
 RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
 
 
-def scene_notice(clip: Clip, model: LoadedModel) -> None:
-    """A warning above everything else when the clip is unlike the model's scene, with a button to adapt."""
+def scene_notice(clip: Clip, model: LoadedModel) -> bool:
+    """A warning above everything else when the clip is unlike the model's scene, with a button to adapt;
+    True when it was shown."""
     check = clip.analysis.scene_check()
     if check is None or check.familiar:
-        return
+        return False
     learned = model.scene.scene if model.scene else "its training footage"
     st.warning(
         f"**This model does not know this scene.** Model `{model.name}` learned {learned}; this clip is unlike it "
         f"(scene score **{check.score:.1f}**: footage of its own scene scores about 1 or less, and above "
         f"{FAMILIAR_LIMIT:g} counts as another scene). "
         "Its anomaly scores are **not meaningful here**: almost everything can look anomalous, or nothing. "
-        "Adapt the model to this camera from the clip's own normal frames (about two minutes).",
+        "Adapt the model to this camera from the clip's own normal frames (about two minutes; the panel opens "
+        "below the player).",
         icon=":material/report:",
     )
     if st.button("Adapt the model to this camera", icon=":material/tune:", key="adapt_open_button"):
         st.session_state[OPEN_KEY] = clip.digest
+    return True
 
 
 def parse_ranges(text: str, frames: int) -> tuple[tuple[int, int], ...]:

@@ -252,9 +252,9 @@ def render() -> None:
     source = _source(choice)
     clip = open_with_progress(source, model)
     scene_notice(clip, model)
-    adapt_panel(source, clip, chosen_model_stem())
     truth, truth_note = _truth(clip, choice)
     show_clip(source, clip, model, truth, truth_note, compare)
+    adapt_panel(source, clip, chosen_model_stem())  # below the player: the title, player and plot fit the screen
 
 
 def show_clip(
