@@ -31,6 +31,7 @@ function reportHeight() {
   send("streamlit:setFrameHeight", { height: Math.ceil(ui.player.getBoundingClientRect().height) + 4 });
 }
 window.addEventListener("message", (event) => {
+  if (event.source !== window.parent) return; // only the app's own page may drive the player, not a page framing it
   if (event.data && event.data.type === "streamlit:render") onRender(event.data.args, event.data.theme);
 });
 
@@ -52,7 +53,9 @@ function levelsOf(img) {
   for (let i = 0; i < out.length; i++) out[i] = rgba[4 * i];
   return out;
 }
+const MEDIA_URL = /^media\/[0-9a-f-]+\.json$/; // the only files the app publishes for the player
 async function loadMedia(url) {
+  if (!MEDIA_URL.test(url)) throw new Error(`refusing media URL ${url}`);
   const doc = await (await fetch(url)).json();
   const [video, inputs, recons] = await Promise.all(
     [doc.video, doc.input, doc.recon].map((list) => Promise.all(list.map(loadImage))),
@@ -394,7 +397,9 @@ async function onRender(args, theme) {
     state.frame = 0;
     ui.scrub.max = String(media.frames - 1);
     el("tick-tau").style.left = `${100 / media.heat_range}%`; // the colour scale spans 0 .. heat_range x pixel tau
-    el("tick-top").innerHTML = `${media.heat_range} τ<sub>px</sub>`;
+    const sub = document.createElement("sub"); // built, never parsed: nothing received is written as HTML
+    sub.textContent = "px";
+    el("tick-top").replaceChildren(document.createTextNode(`${media.heat_range} τ`), sub);
     ui.player.dataset.media = url;
     ui.player.dataset.ready = "1";
   }
