@@ -13,6 +13,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,10 @@ class Analysis:
 
     def scene_check(self) -> SceneCheck | None:
         """Whether this clip looks like the model's scene; None for a model whose card has no scene reference."""
+        return self._scene_check
+
+    @cached_property
+    def _scene_check(self) -> SceneCheck | None:  # asked by the CLI, segments.json and several views each rerun
         if self.scene_reference is None or self.frame_count == 0:
             return None
         return check_scene(self.scene_figures(), self.background, self.scene_reference)
@@ -180,8 +185,12 @@ class Analysis:
 
     def health_segments(self) -> list[HealthSegment]:
         """Camera-health findings (frozen, covered, moved): segments of their own kind, not anomalies."""
+        return list(self._health_segments)
+
+    @cached_property
+    def _health_segments(self) -> tuple[HealthSegment, ...]:
         scores = self.health_scores()
-        return health_segments(scores) if scores is not None else []
+        return tuple(health_segments(scores)) if scores is not None else ()
 
     def local_map(self, frame: int, kind: str | None = None) -> np.ndarray:
         """Patch-averaged error map of a frame: the map whose max is the localized frame error."""

@@ -68,7 +68,8 @@ def fit_normal(
     held-out normal clips. The place scales come first (the per-place scores, and so tau, are taken on them);
     they are fitted on place_clips too (say, spread_pieces of the training part of the same clips): a per-place
     quantile needs many frames, and its overall level does not matter, since tau comes after. With
-    select_clips (whole normal clips), per-place scoring is first switched on or off by choose_per_place."""
+    select_clips (whole normal clips, SELECTION_CLIPS of them used as normal and as many injected), per-place
+    scoring is first switched on or off by choose_per_place."""
     selection = None
     choice = choose_per_place(model, select_clips, quantile) if select_clips else None
     if choice is not None:
@@ -107,7 +108,7 @@ def fit_normal(
     norm = model.normalizer
     distances = np.concatenate([frame_distances(r.inputs, norm.mean_frame, norm.std) for r in results])
     reference["background"] = float(np.quantile(distances, quantile))
-    health = HealthReference.fit([np.asarray(r.inputs) for r in results], norm.mean_frame)
+    health = HealthReference.fit([r.health for r in results])
     scene_reference = SceneReference(scales, reference, scene, calibration.frames, health)
     return NormalFit(calibration, projection, scene_reference, model.scoring, selection)
 

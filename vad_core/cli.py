@@ -336,14 +336,14 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _scene(args: argparse.Namespace) -> int:
     from vad_core.analysis import analyze
     from vad_core.checkpoint import load_checkpoint
-    from vad_core.video import list_clips
+    from vad_core.video import image_files, list_clips
 
     model = load_checkpoint(args.checkpoint, device=args.device)
     if model.scene is None:
         raise BadInput(f"{model.name} has no scene reference in its card; re-fit it with the calibrate command")
     paths = []
     for item in map(Path, args.inputs):
-        paths += list_clips(item) if item.is_dir() and not _is_frame_folder(item) else [item]
+        paths += list_clips(item) if item.is_dir() and not image_files(item) else [item]
     checks = {}
     with _progress(args, desc="checking", unit="clip", total=len(paths)) as bar:
         for path in paths:
@@ -363,12 +363,6 @@ def _scene(args: argparse.Namespace) -> int:
         print(f"{'familiar  ' if check['familiar'] else 'UNFAMILIAR'} {check['score']:7.2f}  {faults:<20} {path}")
     print(f"{len(unfamiliar)} of {len(checks)} clips unfamiliar to {model.name}; {len(faulty)} with camera faults")
     return 0
-
-
-def _is_frame_folder(path: Path) -> bool:
-    from vad_core.video import IMAGE_SUFFIXES
-
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
 
 
 def _select_scoring(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 
 from vad_core.analysis import Analysis, SegmentRule, error_key
 from vad_core.render import COLORMAPS, HEAT_RANGE, colormap_lut
-from vad_core.scoring import Segment, patch_mean, reduce_maps_all
+from vad_core.scoring import Segment, local_maps, reduce_maps_all
 
 TRUNCATE = 4.0  # scipy's gaussian_filter1d default: the kernel reaches 4 sigma either side
 
@@ -87,7 +87,7 @@ def explain_frame(analysis: Analysis, frame: int, rule: SegmentRule | None = Non
     rule = rule or replace(analysis.rule, threshold=1.0)
     error_map = np.asarray(analysis.maps[cfg.kind][frame], dtype=np.float32)
     scale = analysis.place_scale  # per-place scoring: the patch means are judged against their normal level
-    local = patch_mean(error_map, cfg.patch) / (scale if scale is not None else 1.0)
+    local = local_maps(error_map[None], cfg, scale)[0]
     reductions = {k: float(v[0]) for k, v in reduce_maps_all(error_map[None], cfg, scale).items()}
     top_count = max(1, round(cfg.top_fraction * local.size))
     top_cut = float(np.partition(local.ravel(), local.size - top_count)[local.size - top_count])

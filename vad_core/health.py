@@ -1,6 +1,6 @@
 """Camera health: a frozen feed, a covered (or blank) lens, a camera that moved; findings of their own kind.
 
-reference = HealthReference.fit(normal_inputs, mean_frame)   # at calibration, from held-out normal frames
+reference = HealthReference.fit([a.health for a in normal])  # at calibration, from held-out normal frames
 figures = health_figures(analysis.inputs, mean_frame)        # per frame, from the frames the model saw
 segments = health_segments(health_scores(figures, reference))   # HealthSegment(kind, start, end, peak)
 
@@ -45,9 +45,8 @@ class HealthReference:
     shift: float
 
     @classmethod
-    def fit(cls, inputs: list[np.ndarray], mean_frame: np.ndarray) -> HealthReference:
-        """From uint8 frames of normal clips (one array per clip, so frame differences stay within a clip)."""
-        figures = [health_figures(frames, mean_frame) for frames in inputs if len(frames) >= 2]
+    def fit(cls, figures: list[dict[str, np.ndarray]]) -> HealthReference:
+        """From the health_figures of normal clips (one per clip, as each analysis computed them)."""
         values = {k: np.concatenate([f[k] for f in figures]) for k in ("change", "structure", "shift")}
         return cls(
             change=float(np.quantile(values["change"], LOW_QUANTILE)),

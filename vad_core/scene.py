@@ -8,8 +8,8 @@ not from the level of c(t): how well the model can redraw the picture at all (th
 error), how far its bottleneck states lie from those of normal frames, and how far the clip's static
 background lies from the model's mean frame (against how far normal frames, walkers and all, lie from it).
 Each figure is the clip's median divided by the 99th percentile of held-out normal frames; the scene score is
-the largest. Medians make it robust to anomalies,
-which fill a part of some frames, not the background of most of them.
+the largest. Medians make it robust to anomalies, which fill a part of some frames, not the background of
+most of them.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from vad_core.video import resize_scale
 
 PROXY_KINDS = ("moving_object", "speedup")  # what UCSD's anomalies look like: bikes, carts, skaters, hurried people
 INJECTED_FRAMES = 40
+SELECTION_CLIPS = 6  # choose_per_place: clips to calibrate on, and as many to inject into
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def select_scoring(
 
 
 def choose_per_place(
-    model: LoadedModel, clips: list[np.ndarray], quantile: float = 0.99, count: int = 6
+    model: LoadedModel, clips: list[np.ndarray], quantile: float = 0.99, count: int = SELECTION_CLIPS
 ) -> tuple[ScoringConfig, list[Candidate]] | None:
     """The model's scoring with per-place on or off, whichever scores anomalies injected into its own normal
     clips (frames in [0, 1] at the model's size) better; None with fewer than two clips long enough to inject.

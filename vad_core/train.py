@@ -29,11 +29,11 @@ from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
 from vad_core.scene import MAX_PLACE_FRAMES
 from vad_core.scoring import ScoringConfig
+from vad_core.selection import SELECTION_CLIPS
 from vad_core.video import list_clips, stream_gray
 from vad_core.windows import gather_window, training_windows
 
 PRESETS: dict[str, int] = {"fast": 131, "paper": 227}
-SELECTION_CLIPS = 6  # clips to calibrate on, and as many to inject into, when choosing per-place scoring
 MAX_NORMAL_FRAMES = 20_000  # frames marked normal in one video are held in memory at the model's size
 
 

@@ -50,7 +50,7 @@ class VideoInfo:
     height: int
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -106,7 +106,7 @@ def probe(path: str | Path) -> VideoInfo:
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
-        images = _image_files(path)
+        images = image_files(path)
         if not images:
             raise BadInput(f"{path}: folder holds no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         first = _read_image(images[0])
@@ -151,7 +151,7 @@ def stream_raw_gray(path: str | Path, threads: int | None = None) -> Iterator[np
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
-        for image in _image_files(path):
+        for image in image_files(path):
             yield _read_image(image)
         return
     cap = _open_capture(path, threads)
@@ -191,7 +191,7 @@ def list_clips(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise BadInput(f"{folder}: not a folder")
     clips = [
-        p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES or (p.is_dir() and _image_files(p))
+        p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES or (p.is_dir() and image_files(p))
     ]
     if not clips:
         raise BadInput(f"{folder}: holds no video files or frame folders")

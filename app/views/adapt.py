@@ -30,12 +30,11 @@ DONE_KEY = "adapt_done"  # the checkpoint this session has switched to already
 RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
 
 
-def scene_notice(clip: Clip, model: LoadedModel) -> bool:
-    """A warning above everything else when the clip is unlike the model's scene, with a button to adapt;
-    True when it was shown."""
+def scene_notice(clip: Clip, model: LoadedModel) -> None:
+    """A warning above everything else when the clip is unlike the model's scene, with a button to adapt."""
     check = clip.analysis.scene_check()
     if check is None or check.familiar:
-        return False
+        return
     learned = model.scene.scene if model.scene else "its training footage"
     st.warning(
         f"**This model does not know this scene.** Model `{model.name}` learned {learned}; this clip is unlike it "
@@ -48,7 +47,6 @@ def scene_notice(clip: Clip, model: LoadedModel) -> bool:
     )
     if st.button("Adapt the model to this camera", icon=":material/tune:", key="adapt_open_button"):
         st.session_state[OPEN_KEY] = clip.digest
-    return True
 
 
 def parse_ranges(text: str, frames: int) -> tuple[tuple[int, int], ...]:
