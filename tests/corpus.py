@@ -107,7 +107,7 @@ def make_corpus(root: Path) -> dict[str, Case]:
     (root / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(50_000))
     bad("random bytes", root / "noise.mp4", r"noise\.mp4: not a readable video")
     (root / "text.mp4").write_text("this is a text file, not a video\n" * 20)
-    bad("text file", root / "text.mp4", r"text\.mp4: not a readable video")
+    bad("text file", root / "text.mp4", r"text\.mp4: a text file")
     _write_png(root / "image.png")
     bad("PNG image", root / "image.png", r"image\.png: .*image, not a video")
     write_h264(root / "short.mp4", _moving(5, 64, 48), fps=10)

@@ -12,6 +12,7 @@ import json
 import re
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -97,15 +98,22 @@ def test_frame_selection_counts_and_streams():
             FrameSelection(**bad)
 
 
-def test_limited_stops_at_the_frame_and_time_limits():
-    assert list(limited(range(5), AnalysisLimits(max_frames=5), "x")) == [0, 1, 2, 3, 4]
+def test_limited_counts_frames_pixels_and_time_as_frames_arrive():
+    frames = [np.zeros((4, 6), np.uint8)] * 5
+    assert len(list(limited(frames, AnalysisLimits(max_frames=5), "x"))) == 5
     with pytest.raises(BadInput, match="more than 3 frames"):
-        list(limited(range(5), AnalysisLimits(max_frames=3), "x"))
+        list(limited(frames, AnalysisLimits(max_frames=3), "x"))
+    with pytest.raises(BadInput, match="more than 1e-07 gigapixels"):
+        list(limited(frames, AnalysisLimits(max_total_pixels=100), "x"))
+    with pytest.raises(BadInput, match="6x4 frames exceed the limit of 23 pixels"):
+        list(limited(frames, AnalysisLimits(max_pixels=23), "x"))
+    with pytest.raises(BadInput, match="frame 1 is 6x1; frames under 2 px"):
+        list(limited([frames[0], np.zeros((1, 6), np.uint8)], None, "x"))
 
     def slow():
-        for i in range(100):
+        for _ in range(100):
             time.sleep(0.01)
-            yield i
+            yield frames[0]
 
     with pytest.raises(BadInput, match=r"stopped after 0.05 s \(the time limit\)"):
         list(limited(slow(), AnalysisLimits(max_seconds=0.05), "x"))

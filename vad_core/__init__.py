@@ -3,21 +3,37 @@
 from vad_core import analyze, load_checkpoint
 model = load_checkpoint()            # the bundled Ped2 model
 result = analyze("clip.mp4", model)  # per-frame scores, error maps, segments
+
+The names below are imported on first use, so that a process that needs only part of the library (the
+decoder child, a CLI command that never touches the model) does not pay for torch.
 """
 
-from vad_core.analysis import Analysis, analyze
-from vad_core.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, save_checkpoint
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from vad_core.errors import BadInput
+
+if TYPE_CHECKING:
+    from vad_core.analysis import Analysis, analyze  # noqa: F401
+    from vad_core.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DEFAULT_CHECKPOINT",
-    "Analysis",
-    "BadInput",
-    "LoadedModel",
-    "__version__",
-    "analyze",
-    "load_checkpoint",
-    "save_checkpoint",
-]
+_LAZY = {
+    "Analysis": "vad_core.analysis",
+    "analyze": "vad_core.analysis",
+    "DEFAULT_CHECKPOINT": "vad_core.checkpoint",
+    "LoadedModel": "vad_core.checkpoint",
+    "load_checkpoint": "vad_core.checkpoint",
+    "save_checkpoint": "vad_core.checkpoint",
+}
+
+__all__ = ["BadInput", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vad_core' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -51,7 +51,7 @@ from vad_core.scoring import (
     regularity,
     smooth,
 )
-from vad_core.video import probe, resize_scale, stream_raw_gray
+from vad_core.video import IN_PROCESS, Decoder, resize_scale
 
 Progress = Callable[[int, int], None]
 
@@ -436,41 +436,49 @@ def analyze(
     workers: int | None = None,
     selection: FrameSelection | None = None,
     limits: AnalysisLimits | None = None,
+    decoder: Decoder = IN_PROCESS,
+    on_frame: Callable[[np.ndarray], None] | None = None,
 ) -> Analysis:
     """Stream a video (file or frame folder) through the model and score every (selected) frame.
 
     limits refuse, as BadInput, a clip over max_frames (after the selection; known from the metadata, or
-    found while decoding when the metadata is wrong), larger than max_pixels, or slower than max_seconds.
+    counted while decoding when the metadata is wrong), frames over max_pixels, or slower than max_seconds.
     Frames that fail to decode at the end (a truncated file) are reported in Analysis.warnings.
+    decoder: where FFmpeg runs (the app decodes uploads in a killable child: vad_core.sandbox).
+    on_frame: sees each selected raw gray frame, so a caller can keep a preview without decoding twice.
     """
-    info = probe(video)
     name = name or Path(video).name
     selection = selection or FrameSelection()
     limits = limits or AnalysisLimits()
-    check_size(name, info.width, info.height, limits)
-    wanted = selection.count(info.frame_count) if info.frame_count else 0
-    if limits.max_frames is not None and wanted > limits.max_frames:
-        raise OverLimit(over_limit_message(name, wanted, info.fps / selection.step, limits), info.frame_count, info.fps)
-    decoded = 0
     threads = decode_threads(model_device(model.net), workers)
-
-    def frames() -> Iterator[np.ndarray]:
-        nonlocal decoded
-        for gray in limited(select(stream_raw_gray(video, threads), selection), limits, name, info.fps):
-            decoded += 1
-            yield resize_scale(gray, model.cfg.input_size)
-
     try:
-        result = analyze_frames(
-            frames(),
-            model,
-            name=name,
-            fps=info.fps / selection.step,
-            source_size=(info.width, info.height),
-            total=wanted,
-            progress=progress,
-            workers=workers,
-        )
+        with decoder.open(Path(video), threads) as opened:
+            info = opened.info
+            check_size(name, info.width, info.height, limits)
+            wanted = selection.count(info.frame_count) if info.frame_count else 0
+            if limits.max_frames is not None and wanted > limits.max_frames:
+                fps = info.fps / selection.step
+                raise OverLimit(over_limit_message(name, wanted, fps, limits), info.frame_count, info.fps)
+            decoded = 0
+
+            def frames() -> Iterator[np.ndarray]:
+                nonlocal decoded
+                for gray in limited(select(opened.frames, selection), limits, name, info.fps):
+                    decoded += 1
+                    if on_frame is not None:
+                        on_frame(gray)
+                    yield resize_scale(gray, model.cfg.input_size)
+
+            result = analyze_frames(
+                frames(),
+                model,
+                name=name,
+                fps=info.fps / selection.step,
+                source_size=(info.width, info.height),
+                total=wanted,
+                progress=progress,
+                workers=workers,
+            )
     except BadInput as err:  # say which clip, as every other message does
         if str(err).startswith(f"{name}:"):
             raise

@@ -14,10 +14,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from vad_core.errors import BadInput
 
 F = TypeVar("F")
 MAX_PIXELS = 7680 * 4320  # 8K: a larger frame is more likely a decompression bomb than footage
+MIN_SIDE = 2  # narrower frames are not footage, and break resizing
 
 
 class OverLimit(BadInput):
@@ -62,6 +65,7 @@ class AnalysisLimits:
     max_frames: int | None = None
     max_seconds: float | None = None
     max_pixels: int = MAX_PIXELS
+    max_total_pixels: int | None = None
 
 
 def suggest_step(frames: int, max_frames: int) -> int:
@@ -80,7 +84,7 @@ def over_limit_message(name: str, frames: int, fps: float, limits: AnalysisLimit
 
 def check_size(name: str, width: int, height: int, limits: AnalysisLimits) -> None:
     if width * height > limits.max_pixels:
-        raise BadInput(f"{name}: {width}x{height} frames exceed the {limits.max_pixels} pixel limit (8K)")
+        raise BadInput(f"{name}: {width}x{height} frames exceed the limit of {limits.max_pixels} pixels a frame")
 
 
 def select(frames: Iterable[F], selection: FrameSelection | None) -> Iterator[F]:
@@ -90,13 +94,26 @@ def select(frames: Iterable[F], selection: FrameSelection | None) -> Iterator[F]
     return itertools.islice(frames, selection.start, selection.end, selection.step)
 
 
-def limited(frames: Iterable[F], limits: AnalysisLimits | None, name: str, fps: float = 0.0) -> Iterator[F]:
-    """Frames until a limit is crossed, then BadInput: for clips whose metadata hides their true length."""
-    if limits is None or (limits.max_frames is None and limits.max_seconds is None):
-        yield from frames
-        return
+def limited(
+    frames: Iterable[np.ndarray], limits: AnalysisLimits | None, name: str, fps: float = 0.0
+) -> Iterator[np.ndarray]:
+    """Frames until a limit is crossed, then BadInput: counted as the frames arrive, because container
+    metadata can hide a clip's true length, and frame sizes can change mid-stream."""
+    limits = limits or AnalysisLimits()
     started = time.monotonic()
+    total_pixels = 0
     for count, frame in enumerate(frames, start=1):
+        height, width = frame.shape[:2]
+        if min(height, width) < MIN_SIDE:
+            size = f"{width}x{height}"
+            raise BadInput(f"{name}: frame {count - 1} is {size}; frames under {MIN_SIDE} px a side are refused")
+        check_size(name, width, height, limits)
+        total_pixels += height * width
+        if limits.max_total_pixels is not None and total_pixels > limits.max_total_pixels:
+            raise BadInput(
+                f"{name}: more than {limits.max_total_pixels / 1e9:g} gigapixels decoded (the limit) at frame "
+                f"{count - 1}; analyze a sub-range or every k-th frame"
+            )
         if limits.max_frames is not None and count > limits.max_frames:
             raise OverLimit(
                 f"{name}: more than {limits.max_frames} frames (the limit); analyze a sub-range or every k-th frame",

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 # FFmpeg inside OpenCV logs straight to stderr ("moov atom not found") for files it cannot open; we report
 # those as one BadInput line instead. Read when the first capture opens; -8 is AV_LOG_QUIET.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+# A video is one local file: FFmpeg may not follow a reference in it to a URL or a device.
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "protocol_whitelist;file")
 
 import cv2
 import numpy as np
@@ -37,6 +41,10 @@ IMAGE_MAGIC = {
     b"II*\x00": "TIFF",
     b"MM\x00*": "TIFF",
 }
+# Containers FFmpeg may open for us. Playlists (HLS), concat scripts, SDP and DASH manifests are text that
+# makes FFmpeg open further files or URLs; they never reach it (see _refusal).
+CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpeg", "mpegts", "flv", "asf", "h264", "hevc"}
+TEXT_BYTES = frozenset(b"\t\n\r") | frozenset(range(0x20, 0x7F))
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,36 @@ class VideoInfo:
     fps: float
     width: int
     height: int
+
+
+@dataclass
+class OpenedVideo:
+    """A clip being decoded: its metadata (which may under-report frames) and its raw gray frames."""
+
+    info: VideoInfo
+    frames: Iterator[np.ndarray]
+
+
+class Decoder(Protocol):
+    """Where a clip is decoded: here (InProcessDecoder) or in a killable child (vad_core.sandbox)."""
+
+    def open(self, path: Path, threads: int | None = None) -> AbstractContextManager[OpenedVideo]: ...
+
+
+class InProcessDecoder:
+    """FFmpeg in this process: for the CLI and trusted files."""
+
+    @contextmanager
+    def open(self, path: Path, threads: int | None = None) -> Iterator[OpenedVideo]:
+        info = probe(path)
+        frames = stream_raw_gray(path, threads)
+        try:
+            yield OpenedVideo(info, frames)
+        finally:
+            frames.close()
+
+
+IN_PROCESS = InProcessDecoder()
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -65,6 +103,22 @@ def _refusal(path: Path) -> str | None:
     kind = next((name for magic, name in IMAGE_MAGIC.items() if head.startswith(magic)), None)
     if kind:
         return f"{path.name}: a {kind} image, not a video (a clip is a video file or a folder of frame images)"
+    if all(byte in TEXT_BYTES for byte in head):
+        return f"{path.name}: a text file (a playlist, a concat script?), not a video; give the video file itself"
+    return _container_refusal(path)
+
+
+def _container_refusal(path: Path) -> str | None:
+    """A container outside CONTAINERS, as FFmpeg's probe names it (PyAV, local files only)."""
+    import av  # the probe only; OpenCV decodes
+
+    try:
+        with av.open(str(path), options={"protocol_whitelist": "file"}) as container:
+            name = container.format.name
+    except Exception:  # any demuxer failure: _open_capture reports it in the user's terms
+        return None
+    if name not in CONTAINERS:
+        return f"{path.name}: a {name.split(',')[0]} file; only video containers (MP4, MKV, AVI, MPEG) are read"
     return None
 
 
