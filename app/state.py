@@ -26,10 +26,11 @@ import numpy as np
 import streamlit as st
 
 from app.components.player import publish_media, withdraw_media
-from vad_core import DEFAULT_CHECKPOINT, Analysis, BadInput, LoadedModel, analyze, load_checkpoint
+from vad_core import DEFAULT_CHECKPOINT, Analysis, LoadedModel, analyze, load_checkpoint
 from vad_core.evaluation import load_labels
 from vad_core.limits import AnalysisLimits, FrameSelection
-from vad_core.render import preview_frames
+from vad_core.render import PreviewFrames
+from vad_core.sandbox import SandboxedDecoder, SandboxLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "assets" / "samples"
@@ -39,11 +40,21 @@ UNSAFE_NAME_CHARS = re.compile(r"[^\w .()+-]")  # "%" too: FFmpeg reads "%d" in 
 
 
 def app_limits() -> AnalysisLimits:
-    """What one analysis in the app may cost: VAD_MAX_FRAMES frames (3000) and VAD_MAX_SECONDS seconds (600)."""
+    """What one analysis in the app may cost, counted as frames arrive: VAD_MAX_FRAMES frames (3000),
+    VAD_MAX_SECONDS seconds (600), VAD_MAX_FRAME_PIXELS pixels a frame (4K) and VAD_MAX_GIGAPIXELS in all (2)."""
+    env = os.environ
     return AnalysisLimits(
-        max_frames=int(os.environ.get("VAD_MAX_FRAMES") or 3000),
-        max_seconds=float(os.environ.get("VAD_MAX_SECONDS") or 600),
+        max_frames=int(env.get("VAD_MAX_FRAMES") or 3000),
+        max_seconds=float(env.get("VAD_MAX_SECONDS") or 600),
+        max_pixels=int(env.get("VAD_MAX_FRAME_PIXELS") or 3840 * 2160),
+        max_total_pixels=round(float(env.get("VAD_MAX_GIGAPIXELS") or 2) * 1e9),
     )
+
+
+def app_decoder() -> SandboxedDecoder:
+    """Uploads and samples alike are decoded in a child process (vad_core.sandbox): a crash or a hang in
+    FFmpeg costs one sentence. Its memory cap and stall deadline: VAD_DECODE_MEMORY_MB, VAD_DECODE_STALL_SECONDS."""
+    return SandboxedDecoder(SandboxLimits.from_env())
 
 
 def upload_root() -> str | None:
@@ -184,14 +195,23 @@ def open_clip(
     with store.opening(key):  # several sessions opening the same clip at once: one analysis, the rest wait
         clip = store.get(key)
         if clip is None:
-            with source.as_file() as path:
-                analysis = analyze(path, model, progress=progress, name=source.name, selection=selection, limits=limits)
+            preview = PreviewFrames()
+            try:
+                with source.as_file() as path:
+                    analysis = analyze(
+                        path,
+                        model,
+                        progress=progress,
+                        name=source.name,
+                        selection=selection,
+                        limits=limits,
+                        decoder=app_decoder(),
+                        on_frame=preview,
+                    )
                 on_prepare()
-                frames = preview_frames(path, selection=selection)
-            if len(frames) != analysis.frame_count:
-                raise BadInput(
-                    f"{source.name}: decoded {len(frames)} frames for display but {analysis.frame_count} to score"
-                )
+                frames = preview.finish()
+            finally:
+                preview.close()
             media = publish_media(key, analysis, frames)
             clip = Clip(key, source.name, source.digest, analysis, frames, media, selection)
             store.put(clip)

@@ -13,7 +13,16 @@ from vad_core.curves import CURVES, curve_threshold, curve_values, score_thresho
 from vad_core.errors import BadInput
 from vad_core.labels import label_runs, parse_labels
 from vad_core.regions import find_regions, frame_regions
-from vad_core.render import HEAT_RANGE, HeatStyle, colormap_lut, export_video, heat_levels, overlay, preview_frames
+from vad_core.render import (
+    HEAT_RANGE,
+    HeatStyle,
+    PreviewFrames,
+    colormap_lut,
+    export_video,
+    heat_levels,
+    overlay,
+    preview_shape,
+)
 from vad_core.scoring import ERROR_KINDS, REDUCTIONS, ScoringConfig, find_segments
 
 SIZE = 48
@@ -134,9 +143,14 @@ def test_unknown_colormap_is_refused():
         HeatStyle(colormap="rainbow")
 
 
-def test_preview_frames_are_at_most_360_wide(samples):
-    frames = preview_frames(samples / "test" / "Test001.mp4", width=180)
-    assert frames.shape == (180, 120, 180) and frames.dtype == np.uint8
+def test_preview_frames_fit_their_box_whatever_the_frame_shape():
+    preview = PreviewFrames(box=(180, 180), budget_bytes=1000)  # spills to disk after the first frames
+    for frame in [np.zeros((240, 360), np.uint8), np.zeros((16000, 360), np.uint8), np.zeros((1, 1), np.uint8)]:
+        preview(frame)
+    frames = preview.finish()
+    assert frames.shape == (3, 120, 180) and frames.dtype == np.uint8
+    assert preview_shape(16000, 360, (360, 360)) == (360, 8)
+    assert preview_shape(3, 16000, (360, 360)) == (2, 360)
 
 
 def test_export_is_browser_playable_h264(tmp_path):

@@ -1,6 +1,7 @@
 """Pictures of an analysis: heatmap overlays, anomaly boxes, a score strip and the annotated H.264 export.
 
-    frames = preview_frames("Test004.mp4")                  # uint8 gray, 360 px wide
+    preview = PreviewFrames()                               # pass to analyze(..., on_frame=preview)
+    frames = preview.finish()                               # uint8 gray, within a 360x360 box
     image = render_frame(result, frames, 42, HeatStyle())   # RGB frame with heatmap and boxes
     export_video("annotated.mp4", result, frames, HeatStyle(), SegmentRule())
 
@@ -18,11 +19,11 @@ import cv2
 import numpy as np
 
 from vad_core.analysis import Analysis, SegmentRule
+from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore
 from vad_core.health import HEALTH_LABELS, HEALTH_RGB, HealthSegment
-from vad_core.limits import FrameSelection, select
 from vad_core.regions import Box, frame_regions
 from vad_core.scoring import Segment
-from vad_core.video import stream_raw_gray, write_h264
+from vad_core.video import write_h264
 
 COLORMAPS = {
     "inferno": cv2.COLORMAP_INFERNO,
@@ -31,7 +32,7 @@ COLORMAPS = {
     "jet": cv2.COLORMAP_JET,
 }
 HEAT_RANGE = 4.0  # the colour scale spans 0 .. HEAT_RANGE x pixel_tau, as error_maps.npz does
-PREVIEW_WIDTH = 360
+PREVIEW_BOX = (360, 360)  # (width, height): what the player and the export show at most
 BOX_RGB = (255, 64, 64)
 ANOMALY_RGB = (255, 75, 75)
 
@@ -50,15 +51,41 @@ class HeatStyle:
             raise ValueError(f"unknown colormap {self.colormap!r}; choose from {sorted(COLORMAPS)}")
 
 
-def preview_frames(path: str | Path, width: int = PREVIEW_WIDTH, selection: FrameSelection | None = None) -> np.ndarray:
-    """(N, H, W) uint8 gray frames at most `width` pixels wide: what the player and the export show."""
-    frames = []
-    for gray in select(stream_raw_gray(path), selection):
-        h, w = gray.shape
-        if w > width:
-            gray = cv2.resize(gray, (width, max(2, round(h * width / w))), interpolation=cv2.INTER_AREA)
-        frames.append(gray)
-    return np.stack(frames)
+def preview_shape(height: int, width: int, box: tuple[int, int] = PREVIEW_BOX) -> tuple[int, int]:
+    """(height, width) of a frame scaled down, aspect kept, to fit box (width, height); at least 2 px a side."""
+    scale = min(1.0, box[0] / width, box[1] / height)
+    return max(2, round(height * scale)), max(2, round(width * scale))
+
+
+class PreviewFrames:
+    """The frames the player and the export show, gathered while the clip is analyzed (analyze's on_frame).
+
+    Each frame is fitted into a pixel box (a 360x16000 frame becomes 8x360, not 5.8 MB), every frame takes
+    the first one's shape (a clip whose size changes mid-stream still makes one array), and frames past
+    budget_bytes spill to disk: the server's memory never holds a long clip's preview.
+    """
+
+    def __init__(self, box: tuple[int, int] = PREVIEW_BOX, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        self.box, self.budget_bytes = box, budget_bytes
+        self._store: FrameStore | None = None
+
+    def __call__(self, gray: np.ndarray) -> None:
+        if self._store is None:
+            self._store = FrameStore(preview_shape(*gray.shape[:2], self.box), np.uint8, self.budget_bytes)
+        height, width = self._store.frame_shape
+        if gray.shape[:2] != (height, width):
+            gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+        self._store.append(gray[None])
+
+    def finish(self) -> np.ndarray:
+        """(N, H, W) uint8; empty when no frame came."""
+        if self._store is None:
+            return np.zeros((0, 2, 2), np.uint8)
+        return self._store.finish()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
 
 def colormap_lut(name: str) -> np.ndarray:

@@ -15,11 +15,15 @@ from __future__ import annotations
 import atexit
 import json
 import math
+import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import plotly
@@ -27,6 +31,7 @@ import streamlit.components.v1 as components
 
 from app.components.images import data_url
 from vad_core.analysis import Analysis
+from vad_core.errors import BadInput
 from vad_core.latent import LatentTrajectory
 from vad_core.regions import clip_regions
 from vad_core.render import HEAT_RANGE, heat_levels
@@ -34,6 +39,7 @@ from vad_core.render import HEAT_RANGE, heat_levels
 SOURCE = Path(__file__).with_name("player")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SAFE_KEY = re.compile(r"^[0-9a-f-]+$")
+MEDIA_BUDGET_BYTES = int(os.environ.get("VAD_MEDIA_BUDGET_MB") or 512) << 20
 
 
 def _serve_folder() -> Path:
@@ -74,34 +80,78 @@ def finite_list(values: np.ndarray, digits: int = 5) -> list[float | None]:
     return [round(float(v), digits) if math.isfinite(v) else None for v in values]
 
 
-def publish_media(key: str, analysis: Analysis, frames: np.ndarray) -> str:
-    """Write the clip's frames, model inputs, reconstructions, heat levels and boxes for the player."""
+def publish_media(key: str, analysis: Analysis, frames: np.ndarray, budget_bytes: int = MEDIA_BUDGET_BYTES) -> str:
+    """Write the clip's frames, model inputs, reconstructions, heat levels and boxes for the player.
+
+    The file is written piece by piece (never a whole document in memory) and refused, as BadInput, once it
+    passes budget_bytes (VAD_MEDIA_BUDGET_MB, 512 MB).
+    """
     if not SAFE_KEY.match(key):
         raise ValueError(f"media key {key!r} must be hexadecimal")
     path = SERVE_DIR / "media" / f"{key}.json"
-    if not path.exists():
-        size = analysis.inputs.shape[1]
-        doc = {
-            "frames": analysis.frame_count,
-            "fps": analysis.fps,
-            "size": [int(frames.shape[2]), int(frames.shape[1])],
-            "map_size": size,
-            "heat_range": HEAT_RANGE,
-            "video": [data_url(f) for f in frames],
-            "input": [data_url(x) for x in analysis.inputs],
-            "recon": [data_url(r) for r in analysis.recons],
-            "heat": {
-                kind: [data_url(heat_levels(analysis, i, kind), ".png") for i in range(analysis.frame_count)]
-                for kind in analysis.maps
-            },
-            "boxes": [[[round(v, 4) for v in b.fraction(size)] for b in boxes] for boxes in clip_regions(analysis)],
-        }
-        # A file of this writer's own, renamed into place: sessions publishing the same clip at once each
-        # write a whole file, and the rename is atomic (the last one wins; they are the same document).
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as partial:
-            partial.write(json.dumps(doc))
-        Path(partial.name).replace(path)
+    if path.exists():
+        return f"media/{path.name}"
+    size = analysis.inputs.shape[1]
+    n = analysis.frame_count
+    head = {
+        "frames": n,
+        "fps": analysis.fps,
+        "size": [int(frames.shape[2]), int(frames.shape[1])],
+        "map_size": size,
+        "heat_range": HEAT_RANGE,
+        "boxes": [[[round(v, 4) for v in b.fraction(size)] for b in boxes] for boxes in clip_regions(analysis)],
+    }
+    lists = {
+        "video": lambda i: data_url(frames[i]),
+        "input": lambda i: data_url(analysis.inputs[i]),
+        "recon": lambda i: data_url(analysis.recons[i]),
+    }
+    heat = {kind: partial(_heat_url, analysis, kind) for kind in analysis.maps}
+    # A file of this writer's own, renamed into place: sessions publishing the same clip at once each
+    # write a whole file, and the rename is atomic (the last one wins; they are the same document).
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as part:
+        try:
+            writer = _BudgetWriter(part, budget_bytes, analysis.name)
+            writer.write(json.dumps(head)[:-1])
+            for name, url_of in lists.items():
+                writer.write(f", {json.dumps(name)}: ")
+                writer.write_list(url_of, n)
+            writer.write(', "heat": {')
+            for index, (kind, url_of) in enumerate(heat.items()):
+                writer.write(f"{', ' if index else ''}{json.dumps(kind)}: ")
+                writer.write_list(url_of, n)
+            writer.write("}}")
+        except BaseException:
+            part.close()
+            Path(part.name).unlink(missing_ok=True)
+            raise
+    Path(part.name).replace(path)
     return f"media/{path.name}"
+
+
+class _BudgetWriter:
+    """Writes JSON text and refuses, as BadInput, to pass a byte budget."""
+
+    def __init__(self, file: TextIO, budget_bytes: int, name: str) -> None:
+        self.file, self.budget_bytes, self.name, self.written = file, budget_bytes, name, 0
+
+    def write(self, text: str) -> None:
+        self.written += self.file.write(text)
+        if self.written > self.budget_bytes:
+            raise BadInput(
+                f"{self.name}: the player's frames pass {self.budget_bytes >> 20} MB; "
+                "analyze a sub-range or every k-th frame"
+            )
+
+    def write_list(self, url_of: Callable[[int], str], n: int) -> None:
+        self.write("[")
+        for i in range(n):
+            self.write(("," if i else "") + json.dumps(url_of(i)))
+        self.write("]")
+
+
+def _heat_url(analysis: Analysis, kind: str, frame: int) -> str:
+    return data_url(heat_levels(analysis, frame, kind), ".png")
 
 
 def withdraw_media(url: str) -> None:
