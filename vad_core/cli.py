@@ -164,6 +164,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="checkpoint stem for --analyze (default: bundled Ped2 model)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto, for --analyze")
     p.add_argument("--json", action="store_true", help="print a summary object on stdout")
+
+    from vad_core.batch.cli import add_parser as add_batch_parser
+
+    add_batch_parser(sub)
     return parser
 
 
@@ -474,6 +478,12 @@ def _inject(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from vad_core.batch.cli import run
+
+    return run(args)
+
+
 COMMANDS = {
     "analyze": _analyze,
     "train": _train,
@@ -484,6 +494,7 @@ COMMANDS = {
     "evaluate": _evaluate,
     "bench": _bench,
     "inject": _inject,
+    "batch": _batch,
 }
 
 

@@ -41,6 +41,13 @@ def pick_device(requested: str | None = None) -> torch.device:
         raise BadInput(f"unknown device {requested!r}") from err
 
 
+def cpu_budget() -> int:
+    """The cores this process may use: VAD_CPU_THREADS when set to a positive number (a batch worker that
+    shares the machine with others sets it to its own share), else every core."""
+    value = os.environ.get("VAD_CPU_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
+
+
 def model_device(model: SpatioTemporalAE) -> torch.device:
     return next(model.parameters()).device
 
@@ -51,7 +58,7 @@ def default_workers(device: torch.device) -> int:
     contending for the GIL."""
     if device.type == "cuda":
         return 2
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(cpu_budget(), 8))
 
 
 def decode_threads(device: torch.device, workers: int | None = None) -> int | None:
@@ -60,7 +67,7 @@ def decode_threads(device: torch.device, workers: int | None = None) -> int | No
     where cores are left over (CUDA: the GPU does the model, and one decoding thread bounded the
     analysis on the H200's 16-core host)."""
     workers = workers or default_workers(device)
-    spare = (os.cpu_count() or 1) - workers
+    spare = cpu_budget() - workers
     return None if device.type == "cuda" and spare > 1 else 1
 
 
@@ -172,7 +179,7 @@ def map_blocks(
         r, z = r.reshape(x.shape), z.reshape(len(x), -1)  # (n / T, T, D) -> (n, D)
         return fn(x[emit_from:], r[emit_from:], z[emit_from:])
 
-    threads = threads or max(1, (os.cpu_count() or 1) // workers)  # no oversubscription
+    threads = threads or max(1, cpu_budget() // workers)  # no oversubscription
     previous = torch.get_num_threads()
     pool = ThreadPoolExecutor(
         workers, thread_name_prefix="vad-model", initializer=torch.set_num_threads, initargs=(threads,)

@@ -1,0 +1,91 @@
+"""The `batch` subcommand: its options and what it prints; vad_core.cli registers it.
+
+    python -m vad_core batch ../shared/data/ucsd_ped2/test --out batch_out --json
+    python -m vad_core batch clips.csv --out batch_out --address 10.0.0.5:6379 --workers 8 --report
+    python -m vad_core batch ../shared/data/ucsd_ped2/test --out scaling --scaling 1,2 --json
+
+Exit status: 0 when every video is done or skipped; 2 when none was found, or when some failed as bad input
+(one `error:` line each on stderr; the others are scored and written all the same); 1 for an internal
+error, or a video whose worker kept crashing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from vad_core.errors import BadInput
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="score many videos on Ray (this machine, or a cluster by --address)")
+    p.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or manifests (.txt, .csv)")
+    p.add_argument("--out", required=True, help="output folder (a rerun resumes: finished videos are skipped)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--address", default=None, help="join this Ray cluster (`ray start --head` prints it)")
+    p.add_argument("--workers", type=int, default=None, help="model replicas (default: one per CPU, or per GPU)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when the cluster has GPUs)")
+    p.add_argument(
+        "--ship",
+        choices=["auto", "path", "bytes"],
+        default="auto",
+        help="how videos reach workers: by path (a shared filesystem) or as bytes (default: paths locally, "
+        "bytes on a cluster)",
+    )
+    p.add_argument("--retries", type=int, default=2, help="retries of a video whose worker crashed (default 2)")
+    p.add_argument("--report", action="store_true", help="also write DIR/report.html (self-contained)")
+    p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise BadInput(f"--scaling takes worker counts like 1,2; got {text!r}") from err
+    if not counts or min(counts) < 1:
+        raise BadInput(f"--scaling takes worker counts of at least 1; got {text!r}")
+    return counts
+
+
+def run(args: argparse.Namespace) -> int:
+    from vad_core.batch.run import BatchConfig, measure_scaling, run_batch
+
+    cfg = BatchConfig(
+        inputs=args.inputs,
+        out=Path(args.out),
+        checkpoint=args.checkpoint,
+        address=args.address,
+        workers=args.workers,
+        device=args.device,
+        ship=args.ship,
+        retries=max(0, args.retries),
+        report=args.report,
+        progress=not args.json,
+    )
+    if args.scaling:
+        figures = measure_scaling(cfg, _counts(args.scaling))
+        print(json.dumps(figures) if args.json else _scaling_text(figures))
+        return 0
+    summary = run_batch(cfg)
+    for failure in summary["failed"]:
+        print(f"error: {failure['reason']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        done, skipped, failed = len(summary["done"]), len(summary["skipped"]), len(summary["failed"])
+        speed = f"{summary['frames_per_second']:.1f} frames/s"
+        print(f"{done} done, {skipped} skipped (already done), {failed} failed; {summary['frames']} frames at "
+              f"{speed}; wrote {args.out}")  # fmt: skip
+    if any("worker died" in f["reason"] or "internal error" in f["reason"] for f in summary["failed"]):
+        return 1
+    return 2 if summary["failed"] else 0
+
+
+def _scaling_text(figures: dict) -> str:
+    lines = [f"{r['workers']} worker(s): {r['frames_per_second']:.1f} frames/s ({r['frames']} frames, "
+             f"{r['seconds']:.1f} s)" for r in figures["scaling"]]  # fmt: skip
+    lines.append("speedup: " + ", ".join(f"{k} workers {v:.2f}x" for k, v in figures["speedup"].items() if v))
+    return "\n".join(lines)

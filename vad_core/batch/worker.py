@@ -1,0 +1,117 @@
+"""A model replica for batch scoring: loads the checkpoint once, then scores one video per call with `analyze`.
+
+worker = ScoringWorker(device="cpu", threads=1)
+worker.load(checkpoint_files("assets/models/ped2"))         # once; score(..., checkpoint) reloads after a restart
+result = worker.score("Test004.mp4", "/data/Test004.mp4")   # {"ok": True, "frames": 180, "files": {...}}
+result = worker.score("x.mp4", b"...video bytes...")         # a video shipped through Ray's object store
+
+The driver (vad_core.batch.run) wraps this class in ray.remote; nothing here imports Ray, so the same code
+runs in a test without a cluster. Scoring is the project's one engine, vad_core.analysis.analyze, and the
+files are the ones `analyze --out` writes (vad_core.batch.stored.write_analysis calls Analysis.save).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from vad_core.checkpoint import checkpoint_paths
+from vad_core.errors import BadInput
+
+CRASH_HOOK = "VAD_BATCH_CRASH_ONCE"  # tests: "NAME=MARKER" kills the worker process once while it scores NAME
+UNSAFE = re.compile(r"[^\w.+-]")
+
+
+def checkpoint_files(stem: str | Path) -> dict[str, bytes]:
+    """A checkpoint as bytes, to travel to workers that may not share this machine's files."""
+    weights, card = checkpoint_paths(stem)
+    for path in (weights, card):
+        if not path.is_file():
+            raise BadInput(f"checkpoint file {path} not found")
+    return {"stem": Path(weights.stem).name.encode(), "weights": weights.read_bytes(), "card": card.read_bytes()}
+
+
+def safe_name(name: str) -> str:
+    """A file or folder name from a video's batch name (which may hold '/' between folder parts)."""
+    return UNSAFE.sub("_", name.replace("/", "__")).strip(".")[-150:] or "video"
+
+
+class ScoringWorker:
+    """One model replica: the checkpoint loaded once, one torch thread on a CPU (threads), one video at a time."""
+
+    def __init__(self, device: str | None = None, threads: int = 1) -> None:
+        os.environ["VAD_CPU_THREADS"] = str(threads)  # vad_core.inference sizes its model threads by this share
+        import torch
+
+        torch.set_num_threads(threads)
+        self.device, self.model, self._key = device, None, b""
+        self._folder = tempfile.TemporaryDirectory(prefix="vad-batch-worker-")
+
+    def load(self, checkpoint: dict[str, bytes] | list) -> None:
+        """Load the model once (again after a restart): checkpoint_files(stem), or a one-item list holding Ray's
+        reference to it, which the replica fetches itself."""
+        if isinstance(checkpoint, list):
+            import ray
+
+            checkpoint = ray.get(checkpoint[0])
+        key = checkpoint["weights"][:64] + checkpoint["card"]
+        if self.model is not None and key == self._key:
+            return
+        from vad_core.checkpoint import load_checkpoint
+
+        stem = Path(self._folder.name) / checkpoint["stem"].decode()
+        weights, card = checkpoint_paths(stem)
+        weights.write_bytes(checkpoint["weights"])
+        card.write_bytes(checkpoint["card"])
+        self.model, self._key = load_checkpoint(stem, device=self.device), key
+
+    def describe(self) -> dict:
+        """Where this replica runs: once ready, the model is loaded."""
+        import socket
+
+        return {"pid": os.getpid(), "host": socket.gethostname(), "device": str(self.model.device)}
+
+    def score(self, name: str, source: str | bytes, checkpoint: dict[str, bytes] | list | None = None) -> dict:
+        """Analyze one video, loading the checkpoint first if this replica has not: {"ok": True, frames, seconds,
+        files (name -> bytes), warnings, scene}, or {"ok": False, "reason": its one line} for a video that cannot
+        be used. Other errors propagate."""
+        from vad_core.analysis import analyze
+        from vad_core.batch.stored import write_analysis
+
+        if checkpoint is not None:
+            self.load(checkpoint)
+        _crash_hook(name)
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="vad-batch-") as folder:
+            path = Path(source) if isinstance(source, str) else Path(folder) / safe_name(Path(name).name)
+            if isinstance(source, bytes):
+                path.write_bytes(source)
+            try:
+                result = analyze(path, self.model, name=Path(name).name)
+            except BadInput as err:
+                return {"ok": False, "reason": str(err)}
+            out = write_analysis(result, Path(folder) / "out")
+            files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+        scene = result.scene_check()
+        return {
+            "ok": True,
+            "frames": result.frame_count,
+            "seconds": time.perf_counter() - started,
+            "files": files,
+            "warnings": result.warnings,
+            "scene": scene.to_dict() if scene is not None else None,
+        }
+
+
+def _crash_hook(name: str) -> None:
+    """For the fault tests: die once (no cleanup, like a killed process) while scoring the named video."""
+    hook = os.environ.get(CRASH_HOOK, "")
+    if "=" not in hook:
+        return
+    target, marker = hook.split("=", 1)
+    if Path(name).name == target and not Path(marker).exists():
+        Path(marker).write_text(str(os.getpid()))
+        os._exit(1)
