@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from vad_core.errors import BadInput
+from vad_core.limits import AnalysisLimits, OverLimit, limited
+from vad_core.video import IN_PROCESS, Decoder, write_h264
 
 SPATIAL_KINDS = ("moving_object", "static_intruder")
 TEMPORAL_KINDS = ("freeze", "reverse", "speedup", "brightness")
@@ -217,20 +219,29 @@ def inject(frames: np.ndarray, cfg: InjectionConfig) -> tuple[np.ndarray, np.nda
     return out, labels_for(n, cfg)
 
 
-def read_gray_clip(video: str | Path, max_frames: int = MAX_FRAMES) -> np.ndarray:
-    """A whole clip as uint8 (N, H, W) at its own resolution."""
-    from vad_core.video import stream_raw_gray
+def read_gray_clip(
+    video: str | Path, limits: AnalysisLimits | None = None, decoder: Decoder = IN_PROCESS
+) -> np.ndarray:
+    """A whole clip as uint8 (N, H, W) at its own resolution; limits (default: MAX_FRAMES frames) are counted
+    as the frames arrive, since a whole clip is held in memory."""
+    return _decode(video, limits, decoder)[0]
 
-    frames = []
-    for frame in stream_raw_gray(video):
-        if len(frames) >= max_frames:
-            raise BadInput(f"{Path(video).name}: longer than {max_frames} frames; cut it before injecting")
-        frames.append(frame)
+
+def _decode(video: str | Path, limits: AnalysisLimits | None, decoder: Decoder) -> tuple[np.ndarray, float]:
+    """(frames, fps) of a whole clip; see read_gray_clip."""
+    name = Path(video).name
+    limits = limits or AnalysisLimits(max_frames=MAX_FRAMES)
+    with decoder.open(Path(video)) as opened:
+        try:
+            frames = list(limited(opened.frames, limits, name))
+        except OverLimit:
+            raise BadInput(f"{name}: longer than {limits.max_frames} frames; cut it before injecting") from None
+        fps = opened.info.fps
     if not frames:
-        raise BadInput(f"{Path(video).name}: no frames could be decoded")
+        raise BadInput(f"{name}: no frames could be decoded")
     if len({f.shape for f in frames}) > 1:
-        raise BadInput(f"{Path(video).name}: frames differ in size")
-    return np.stack(frames)
+        raise BadInput(f"{name}: frames differ in size")
+    return np.stack(frames), fps
 
 
 def labels_path(out_mp4: str | Path) -> Path:
@@ -239,26 +250,30 @@ def labels_path(out_mp4: str | Path) -> Path:
     return out.with_name(out.stem + ".labels.json")
 
 
-def inject_file(video: str | Path, out_mp4: str | Path, cfg: InjectionConfig) -> np.ndarray:
+def inject_file(
+    video: str | Path,
+    out_mp4: str | Path,
+    cfg: InjectionConfig,
+    limits: AnalysisLimits | None = None,
+    decoder: Decoder = IN_PROCESS,
+) -> np.ndarray:
     """Inject into a clip, write it as browser-playable H.264 and its labels as JSON; returns the labels.
 
     The labels file holds {"labels": [...]} (readable by vad_core.labels.parse_labels), the 1-based
     inclusive interval as in the dataset's labels.json, and the config.
     """
-    from vad_core.video import probe, write_h264
-
-    info = probe(video)
-    frames, labels = inject(read_gray_clip(video), cfg)
+    clip, fps = _decode(video, limits, decoder)
+    frames, labels = inject(clip, cfg)
     out = Path(out_mp4)
     if out.suffix.lower() != ".mp4":
         raise BadInput(f"{out.name}: the injected clip is written as .mp4")
     if not out.parent.is_dir():
         raise BadInput(f"{out.parent}: output folder not found")
-    write_h264(out, (np.repeat(f[:, :, None], 3, axis=2) for f in frames), info.fps)
+    write_h264(out, (np.repeat(f[:, :, None], 3, axis=2) for f in frames), fps)
     doc = {
         "source": Path(video).name,
         "num_frames": len(labels),
-        "fps": info.fps,
+        "fps": fps,
         "range_convention": "start..end-1, 0-based (end exclusive)",
         "anomalous_intervals": [[cfg.start + 1, cfg.end]],  # 1-based inclusive, as the dataset's labels.json
         "injection": cfg.to_dict(),

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from vad_core.errors import BadInput
+from vad_core.limits import AnalysisLimits, limited
 
 # OpenCV's own logger also writes "[ WARN:0] ... can't be used to capture by name" for such files.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -86,6 +87,12 @@ class InProcessDecoder:
 
 
 IN_PROCESS = InProcessDecoder()
+
+
+def count_frames(path: Path, limits: AnalysisLimits, decoder: Decoder = IN_PROCESS) -> int:
+    """The frames a clip really has, counted by decoding it under limits (metadata can under-report)."""
+    with decoder.open(path) as opened:
+        return sum(1 for _ in limited(opened.frames, limits, path.name))
 
 
 def image_files(folder: Path) -> list[Path]:

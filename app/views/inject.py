@@ -10,17 +10,18 @@ analysis page's view of a clip.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from app.state import SAMPLES, VIDEO_TYPES, Source
+from app.state import SAMPLES, VIDEO_TYPES, Source, app_decoder, app_limits
 from app.views.analysis import open_with_progress, show_clip, sidebar_models
 from vad_core import BadInput
 from vad_core.injection import KINDS, InjectionConfig, inject_file
-from vad_core.video import probe
+from vad_core.limits import AnalysisLimits, OverLimit
+from vad_core.video import count_frames
 
 INTRO = (
     "Take a clip with nothing abnormal in it, inject an anomaly of a kind you choose over the frames you choose, "
@@ -39,7 +40,8 @@ KIND_TEXT = {
 }
 STATE_KEY = "injected"
 MAX_FRAMES = 1000  # a whole clip is held in memory at its own resolution while it is injected
-MAX_PIXELS = 400_000_000  # frames x width x height
+MAX_PIXELS = 100_000_000  # frames x width x height: 100 MB of gray frames
+COUNTS_KEY = "inject_frame_counts"
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,21 @@ def _normal_source() -> Source:
     return Source.sample(next(p for p in paths if p.name == sample))
 
 
+def _limits() -> AnalysisLimits:
+    """The app's limits, tightened: the whole clip is held in memory while it is injected."""
+    return replace(app_limits(), max_frames=MAX_FRAMES, max_total_pixels=MAX_PIXELS)
+
+
 def _frame_count(source: Source) -> int:
-    """Frames of the clip, from its metadata; refuses clips too long or too large to hold in memory."""
-    with source.as_file() as path:
-        info = probe(path)
-    if not info.frame_count:
-        raise BadInput(f"{source.name}: the container does not say how many frames it has; re-encode it")
-    limit = min(MAX_FRAMES, MAX_PIXELS // max(info.width * info.height, 1))
-    if info.frame_count > limit:
-        raise BadInput(f"{source.name}: {info.frame_count} frames; injection takes clips of up to {limit} frames")
-    return info.frame_count
+    """Frames of the clip, counted by decoding it in the decoder child (once per clip and session)."""
+    counts = st.session_state.setdefault(COUNTS_KEY, {})
+    if source.digest not in counts:
+        with source.as_file() as path:
+            try:
+                counts[source.digest] = count_frames(path, _limits(), app_decoder())
+            except OverLimit:
+                raise BadInput(f"{source.name}: injection takes clips of up to {MAX_FRAMES} frames") from None
+    return counts[source.digest]
 
 
 def _config(frame_count: int) -> InjectionConfig:
@@ -101,7 +108,7 @@ def _inject(source: Source, cfg: InjectionConfig) -> Injected:
     name = f"{Path(source.name).stem}-{cfg.kind}-{cfg.start}-{cfg.end}-seed{cfg.seed}.mp4"
     with source.as_file() as path, tempfile.TemporaryDirectory(prefix="vad-inject-") as folder:
         out = Path(folder) / name
-        labels = inject_file(path, out, cfg)
+        labels = inject_file(path, out, cfg, _limits(), app_decoder())
         return Injected(name, out.read_bytes(), labels, cfg, source.digest)
 
 
