@@ -55,6 +55,7 @@ class VideoRecord:
     segments: int
     scene: dict | None = None
     warnings: list[str] = field(default_factory=list)
+    node: str = ""  # the Ray node that scored it
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -139,6 +140,7 @@ class BatchOutput:
             seconds=result["seconds"],
             scene=result.get("scene"),
             warnings=list(result.get("warnings", [])),
+            node=result.get("node", ""),
             **_figures(files),
         )
         partial = Path(tempfile.mkdtemp(prefix=f".partial-{final.name}-", dir=final.parent))

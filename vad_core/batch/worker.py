@@ -98,12 +98,23 @@ class ScoringWorker:
         scene = result.scene_check()
         return {
             "ok": True,
+            "node": _node(),
             "frames": result.frame_count,
             "seconds": time.perf_counter() - started,
             "files": files,
             "warnings": result.warnings,
             "scene": scene.to_dict() if scene is not None else None,
         }
+
+
+def _node() -> str:
+    """The Ray node this replica runs on ("" outside Ray)."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except ImportError:
+        return ""
 
 
 def _crash_hook(name: str) -> None:
