@@ -65,3 +65,6 @@ def check_model_name(name: str) -> None:
         )
     if (models_folder() / f"{name}.json").exists():
         raise BadInput(f"a model named {name!r} exists already in {models_folder()}; choose another name")
+    from vad_core.checkpoint import new_checkpoint_paths  # torch comes with it: imported when a name is checked
+
+    new_checkpoint_paths(models_folder() / name)  # the library's rule: no reserved suffix, neither file exists

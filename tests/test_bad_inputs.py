@@ -158,3 +158,88 @@ def test_frame_selection_count_matches_what_select_yields(total, start, length, 
     assert len(chosen) == sel.count(total)
     assert chosen == sorted(set(chosen)) and all(0 <= f < total for f in chosen)
     assert all(b - a == step for a, b in itertools.pairwise(chosen))
+
+
+# --- Labels a user brings (parse_labels: JSON or CSV; evaluate: DATASET/labels.json): every malformed file is
+# one clear BadInput, never a numpy or pandas error, and never silently reshaped or cast.
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # json.loads runs out of stack on this: RecursionError, caught
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "frames", "message"),
+    [
+        (b"[[0, 1], [1, 0]]", "l.json", 4, r"frame 0: a list \(labels are one flat list"),  # 2-D
+        (b"[[0], [1, 0]]", "l.json", 3, r"frame 0: a list"),  # ragged
+        (b'{"labels": [0, [1, [0]]]}', "l.json", 2, r"frame 1: a list"),
+        (DEEP, "l.json", 1, "labels file is nested too deeply"),
+        (b'{"labels": ' + DEEP + b"}", "l.json", 1, "nested too deeply"),
+        (b'["1", "0", "1"]', "l.json", 3, r"frame 0: the string '1' is not a label; use 0 \(normal\) or 1"),
+        (b'{"labels": {"0": 1}}', "l.json", 1, r"labels JSON labels must be a list .*, not an object"),
+        (b'{"test": {"clip": {"labels": "0101"}}}', "l.json", 4, r"test\.clip\.labels must be a list .* string"),
+        (b'{"test": {"clip": [[0, 1]]}}', "l.json", 2, r"test\.clip\.labels, frame 0: a list"),
+        (b"[true, false, true]", "l.json", 3, "frame 0: the boolean true is not a label"),
+        (b"[0, null, 1]", "l.json", 3, "frame 1: null is not a label"),
+        (b"[0, NaN, 1]", "l.json", 3, r"frame 1: NaN \(an empty or missing value\) is not a label"),
+        (b"[0, Infinity, 1]", "l.json", 3, "frame 1: inf is not a label"),
+        (b"[0, 0.5, 1]", "l.json", 3, "frame 1: 0.5 is not a label"),
+        (b'"0, 1, 1"', "l.json", 3, "must be a list of 0/1 frame labels, not the string"),
+        (b"17", "l.json", 3, "must be a list of 0/1 frame labels, not 17"),
+        (b"[" + b"1" * 5000 + b"]", "l.json", 1, "not valid JSON"),  # past Python's integer-string limit
+        (b"\xff\xfe[0]", "l.json", 1, "not valid JSON"),
+        (b"label\nx\n0\n1\n", "gt.csv", 3, r"column 'label', frame 0: the string 'x' is not a label"),
+        (b"frame,label\n0,0\n1,\n2,1\n", "gt.csv", 3, r"frame 1: NaN \(an empty or missing value\)"),
+        (b"label\nTrue\nFalse\nTrue\n", "gt.csv", 3, "frame 0: the boolean true"),
+        (b"label\n0\n0.5\n1\n", "gt.csv", 3, "frame 1: 0.5 is not a label"),
+        (b"label\n0\n-1\n1\n", "gt.csv", 3, "frame 1: -1 is not a label"),
+        (b"", "gt.csv", 0, "labels CSV cannot be read"),
+        (b'label\n"0\n1\n', "gt.csv", 2, "labels CSV cannot be read"),  # an unterminated quote
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "gt.csv", 1, "labels CSV"),
+    ],
+)
+def test_malformed_labels_are_one_clear_bad_input(data, name, frames, message):
+    from vad_core.labels import parse_labels
+
+    with pytest.raises(BadInput, match=message) as err:
+        parse_labels(data, name, "clip", frames)
+    assert "\n" not in str(err.value)
+
+
+def test_good_labels_still_parse_in_every_accepted_form():
+    from vad_core.labels import parse_labels
+
+    assert parse_labels(b"[0, 1.0, 0.0]", "l.json", "c", 3).tolist() == [0, 1, 0]
+    assert parse_labels(b'{"labels": [1, 1]}', "l.json", "c", 2).dtype == "int8"
+    assert parse_labels(b"gt\n1\n0\n", "gt.csv", "c", 2).tolist() == [1, 0]
+    assert parse_labels(b"label\n1.0\n0.0\n", "gt.csv", "c", 2).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (b"[]", "a 'test' object"),
+        (b'{"test": [0, 1]}', "a 'test' object"),
+        (b'{"test": {"Test004": [0, 1]}}', r"test\.Test004 needs a 'labels' list"),
+        (b'{"test": {"Test004": {"labels": ["0", "1"]}}}', r"test\.Test004\.labels, frame 0: the string '0'"),
+        (b'{"test": {"Test004": {"labels": [[0, 1], [1, 0]]}}}', r"test\.Test004\.labels, frame 0: a list"),
+        (b'{"test": {"Test004": {"labels": [0, NaN]}}}', r"frame 1: NaN"),
+        (b'{"test": {"Test004": {"labels": [0, 300]}}}', "frame 1: 300 is not a label"),  # not wrapped to int8
+        (b'{"test": ' + DEEP + b"}", "nested too deeply"),
+    ],
+)
+def test_a_datasets_malformed_labels_json_is_bad_input(tmp_path, document, message):
+    from vad_core.evaluation import load_labels
+
+    (tmp_path / "labels.json").write_bytes(document)
+    with pytest.raises(BadInput, match=message) as err:
+        load_labels(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_evaluate_with_string_labels_exits_2_with_one_line(tmp_path, samples, analysis_stem, capfd):
+    (tmp_path / "test").symlink_to(samples / "test")
+    (tmp_path / "labels.json").write_text(json.dumps({"test": {"Test004": {"labels": ["1"] * SAMPLE_FRAMES}}}))
+    code, out, err, _ = _run(["evaluate", "--data", str(tmp_path), "--checkpoint", str(analysis_stem)], capfd)
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1 and "Traceback" not in err
+    assert re.search(r"test\.Test004\.labels, frame 0: the string '1' is not a label", lines[0]), lines[0]

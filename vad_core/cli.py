@@ -7,18 +7,21 @@
     python -m vad_core bench --json
     python -m vad_core inject Train001.mp4 --kind moving_object --start 60 --end 100 --out inj.mp4 --analyze
 
-Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error.
+Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error. Every numeric option is checked
+for its range as it is parsed, and every path a command writes before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -34,6 +37,59 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def _number(
+    kind: type[int] | type[float], low: float | None = None, high: float | None = None, *, above: bool = False
+) -> Callable[[str], float]:
+    """argparse type: an integer or a finite number in [low, high] (above: strictly greater than low)."""
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if (low is not None and (value < low or (above and value == low))) or (high is not None and value > high):
+            bounds = [f"{'above' if above else 'at least'} {low:g}"] if low is not None else []
+            bounds += [f"at most {high:g}"] if high is not None else []
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {' and '.join(bounds)}")
+        return value
+
+    return parse
+
+
+MAX_INT = 2**31 - 1  # what the C libraries underneath (OpenCV, FFmpeg) take as a count
+COUNT = _number(int, 1, MAX_INT)  # frames, steps, clips, epochs...
+FRAME = _number(int, 0, MAX_INT)  # a frame number, or a gap in frames
+SEED = _number(int, 0, 2**32 - 1)  # numpy takes seeds in this range
+POSITIVE = _number(float, 0, above=True)  # minutes, seconds, a learning rate, a threshold
+FRACTION = _number(float, 0, 1, above=True)  # (0, 1]
+BATCH = _number(int, 1, 1024)
+WORKERS = _number(int, 1, 256)
+
+
+def _input_size(text: str) -> int:
+    """argparse type: a model input size the architecture inverts exactly (8n+19, 27 to 1019)."""
+    size = int(_number(int, 19, 1024)(text))
+    from vad_core.model import ModelConfig
+
+    try:
+        ModelConfig(input_size=size)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"the model cannot take {size} px: use a size of the form 8n+19 from 27 to 1019, such as 131 or 227"
+        ) from None
+    return size
+
+
+def _fraction_below_1(text: str) -> float:
+    value = FRACTION(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: it must be above 0 and below 1")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line, exit 2, as for any bad input
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -47,29 +103,29 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="video file or folder of frame images")
     p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
     p.add_argument("--out", default="vad_out", help="output folder for scores.csv, segments.json, error_maps.npz")
-    p.add_argument("--threshold", type=float, default=1.0, help="calibrated-score threshold (default 1.0)")
-    p.add_argument("--min-duration", type=int, default=3, help="drop segments shorter than this many frames")
-    p.add_argument("--merge-gap", type=int, default=5, help="join segments separated by at most this many frames")
+    p.add_argument("--threshold", type=POSITIVE, default=1.0, help="calibrated-score threshold (default 1.0)")
+    p.add_argument("--min-duration", type=FRAME, default=3, help="drop segments shorter than this many frames")
+    p.add_argument("--merge-gap", type=FRAME, default=5, help="join segments separated by at most this many frames")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
     p.add_argument("--json", action="store_true", help="print a summary object on stdout")
-    p.add_argument("--start", type=int, default=0, help="first frame to analyze (default 0)")
-    p.add_argument("--end", type=int, default=None, help="stop before this frame (default: the end)")
-    p.add_argument("--every", type=int, default=1, help="analyze every k-th frame (default 1: all)")
-    p.add_argument("--max-frames", type=int, default=None, help="refuse clips with more (selected) frames")
-    p.add_argument("--max-seconds", type=float, default=None, help="stop, as bad input, after this long")
+    p.add_argument("--start", type=FRAME, default=0, help="first frame to analyze (default 0)")
+    p.add_argument("--end", type=COUNT, default=None, help="stop before this frame (default: the end)")
+    p.add_argument("--every", type=COUNT, default=1, help="analyze every k-th frame (default 1: all)")
+    p.add_argument("--max-frames", type=COUNT, default=None, help="refuse clips with more (selected) frames")
+    p.add_argument("--max-seconds", type=POSITIVE, default=None, help="stop, as bad input, after this long")
 
     p = sub.add_parser("train", help="train on normal clips (DATASET/train) and calibrate")
     p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
     p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
     p.add_argument("--preset", choices=["fast", "paper"], default="fast", help="fast: 131 px; paper: 227 px")
-    p.add_argument("--input-size", type=int, default=None, help="override the preset's input size (8n+19)")
+    p.add_argument("--input-size", type=_input_size, default=None, help="override the preset's input size (8n+19)")
     p.add_argument("--temporal", choices=["convlstm", "none"], default="convlstm", help="temporal block (ablation)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs to train")
-    p.add_argument("--minutes", type=float, default=None, help="time budget in minutes")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-clips", type=int, default=None, help="use only the first N training clips")
+    p.add_argument("--epochs", type=COUNT, default=None, help="epochs to train")
+    p.add_argument("--minutes", type=POSITIVE, default=None, help="time budget in minutes")
+    p.add_argument("--batch-size", type=BATCH, default=4, help="windows per step, 1 to 1024 (default 4)")
+    p.add_argument("--lr", type=POSITIVE, default=1e-3)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--max-clips", type=COUNT, default=None, help="use only the first N training clips")
     p.add_argument("--device", default=None)
     p.add_argument("--resume", action="store_true", help="continue from STEM.resume.safetensors if present")
     p.add_argument("--init", default=None, help="fine-tune this checkpoint instead of starting from scratch")
@@ -86,23 +142,25 @@ def _build_parser() -> argparse.ArgumentParser:
         help="normal frames, end exclusive; repeat for more ranges (default: the first 30 s, at most half the clip)",
     )
     p.add_argument("--checkpoint", default=None, help="model to start from (default: bundled Ped2 model)")
-    p.add_argument("--minutes", type=float, default=2.0, help="fine-tuning budget in minutes (default 2)")
+    p.add_argument("--minutes", type=POSITIVE, default=2.0, help="fine-tuning budget in minutes (default 2)")
     p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
-    p.add_argument("--val-fraction", type=float, default=0.25, help="tail of each range held out for calibration")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--val-fraction", type=_fraction_below_1, default=0.25, help="tail of each range held out for calibration"
+    )
+    p.add_argument("--lr", type=POSITIVE, default=1e-3)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--device", default=None)
     _add_progress_json(p)
 
     p = sub.add_parser("calibrate", help="re-fit the calibrated score of a model on normal clips")
     p.add_argument("--data", required=True, help="normal clips: a dataset folder with train/, or a folder of clips")
     p.add_argument("--checkpoint", required=True, help="checkpoint stem whose card is rewritten")
-    p.add_argument("--val-fraction", type=float, default=1.0, help="tail of each clip to use (1.0: whole clips)")
-    p.add_argument("--quantile", type=float, default=0.99, help="normal-error quantile that becomes score 1.0")
+    p.add_argument("--val-fraction", type=FRACTION, default=1.0, help="tail of each clip to use (1.0: whole clips)")
+    p.add_argument("--quantile", type=FRACTION, default=0.99, help="normal-error quantile that becomes score 1.0")
     p.add_argument("--kind", choices=["appearance", "motion"], default=None, help="error kind (default: keep)")
     p.add_argument("--reduce", choices=["sum", "local_max", "local_top"], default=None, help="frame reduction")
-    p.add_argument("--patch", type=int, default=None, help="patch size of the local reductions (default: keep)")
-    p.add_argument("--top-fraction", type=float, default=None, help="share of patches local_top averages")
+    p.add_argument("--patch", type=COUNT, default=None, help="patch size of the local reductions (default: keep)")
+    p.add_argument("--top-fraction", type=FRACTION, default=None, help="share of patches local_top averages")
     p.add_argument(
         "--per-place",
         action=argparse.BooleanOptionalAction,
@@ -112,7 +170,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--select-per-place", action="store_true", help="switch per-place scoring on or off by injected anomalies"
     )
-    p.add_argument("--smooth", type=float, default=None, help="temporal smoothing sigma (default: keep)")
+    p.add_argument("--smooth", type=_number(float, 0), default=None, help="temporal smoothing sigma (default: keep)")
 
     p = sub.add_parser("scene", help="does the model know these clips' scene, is the camera healthy? clip by clip")
     p.add_argument("inputs", nargs="+", help="video files, frame folders, or folders of clips")
@@ -123,8 +181,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("select-scoring", help="rank scoring configs on anomalies injected into normal clips")
     p.add_argument("--data", required=True, help="normal clips: a dataset folder with train/, or a folder of clips")
     p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
-    p.add_argument("--clips", type=int, default=8, help="clips to calibrate on, and as many to inject into")
-    p.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
+    p.add_argument("--clips", type=COUNT, default=8, help="clips to calibrate on, and as many to inject into")
+    p.add_argument("--top", type=COUNT, default=10, help="rows to print (default 10)")
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true", help="every candidate as JSON on stdout")
 
@@ -137,27 +195,31 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="throughput of the reference and optimized model, analyze, training; memory")
     p.add_argument("--video", default=None, help="clip to measure on (default: the first Ped2 test clip)")
-    p.add_argument("--input-size", type=int, default=227, help="model input size (default 227, the paper's)")
+    p.add_argument("--input-size", type=_input_size, default=227, help="model input size (default 227, the paper's)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
-    p.add_argument("--frames", type=int, default=80, help="frames per model-only measurement")
-    p.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each figure counts")
-    p.add_argument("--train-steps", type=int, default=3, help="timed training steps")
-    p.add_argument("--workers", type=int, default=None, help="analysis worker threads (default: per device)")
+    p.add_argument("--frames", type=COUNT, default=80, help="frames per model-only measurement")
+    p.add_argument("--rounds", type=COUNT, default=5, help="alternating rounds; the best of each figure counts")
+    p.add_argument("--train-steps", type=COUNT, default=3, help="timed training steps")
+    p.add_argument("--workers", type=WORKERS, default=None, help="analysis worker threads (default: per device)")
     p.add_argument("--no-memory", action="store_true", help="skip the long-video memory check")
     p.add_argument("--memory-minutes", default="1,10", help="lengths of the generated videos, in minutes")
-    p.add_argument("--memory-size", type=int, default=None, help="model size for the memory check (default 131)")
+    p.add_argument(
+        "--memory-size", type=_input_size, default=None, help="model size for the memory check (default 131)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
     p = sub.add_parser("inject", help="inject a synthetic anomaly into a normal clip; optionally score it")
     p.add_argument("video", help="a normal clip: video file or folder of frame images")
     p.add_argument("--kind", required=True, choices=list(INJECTION_KINDS), help="what to inject")
-    p.add_argument("--start", type=int, required=True, help="first injected frame (0-based)")
-    p.add_argument("--end", type=int, required=True, help="stop before this frame (end exclusive)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (object, place, direction)")
-    p.add_argument("--size", type=int, default=None, help="object height in pixels (default: frame height / 6)")
-    p.add_argument("--speed", type=float, default=None, help="object speed in px/frame (default: width / 40)")
-    p.add_argument("--factor", type=int, default=3, help="speed-up factor (default 3)")
-    p.add_argument("--delta", type=float, default=60.0, help="brightness shift in gray levels (default 60)")
+    p.add_argument("--start", type=FRAME, required=True, help="first injected frame (0-based)")
+    p.add_argument("--end", type=COUNT, required=True, help="stop before this frame (end exclusive)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed (object, place, direction)")
+    p.add_argument("--size", type=COUNT, default=None, help="object height in pixels (default: frame height / 6)")
+    p.add_argument("--speed", type=POSITIVE, default=None, help="object speed in px/frame (default: width / 40)")
+    p.add_argument("--factor", type=_number(int, 2, 16), default=3, help="speed-up factor, 2 to 16 (default 3)")
+    p.add_argument(
+        "--delta", type=_number(float, -255, 255), default=60.0, help="brightness shift in gray levels (default 60)"
+    )
     p.add_argument("--polarity", choices=["bright", "dark", "random"], default="random", help="object tone")
     p.add_argument("--out", required=True, help="injected clip to write (.mp4, H.264); labels go to OUT.labels.json")
     p.add_argument("--analyze", action="store_true", help="score the injected clip; print its frame AUC")
@@ -188,6 +250,32 @@ def _frame_range(text: str) -> tuple[int, int]:
     return start, end
 
 
+def _writable_folder(path: str | Path, option: str) -> Path:
+    """The folder an option names for output, checked before any work: not a file, creatable, writable."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(f"{option} {path}: a file of that name exists; give a folder (it is created when missing)")
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise BadInput(f"{option} {path}: {existing} is a file, so no folder can be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BadInput(f"{option} {path}: the folder {existing} is not writable")
+    return folder
+
+
+def _new_file(path: str | Path, option: str) -> Path:
+    """A file an option names for output: not a folder, in a writable folder that exists."""
+    out = Path(path)
+    if out.is_dir():
+        raise BadInput(f"{option} {path}: that is a folder; give a file name")
+    parent = out.parent
+    if not parent.is_dir():
+        raise BadInput(f"{option} {path}: output folder {parent} not found")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInput(f"{option} {path}: the folder {parent} is not writable")
+    return out
+
+
 def _progress(args: argparse.Namespace, **kwargs) -> tqdm:
     """A progress bar on an interactive stderr only, cleared when done, so that an error stays one line."""
     return tqdm(disable=True if args.json else None, leave=False, **kwargs)
@@ -203,6 +291,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
     from vad_core.limits import AnalysisLimits, FrameSelection
 
+    _writable_folder(args.out, "--out")
     selection = FrameSelection(args.start, args.end, args.every)
     limits = AnalysisLimits(max_frames=args.max_frames, max_seconds=args.max_seconds)
     model = load_checkpoint(args.checkpoint, device=args.device)
@@ -276,10 +365,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _adapt(args: argparse.Namespace) -> int:
-    from vad_core.checkpoint import DEFAULT_CHECKPOINT
+    from vad_core.checkpoint import DEFAULT_CHECKPOINT, new_checkpoint_paths
     from vad_core.train import TrainConfig, default_normal_range
     from vad_core.video import probe
 
+    new_checkpoint_paths(args.out)  # before the clip is even probed
     info = probe(args.video)
     ranges = args.normal or [default_normal_range(info.frame_count, info.fps)]
     cfg = _config_from(
@@ -294,8 +384,10 @@ def _adapt(args: argparse.Namespace) -> int:
 
 
 def _run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    from vad_core.checkpoint import new_checkpoint_paths
     from vad_core.train import TrainProgress, train
 
+    new_checkpoint_paths(cfg.out)  # a taken or unusable name fails now, not after the training budget is spent
     stop = _stop_on_signal()
     if args.progress_json:
 
@@ -319,7 +411,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     from vad_core.calibration import recalibrate
     from vad_core.checkpoint import load_checkpoint
 
-    current = load_checkpoint(args.checkpoint).scoring
+    model = load_checkpoint(args.checkpoint)
+    current, size = model.scoring, model.cfg.input_size
+    if args.patch is not None and args.patch > size:
+        raise BadInput(f"--patch {args.patch} is larger than {model.name}'s {size} px frames")
     changes = {
         "kind": args.kind,
         "reduce": args.reduce,
@@ -420,9 +515,9 @@ def _bench(args: argparse.Namespace) -> int:
     from vad_core.bench import BenchConfig, format_report, run_bench
 
     try:
-        minutes = tuple(float(m) for m in args.memory_minutes.split(",") if m.strip())
-    except ValueError as err:
-        raise BadInput(f"--memory-minutes takes comma-separated numbers, got {args.memory_minutes!r}") from err
+        minutes = tuple(POSITIVE(m) for m in args.memory_minutes.split(",") if m.strip())
+    except argparse.ArgumentTypeError as err:
+        raise BadInput(f"--memory-minutes takes comma-separated positive numbers of minutes: {err}") from err
     cfg = _config_from(args, BenchConfig, memory=not args.no_memory and bool(minutes), memory_minutes=minutes)
     report = run_bench(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
@@ -434,7 +529,12 @@ def _inject(args: argparse.Namespace) -> int:
     from vad_core.metrics import auc
 
     cfg = _config_from(args, InjectionConfig)
-    labels = inject_file(args.video, args.out, cfg)
+    out = _new_file(args.out, "--out")
+    if out.suffix.lower() != ".mp4":
+        raise BadInput(f"--out {args.out}: the injected clip is written as .mp4")
+    if labels_path(out).is_dir():
+        raise BadInput(f"--out {args.out}: {labels_path(out)}, where its labels go, is a folder")
+    labels = inject_file(args.video, out, cfg)
     summary = {
         "frames": len(labels),
         "kind": cfg.kind,
@@ -503,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except BadInput as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message holds
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -511,5 +611,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # internal error: one line unless debugging
         if os.environ.get("VAD_DEBUG"):
             raise
-        print(f"internal error: {type(err).__name__}: {err} (set VAD_DEBUG=1 for a traceback)", file=sys.stderr)
+        message = " ".join(str(err).split())
+        print(f"internal error: {type(err).__name__}: {message} (set VAD_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1

@@ -6,7 +6,6 @@ report["auc_micro"], report["pixel_auc"]
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,21 +15,31 @@ import numpy as np
 
 from vad_core.analysis import Analysis, analyze
 from vad_core.checkpoint import LoadedModel
-from vad_core.errors import BadInput
+from vad_core.errors import BadInput, parse_json
+from vad_core.labels import label_array
 from vad_core.metrics import equal_error_rate, frame_auc_macro, frame_auc_micro, frame_auc_video_norm, pixel_auc
 from vad_core.video import list_clips
 
+MAX_LABELS_BYTES = 256 * 2**20  # frame labels of a very large dataset fit in a few MB
+
 
 def load_labels(dataset: Path) -> dict[str, np.ndarray]:
-    """Frame labels per test clip name (no suffix) from labels.json."""
+    """Frame labels per test clip name (no suffix) from labels.json; BadInput naming the entry that is wrong."""
     path = dataset / "labels.json"
     if not path.is_file():
         raise BadInput(f"{dataset}: labels.json not found; evaluation needs frame labels for the test clips")
-    try:
-        doc = json.loads(path.read_text())
-        return {name: np.asarray(entry["labels"], dtype=np.int8) for name, entry in doc["test"].items()}
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise BadInput(f"{path}: not in the expected format (test.<clip>.labels): {err}") from err
+    if path.stat().st_size > MAX_LABELS_BYTES:
+        raise BadInput(f"{path}: {path.stat().st_size / 2**20:.0f} MB is too large for a labels file")
+    doc = parse_json(path.read_bytes(), str(path))
+    test = doc.get("test") if isinstance(doc, dict) else None
+    if not isinstance(test, dict):
+        raise BadInput(f"{path}: not in the expected format: a 'test' object with test.<clip>.labels")
+    labels = {}
+    for name, entry in test.items():
+        if not isinstance(entry, dict) or "labels" not in entry:
+            raise BadInput(f"{path}: test.{name} needs a 'labels' list (test.<clip>.labels)")
+        labels[name] = label_array(entry["labels"], f"{path}: test.{name}.labels")
+    return labels
 
 
 def _resized_masks(masks: np.ndarray, size: int) -> np.ndarray:
