@@ -208,7 +208,7 @@ def ray_cluster(tmp_path):
     ray = shutil.which("ray", path=str(Path(sys.executable).parent))
     assert ray, "the ray command is missing from the virtual environment"
     port = _free_port()
-    env = batch_env()
+    env = batch_env() | {"RAY_AUTH_MODE": "token"}  # the head turns token auth on; a joining node must too
     common = ["--num-cpus", "1", "--disable-usage-stats"]
     head = [ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false"]
     try:

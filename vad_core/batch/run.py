@@ -83,6 +83,8 @@ def ray_session(address: str | None, cpus: int | None = None, gpus: int | None =
     path = os.environ.get("PYTHONPATH", "")
     if repo not in path.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (repo, path) if p)
+    if address is not None and "RAY_AUTH_MODE" not in os.environ and _token_available():
+        os.environ["RAY_AUTH_MODE"] = "token"  # `ray start --head` turns token auth on; clients must say so
     import ray
 
     logging.getLogger("ray").setLevel(logging.ERROR)  # its notices would bury the one line per failure
@@ -94,12 +96,19 @@ def ray_session(address: str | None, cpus: int | None = None, gpus: int | None =
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as err:
         what = "start Ray" if address is None else f"join the Ray cluster at {address}"
-        raise BadInput(f"could not {what}: {_first_line(err)}") from err
+        hint = "" if address is None else " (is it running, and is its token in ~/.ray/auth_token or RAY_AUTH_TOKEN?)"
+        raise BadInput(f"could not {what}: {_first_line(err)}{hint}") from err
     try:
         resources = ray.cluster_resources()
         yield Cluster(int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), address is None, address or "local")
     finally:
         ray.shutdown()
+
+
+def _token_available() -> bool:
+    """Whether this user holds a Ray cluster token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or Path(path).is_file()
 
 
 def _device(cfg: BatchConfig, cluster: Cluster) -> str:
