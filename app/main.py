@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 import streamlit as st  # noqa: E402
 
 from app.errors import one_sentence_errors  # noqa: E402
-from app.views import analysis, inject, lab, train  # noqa: E402
+from app.views import analysis, batch, inject, lab, train  # noqa: E402
 
 ICON = ROOT / "app" / "assets" / "icon.png"  # a local file: a material-icon favicon would come from Google's CDN
 COMPACT = """<style>
@@ -30,6 +30,7 @@ PAGES = [
     st.Page(lab.render, title="Reconstruction lab", icon=":material/school:", url_path="lab"),
     st.Page(inject.render, title="Inject an anomaly", icon=":material/science:", url_path="inject"),
     st.Page(train.render, title="Train your scene", icon=":material/model_training:", url_path="train"),
+    st.Page(batch.render, title="Batch results", icon=":material/dataset:", url_path="batch"),
 ]
 with one_sentence_errors():
     st.navigation(PAGES).run()

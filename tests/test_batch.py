@@ -146,6 +146,20 @@ def test_ped2_batch_killed_and_resumed(shared_run, ped2):
 
 @pytest.mark.slow
 @pytest.mark.dataset
+def test_ped2_batch_report_is_self_contained(shared_run):
+    import re
+
+    page = (shared_run.out / "report.html").read_text()
+    ranked = re.findall(r"<tr><td>\d+</td><td>(Test\d+\.mp4)</td>", page)
+    records = shared_run.second["done"] + shared_run.second["skipped"]
+    by_peak = sorted(records, key=lambda r: (-r["peak"], -r["anomalous_seconds"], r["video"]))
+    assert ranked == [r["video"] for r in by_peak]
+    assert page.count("<svg") == 12 and page.count('src="data:image/png;base64,') >= 1
+    assert not re.search(r"(src|href)=\"(?!data:)", page) and "<script" not in page
+
+
+@pytest.mark.slow
+@pytest.mark.dataset
 def test_ped2_batch_tables_and_scores_equal_analyze(shared_run, ped2, bundled):
     from vad_core.analysis import analyze
     from vad_core.checkpoint import load_checkpoint

@@ -12,8 +12,11 @@ error, or a video whose worker kept crashing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from vad_core.errors import BadInput
@@ -38,6 +41,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", action="store_true", help="also write DIR/report.html (self-contained)")
     p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Ray prints notices (a worker died, and so on) on stdout; during the run they go to stderr, so that stdout
+    holds only what this command prints (the --json object)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _counts(text: str) -> list[int]:
@@ -66,10 +84,12 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json,
     )
     if args.scaling:
-        figures = measure_scaling(cfg, _counts(args.scaling))
+        with _stdout_to_stderr():
+            figures = measure_scaling(cfg, _counts(args.scaling))
         print(json.dumps(figures) if args.json else _scaling_text(figures))
         return 0
-    summary = run_batch(cfg)
+    with _stdout_to_stderr():
+        summary = run_batch(cfg)
     for failure in summary["failed"]:
         print(f"error: {failure['reason']}", file=sys.stderr)
     if args.json:

@@ -125,7 +125,9 @@ class BatchOutput:
         self.skipped.append(record)
 
     def failed(self, video: Video, reason: str) -> None:
-        self.failures.append({"video": video.name, "path": str(video.path), "reason": reason.splitlines()[0]})
+        self.failures.append(
+            {"video": video.name, "path": os.path.abspath(video.path), "reason": reason.splitlines()[0]}
+        )
 
     def store(self, video: Video, digest: str, result: dict) -> VideoRecord:
         """Write a worker's files into DIR/videos/NAME/ as one rename; result.json last inside it."""
@@ -133,7 +135,7 @@ class BatchOutput:
         final = self.folder(video)
         record = VideoRecord(
             video=video.name,
-            path=str(video.path),
+            path=os.path.abspath(video.path),
             folder=str(final.relative_to(self.root)),
             content_hash=digest,
             model_hash=self.model["hash"],
