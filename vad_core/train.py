@@ -2,6 +2,10 @@
 
 cfg = TrainConfig(data="../shared/data/ucsd_ped2", out="models/mine", minutes=10, preset="fast")
 result = train(cfg, on_step=lambda p: print(p.loss))
+
+Each clip is decoded under limits, as an analysis is: cfg.max_clip_frames frames and cfg.max_clip_seconds of
+decoding, else VAD_TRAIN_MAX_FRAMES and VAD_TRAIN_MAX_SECONDS (how the app passes its limits to its training
+child; the CLI has no option for them yet), else none.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,7 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vad_core.calibration import fit_normal, hold_out_tails, scene_name, split_clips, spread_pieces
+from vad_core.calibration import fit_normal, hold_out_tails, scene_name, spread_pieces
 from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, save_checkpoint
 from vad_core.errors import BadInput
 from vad_core.inference import pick_device
@@ -35,6 +40,7 @@ from vad_core.windows import gather_window, training_windows
 
 PRESETS: dict[str, int] = {"fast": 131, "paper": 227}
 MAX_NORMAL_FRAMES = 20_000  # frames marked normal in one video are held in memory at the model's size
+CLIP_LIMIT_VARIABLES = ("VAD_TRAIN_MAX_FRAMES", "VAD_TRAIN_MAX_SECONDS")  # per clip; when the config sets none
 
 
 @dataclass
@@ -56,6 +62,8 @@ class TrainConfig:
     device: str | None = None
     bf16: bool = True
     max_clips: int | None = None
+    max_clip_frames: int | None = None  # refuse a clip (or the marked frames of a video) with more frames
+    max_clip_seconds: float | None = None  # refuse a clip that takes longer to decode
     calibration_quantile: float = 0.99
     save_every_s: float = 60.0
     resume: bool = False
@@ -286,22 +294,67 @@ def default_normal_range(frames: int, fps: float) -> tuple[int, int]:
     return 0, max(2, min(thirty, frames // 2) if frames else thirty)
 
 
+def clip_limits(cfg: TrainConfig) -> tuple[int | None, float | None]:
+    """(frames, seconds) that one clip may have and take to decode: the config's, else the environment's."""
+    frames, seconds = cfg.max_clip_frames, cfg.max_clip_seconds
+    texts = [os.environ.get(name, "").strip() for name in CLIP_LIMIT_VARIABLES]
+    try:
+        if frames is None and texts[0]:
+            frames = int(texts[0])
+        if seconds is None and texts[1]:
+            seconds = float(texts[1])
+    except ValueError as err:
+        raise BadInput(f"{' or '.join(CLIP_LIMIT_VARIABLES)} is not a number ({err})") from err
+    return frames, seconds
+
+
+def _timed(frames: Iterator[np.ndarray], name: str, seconds: float | None) -> Iterator[np.ndarray]:
+    """frames, until decoding them has taken longer than seconds: then BadInput."""
+    started = time.monotonic()
+    for count, frame in enumerate(frames, start=1):
+        if seconds is not None and time.monotonic() - started > seconds:
+            message = f"{name}: decoding stopped after {seconds:g} s (the time limit) at frame {count}"
+            raise BadInput(message + "; train on shorter clips")
+        yield frame
+
+
+def _read_clip(path: Path, size: int, limits: tuple[int | None, float | None]) -> np.ndarray:
+    """A whole training clip as float32 (N, size, size), refused past the per-clip limits."""
+    max_frames, max_seconds = limits
+    frames = []
+    for frame in _timed(stream_gray(path, size), path.name, max_seconds):
+        if max_frames is not None and len(frames) == max_frames:
+            raise BadInput(
+                f"{path.name}: more than {max_frames} frames (the limit per clip); cut it into shorter clips"
+            )
+        frames.append(frame)
+    if not frames:
+        raise BadInput(f"{path.name}: no frames could be decoded")
+    return np.stack(frames)
+
+
 def _normal_clips(cfg: TrainConfig, size: int) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """(training part, held-out tail, name) of each normal clip: the clips of a folder, or a video's normal ranges."""
     data = Path(cfg.data)
+    limits = clip_limits(cfg)
     if not cfg.normal_ranges:
         paths = list_clips(data / "train" if (data / "train").is_dir() else data)[: cfg.max_clips]
-        train_part, held_out = split_clips(paths, size, cfg.val_fraction)
+        loading = tqdm(paths, desc="loading clips", unit="clip", leave=False, disable=None)
+        train_part, held_out = hold_out_tails([_read_clip(path, size, limits) for path in loading], cfg.val_fraction)
         return train_part, held_out, [p.name for p in paths]
     ranges = cfg.normal_ranges
-    if sum(end - start for start, end in ranges) > MAX_NORMAL_FRAMES:
+    marked = sum(end - start for start, end in ranges)
+    if marked > MAX_NORMAL_FRAMES:
         raise BadInput(f"the normal ranges hold more than {MAX_NORMAL_FRAMES} frames; mark fewer")
+    if limits[0] is not None and marked > limits[0]:
+        raise BadInput(f"the normal ranges hold {marked} frames, more than the limit of {limits[0]}; mark fewer")
     for start, end in ranges:
         if not 0 <= start < end:
             raise BadInput(f"normal range {start}:{end} is empty; give START:END with 0 <= START < END")
     kept: list[list[np.ndarray]] = [[] for _ in ranges]
     count = 0
-    for count, frame in enumerate(itertools.islice(stream_gray(data, size), max(e for _, e in ranges)), start=1):
+    decoded = _timed(stream_gray(data, size), data.name, limits[1])
+    for count, frame in enumerate(itertools.islice(decoded, max(e for _, e in ranges)), start=1):
         for (start, end), frames in zip(ranges, kept, strict=True):  # only the marked frames are kept
             if start <= count - 1 < end:
                 frames.append(frame)
