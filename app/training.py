@@ -1,19 +1,28 @@
 """Training in the background: one job at a time per server, in a child process that outlives page visits.
 
     runner = training_runner()                     # process-wide, shared by every session
-    job = runner.start(TrainingRequest(name="my-cam", clips=[...], preset="fast", minutes=5))
-    job.snapshot()                                 # steps, losses, fraction, ETA, state: for the live view
-    job.cancel()                                   # stops after the current step, then calibrates and saves
+    job = runner.start(TrainingRequest(name="my-cam", clips=[...], minutes=5, owner=session_token()))
+    job.snapshot()                                 # steps, losses, fraction, ETA, state, whose: for the live view
+    job.cancel(session_token())                    # only its owner: stop after this step, calibrate, save
 
 The child is the command line itself, `python -m vad_core train ... --progress-json`: the same training and
 calibration on held-out normal frames as for CLI users, its steps read from its stdout, a cancel sent as
 SIGTERM (which it turns into "stop, calibrate, save"). A process, not a thread: the server's interpreter
 stays free for the pages, and torch's first optimizer, which imports torch._dynamo and inspects every loaded
 module, starts in seconds instead of minutes among Streamlit's modules.
+
+On a shared server (a class, a control room) the child is fenced in: it runs in a process group of its own,
+which a second Cancel (or a Cancel before its first step) kills outright, and it dies with the server, even a
+SIGKILL-ed one (Linux: PR_SET_PDEATHSIG; elsewhere at exit). Its clips are decoded under the app's analysis
+limits, a folder source must lie under VAD_DATA_ROOT, and what killed servers left in the models folder is swept
+at start-up.
 """
 
 from __future__ import annotations
 
+import atexit
+import ctypes
+import fcntl
 import json
 import logging
 import os
@@ -23,21 +32,57 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import streamlit as st
 
-from app.models import check_model_name, models_folder
-from app.state import safe_upload_name
+from app.data_root import allowed_folder, data_root
+from app.models import (
+    RESUME_SUFFIX,
+    RUN_LOCK,
+    RUN_MODEL,
+    STAGING_PREFIX,
+    check_model_name,
+    models_folder,
+    record_trainer,
+    session_label,
+    swept_models_folder,
+)
+from app.state import app_limits, safe_upload_name
 from vad_core import BadInput
-from vad_core.train import TrainProgress
+from vad_core.train import CLIP_LIMIT_VARIABLES, TrainProgress
+from vad_core.video import image_files, list_clips
 
 LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 MAX_CLIPS = 50
 MAX_UPLOAD_BYTES = 2 << 30  # uploaded clips of one run, staged on disk while it trains
 MAX_MINUTES = 600.0  # also caps a run given in epochs: one user must not hold the server for days
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a preexec_fn that has the kernel SIGKILL the child when its parent dies, however it dies.
+
+    prctl is looked up here, in the parent, so the forked child runs no import and no dlopen before exec.
+    The signal follows the thread that forked the child: _run's thread, which outlives the child it waits for."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return die_with_parent
 
 
 @dataclass(frozen=True)
@@ -64,6 +109,7 @@ class TrainingRequest:
     dataset: Path | None = None
     init: Path | None = None
     normal_ranges: tuple[tuple[int, int], ...] = ()
+    owner: str = ""  # the starting session's private id (app.models.session_token): only it may cancel
 
 
 @dataclass(frozen=True)
@@ -71,7 +117,8 @@ class JobSnapshot:
     """A consistent copy of a job's progress for one redraw."""
 
     name: str
-    state: str  # running, calibrating, done, cancelled, failed
+    owner_label: str  # "session 3f2a": whose run it is, for everyone to see
+    state: str  # running, calibrating, stopping, done, cancelled, failed
     steps: list[int]
     losses: list[float]
     fraction: float
@@ -80,6 +127,7 @@ class JobSnapshot:
     eta_s: float | None
     message: str
     checkpoint: Path | None
+    cancel_requested: bool = False
 
     @property
     def finished(self) -> bool:
@@ -92,12 +140,14 @@ class TrainingJob:
 
     request: TrainingRequest
     command: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # added to the server's environment for the child
     state: str = "running"
     message: str = ""
     checkpoint: Path | None = None
     process: subprocess.Popen | None = None
     _progress: list[TrainProgress] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _kill: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_step(self, progress: TrainProgress) -> None:
@@ -110,11 +160,43 @@ class TrainingJob:
     def cancel_requested(self) -> bool:
         return self._stop.is_set()
 
-    def cancel(self) -> None:
-        """Ask the child to stop after its current step; it then calibrates and saves."""
+    @property
+    def killed(self) -> bool:
+        return self._kill.is_set()
+
+    def is_owner(self, session: str) -> bool:
+        return session == self.request.owner
+
+    def cancel(self, session: str) -> None:
+        """The owner's Cancel. The first asks the child to stop after its current step, then calibrate and save what
+        it learned; before its first step there is nothing to save, and the child is killed. A second Cancel kills
+        the child's whole process group at once: nothing is saved. BadInput for any other session."""
+        if not self.is_owner(session):
+            raise BadInput(f"only {session_label(self.request.owner)}, which started this run, can cancel it")
+        with self._lock:
+            if self._stop.is_set() or not self._progress:
+                self._kill.set()
+            self._stop.set()
+        self.signal_child()
+
+    def kill(self) -> None:
+        """Kill the child's process group now (the server is going): nothing is saved."""
+        self._kill.set()
         self._stop.set()
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        self.signal_child()
+
+    def signal_child(self) -> None:
+        """Send the child what the cancels so far ask for (none yet: nothing); _run calls it again once it starts."""
+        child = self.process
+        if child is None or child.poll() is not None or not self._stop.is_set():
+            return
+        try:
+            if self._kill.is_set():
+                os.killpg(child.pid, signal.SIGKILL)  # its own group (start_new_session): the child and its children
+            else:
+                child.send_signal(signal.SIGTERM)
+        except ProcessLookupError:  # it ended meanwhile
+            pass
 
     def finish(self, state: str, message: str, checkpoint: Path | None = None) -> None:
         with self._lock:
@@ -123,7 +205,9 @@ class TrainingJob:
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             progress = list(self._progress)
-            state = "calibrating" if self.state == "running" and self._stop.is_set() else self.state
+            state = self.state
+            if state in {"running", "calibrating"} and self._stop.is_set():
+                state = "stopping" if self._kill.is_set() else "calibrating"
             message, checkpoint = self.message, self.checkpoint
         last = progress[-1] if progress else None
         fraction = last.fraction if last else 0.0
@@ -133,6 +217,7 @@ class TrainingJob:
             eta = max(elapsed / fraction - elapsed, 0.0)
         return JobSnapshot(
             name=self.request.name,
+            owner_label=session_label(self.request.owner),
             state=state,
             steps=[p.step for p in progress],
             losses=[p.loss for p in progress],
@@ -142,6 +227,7 @@ class TrainingJob:
             eta_s=eta,
             message=message,
             checkpoint=checkpoint,
+            cancel_requested=self._stop.is_set(),
         )
 
 
@@ -180,8 +266,10 @@ def _outcome(job: TrainingJob, summary: dict | None, returncode: int, stderr: st
     if summary is not None and returncode == 0:
         checkpoint = Path(summary["checkpoint"])
         return ("cancelled" if summary["cancelled"] else "done"), f"saved {checkpoint}", checkpoint
-    if job.cancel_requested:
+    if job.cancel_requested and not job.snapshot().steps:
         return "cancelled", "cancelled before the first step: nothing was learned, nothing saved", None
+    if job.killed:
+        return "cancelled", "stopped at once: what it had learned was discarded, nothing saved", None
     last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {returncode}"
     if returncode == 2:  # bad input: the CLI's one clear line
         return "failed", last.removeprefix("error: "), None
@@ -189,17 +277,36 @@ def _outcome(job: TrainingJob, summary: dict | None, returncode: int, stderr: st
     return "failed", f"internal error: {last}", None
 
 
-def _run(job: TrainingJob, staging: Path | None) -> None:
-    """Run the CLI, relay its steps; the job is marked finished only once the staged clips are gone."""
+def _discard(out: Path) -> None:
+    """Remove whatever a run that saved nothing may have half-written at its checkpoint stem."""
+    for suffix in (".safetensors", ".json", RESUME_SUFFIX):
+        out.with_name(out.name + suffix).unlink(missing_ok=True)
+
+
+def _run(job: TrainingJob, staging: Path, lock: BinaryIO) -> None:
+    """Run the CLI, relay its steps; the job is marked finished only once the staging folder is gone.
+
+    lock: the open, flock-ed run lock in staging, passed on to the child, so that the run counts as live (and is
+    spared by the start-up sweep of a server sharing the folder) while either process lives."""
     outcome: tuple[str, str, Path | None] = ("failed", "the training process did not start", None)
+    out = models_folder() / job.request.name
     try:
         with tempfile.TemporaryFile(mode="w+") as errors:
-            env = os.environ | {"PYTHONPATH": str(ROOT)}
-            child = subprocess.Popen(job.command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+            env = os.environ | {"PYTHONPATH": str(ROOT)} | job.env
+            child = subprocess.Popen(
+                job.command,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                start_new_session=True,  # a group of its own: a kill reaches all of it, and Ctrl-C in the
+                preexec_fn=_parent_death_signal(),  # server's terminal does not; it dies with the server
+                pass_fds=(lock.fileno(),),
+            )
             job.process = child
             with child:
-                if job.cancel_requested:  # cancelled while it was starting
-                    job.cancel()
+                job.signal_child()  # cancelled while it was starting
                 summary = None
                 for line in child.stdout:
                     event = json.loads(line) if line.startswith("{") else {}
@@ -209,13 +316,54 @@ def _run(job: TrainingJob, staging: Path | None) -> None:
                         job.on_step(TrainProgress(**event))
             errors.seek(0)
             outcome = _outcome(job, summary, child.returncode, errors.read())
+        if outcome[2] is None:
+            _discard(out)
+        elif job.request.owner:
+            record_trainer(out, job.request.owner)
     except Exception as err:  # the page must say what happened; the log keeps the traceback
         LOG.exception("training %s failed", job.request.name)
         outcome = ("failed", f"internal error: {type(err).__name__}: {err}", None)
     finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        lock.close()
         job.finish(*outcome)
+
+
+def _clip_bytes(clip: Path, root: Path) -> int:
+    """The bytes of a clip of a server folder (a video, or a folder of frame images); BadInput when it, or a frame
+    in it, is a link that leads out of the allowed data root."""
+    files = image_files(clip) if clip.is_dir() else [clip]
+    for file in files:
+        if not file.resolve().is_relative_to(root):
+            raise BadInput(f"{clip.name}: a link to a file outside the allowed data folder {root}")
+    return sum(file.stat().st_size for file in files)
+
+
+def _check_folder(text: str) -> Path:
+    """The dataset folder a user typed, if it lies under VAD_DATA_ROOT and its clips fit the upload caps."""
+    folder = allowed_folder(text)
+    root = data_root()
+    assert root is not None  # allowed_folder refuses every folder without one
+    clips = list_clips(folder / "train" if (folder / "train").is_dir() else folder)
+    if len(clips) > MAX_CLIPS:
+        raise BadInput(f"{folder.name} holds {len(clips)} clips: at most {MAX_CLIPS} per run")
+    size = sum(_clip_bytes(clip, root) for clip in clips)
+    if size > MAX_UPLOAD_BYTES:
+        raise BadInput(f"{size / 2**30:.1f} GB of clips: at most {MAX_UPLOAD_BYTES / 2**30:.0f} GB per run")
+    return folder
+
+
+def _clip_limits_env() -> dict[str, str]:
+    """The app's analysis limits, as the training child reads them for each clip it decodes."""
+    limits = app_limits()
+    values = (limits.max_frames, limits.max_seconds)
+    return {name: str(value) for name, value in zip(CLIP_LIMIT_VARIABLES, values, strict=True) if value is not None}
+
+
+def _clip_size(clip: ClipFile) -> int:
+    if clip.data is not None:
+        return len(clip.data)
+    return clip.path.stat().st_size if clip.path is not None else 0
 
 
 class TrainingRunner:
@@ -235,11 +383,10 @@ class TrainingRunner:
             raise BadInput("choose at least one normal clip, or a dataset folder")
         if len(request.clips) > MAX_CLIPS:
             raise BadInput(f"{len(request.clips)} clips: at most {MAX_CLIPS} per run")
-        uploaded = sum(len(clip.data or b"") for clip in request.clips)
-        if uploaded > MAX_UPLOAD_BYTES:
-            raise BadInput(f"{uploaded / 2**30:.1f} GB of clips: at most {MAX_UPLOAD_BYTES / 2**30:.0f} GB per run")
-        if request.dataset is not None and not request.dataset.is_dir():
-            raise BadInput(f"{request.dataset}: no such folder on the server")
+        size = sum(_clip_size(clip) for clip in request.clips)
+        if size > MAX_UPLOAD_BYTES:
+            raise BadInput(f"{size / 2**30:.1f} GB of clips: at most {MAX_UPLOAD_BYTES / 2**30:.0f} GB per run")
+        data = _check_folder(str(request.dataset)) if request.dataset is not None and not request.clips else None
         if request.normal_ranges and (len(request.clips) != 1 or request.init is None):
             raise BadInput("adapting takes one clip and the model to start from")
         with self._lock:
@@ -247,18 +394,38 @@ class TrainingRunner:
                 raise BadInput("a training run is in progress; wait for it or cancel it first")
             folder = models_folder()
             folder.mkdir(parents=True, exist_ok=True)
-            staging = None
-            data = request.dataset
-            if request.clips:
-                staging = Path(tempfile.mkdtemp(prefix=f".staging-{request.name}-", dir=folder))
-                data = _stage_clips(request.clips, staging)
-            job = TrainingJob(request, _train_command(request, Path(data), folder / request.name))
+            swept_models_folder(str(folder))  # before this server's first run there, never during one
+            staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{request.name}-", dir=folder))
+            lock = (staging / RUN_LOCK).open("wb")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                (staging / RUN_MODEL).write_text(request.name + "\n")
+                if data is None:
+                    data = _stage_clips(request.clips, staging)
+                command = _train_command(request, data, folder / request.name)
+            except BaseException:
+                lock.close()
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            job = TrainingJob(request, command, env=_clip_limits_env())
             self.job = job
-            threading.Thread(target=_run, args=(job, staging), name=f"vad-train-{request.name}", daemon=True).start()
+            thread = threading.Thread(target=_run, args=(job, staging, lock), name=f"vad-train-{request.name}")
+            thread.daemon = True
+            thread.start()
             return job
+
+    def shutdown(self) -> None:
+        """The server is exiting: kill a run still going (its group), nothing saved."""
+        job = self.job
+        if job is not None and not job.snapshot().finished:
+            job.kill()
 
 
 @st.cache_resource
 def training_runner() -> TrainingRunner:
-    """One runner per server process, so a run survives page changes and reconnects."""
-    return TrainingRunner()
+    """One runner per server process, so a run survives page changes and reconnects. Made once: the models folder
+    is swept of what a killed server left, and a run still going when the server exits is killed with it."""
+    swept_models_folder(str(models_folder()))
+    runner = TrainingRunner()
+    atexit.register(runner.shutdown)
+    return runner

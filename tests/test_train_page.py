@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.models import available_models, check_model_name, user_models
+from app.models import SESSION_KEY, available_models, check_model_name, record_trainer, session_label, user_models
 from app.state import SAMPLES
 from app.training import ClipFile, TrainingRequest, TrainingRunner
 from tests.test_app import APP, TIMEOUT, player_args
@@ -49,7 +49,7 @@ def wait_finished(job, timeout: float = 300):
 
 def test_a_run_trains_calibrates_and_saves_a_pickable_model(models_dir):
     runner = TrainingRunner()
-    job = runner.start(TrainingRequest(name="cam-1", preset="fast", minutes=0.1, clips=SAMPLE_CLIPS))
+    job = runner.start(TrainingRequest(name="cam-1", preset="fast", minutes=0.1, clips=SAMPLE_CLIPS, owner="tok-a"))
     assert runner.busy()
     with pytest.raises(BadInput, match="in progress"):
         runner.start(TrainingRequest(name="cam-2", minutes=0.1, clips=SAMPLE_CLIPS))
@@ -61,8 +61,8 @@ def test_a_run_trains_calibrates_and_saves_a_pickable_model(models_dir):
     assert model.cfg.input_size == 131 and model.calibration.frames > 0 and model.calibration.tau > 0
     assert model.card["training"]["clips"] == ["000_Train001.mp4", "001_Train002.mp4"]
     assert user_models() == [models_dir / "cam-1"]
-    assert [e.label for e in available_models()][1:] == ["cam-1 (yours)"]
-    assert sorted(p.name for p in models_dir.iterdir()) == ["cam-1.json", "cam-1.safetensors"]  # staging removed
+    assert [e.label for e in available_models()][1:] == [f"cam-1 (trained by {session_label('tok-a')})"]
+    assert sorted(p.name for p in models_dir.iterdir()) == ["cam-1.json", "cam-1.safetensors", "cam-1.trainer"]
     with pytest.raises(BadInput, match="exists already"):
         check_model_name("cam-1")
 
@@ -72,7 +72,7 @@ def test_a_cancelled_run_keeps_what_it_learned(models_dir):
     job = runner.start(TrainingRequest(name="cam-cancel", minutes=30, clips=SAMPLE_CLIPS[:1] * 2))
     while not job.snapshot().steps:
         time.sleep(0.1)
-    job.cancel()
+    job.cancel("")  # the session that started it (none: a run started outside the app)
     snap = wait_finished(job)
     assert snap.state == "cancelled" and snap.fraction < 0.1
     assert load_checkpoint(models_dir / "cam-cancel").card["training"]["cancelled"] is True
@@ -83,7 +83,8 @@ def test_a_cancelled_run_keeps_what_it_learned(models_dir):
     [
         ({"name": "../escape"}, "not a usable model name"),
         ({"name": "ok", "clips": ()}, "at least one normal clip"),
-        ({"name": "ok", "clips": (), "dataset": "/no/such/folder"}, "no such folder"),
+        ({"name": "ok", "clips": (), "dataset": "/no/such/folder"}, "folders on this server are off"),
+        ({"name": "x.resume"}, "not ending in"),
     ],
 )
 def test_bad_requests_are_refused_before_anything_runs(models_dir, request_kwargs, message):
@@ -117,12 +118,22 @@ def test_an_unreadable_upload_fails_with_its_reason_and_leaves_nothing(models_di
 def test_picker_offers_user_models_and_compares_two_curves(models_dir, trained_tiny, analysis_stem, monkeypatch):
     monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
     models_dir.mkdir()
-    for suffix in (".safetensors", ".json"):
-        shutil.copy(trained_tiny.stem.with_suffix(suffix), models_dir / f"mine{suffix}")
-    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    for name in ("mine", "theirs", "cli"):
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(trained_tiny.stem.with_suffix(suffix), models_dir / f"{name}{suffix}")
+    record_trainer(models_dir / "mine", "tok-mine")
+    record_trainer(models_dir / "theirs", "tok-theirs")
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.session_state[SESSION_KEY] = "tok-mine"
+    app.run()
     assert not app.exception, app.exception
     picker = app.selectbox(key="model_picker")
-    assert picker.options[1:] == ["mine (yours)"] and picker.options[0].startswith(analysis_stem.name)
+    assert picker.options[0].startswith(analysis_stem.name)
+    assert sorted(picker.options[1:]) == [
+        "cli (in the models folder)",  # no session recorded: trained with the CLI
+        "mine (trained in this session)",
+        f"theirs (trained by {session_label('tok-theirs')})",
+    ]
     picker.set_value(str(models_dir / "mine")).run()
     assert not app.exception, app.exception
     assert any("model `mine`" in c.value for c in app.caption)
@@ -135,23 +146,42 @@ def test_picker_offers_user_models_and_compares_two_curves(models_dir, trained_t
     assert len(mine) == len(other) == 180 and not np.allclose(mine, other)
 
 
-def test_the_train_page_starts_a_run_and_shows_its_progress(models_dir, monkeypatch):
-    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
-    app._page_hash = next(h for h, page in app._registered_pages.items() if page.get("url_pathname") == "train")
+def train_page(session: str) -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.session_state[SESSION_KEY] = session
     app.run()
+    app._page_hash = next(h for h, page in app._registered_pages.items() if page.get("url_pathname") == "train")
+    return app.run()
+
+
+def test_the_train_page_starts_a_run_that_only_its_session_can_cancel(models_dir, monkeypatch):
+    app = train_page("tok-owner")
     assert not app.exception, app.exception
     assert app.multiselect(key="train_samples").value == ["Train001.mp4", "Train002.mp4"]
+    app.radio(key="train_source").set_value("folder").run()
+    assert any(i.value.startswith("Folders on this server are off") for i in app.info)
+    assert "train_folder" not in [t.key for t in app.text_input]  # off: VAD_DATA_ROOT is unset
+    app.radio(key="train_source").set_value("samples").run()
     app.text_input(key="train_name").set_value("page-run")
     app.number_input(key="train_minutes").set_value(0.5)
-    app.button[-1].click().run()
+    app.button(key="start_training").click().run()
     assert not app.exception, app.exception
     from app.training import training_runner
 
     job = training_runner().job
     assert job is not None and job.request.name == "page-run" and job.request.minutes == 0.5
-    job.cancel()  # at once, while the child is still starting: nothing to save, and the page says so
+    other = train_page("tok-other")  # another browser: sees the run and whose it is, and cannot cancel it
+    owner = session_label("tok-owner")
+    assert any(f"started by {owner}" in h.value for h in other.subheader), [h.value for h in other.subheader]
+    assert any(f"A training run of {owner} is in progress" in i.value for i in other.info)
+    assert "cancel_training" not in [b.key for b in other.button] and other.button(key="start_training").disabled
+    app.run()
+    assert any("(yours)" in h.value for h in app.subheader)
+    app.button(key="cancel_training").click().run()
+    if not job.snapshot().finished and job.snapshot().state != "stopping":  # it had stepped: Cancel again
+        app.run().button(key="kill_training").click().run()
     snap = wait_finished(job)
-    assert snap.state == "cancelled" and snap.checkpoint is None and not (models_dir / "page-run.json").exists()
+    assert snap.state == "cancelled" and snap.checkpoint is None and not list(models_dir.iterdir())
     app.run()
     assert any("nothing saved" in i.value for i in app.info), [i.value for i in app.info]
     assert not app.button(key="start_training").disabled  # the next run can start

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.models import session_label, session_token
 from app.state import Clip, Source
 from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
@@ -102,7 +103,8 @@ def adapt_panel(source: Source, clip: Clip, model_stem: str) -> None:
     analysis = clip.analysis
     runner = training_runner()
     job = runner.job
-    mine = job is not None and job.request.name == st.session_state.get(JOB_KEY)
+    session = session_token()
+    mine = job is not None and job.is_owner(session) and job.request.name == st.session_state.get(JOB_KEY)
     live = mine and not job.snapshot().finished
     frames = _source_frames(analysis)
     opened = st.session_state.get(OPEN_KEY) == clip.digest or live
@@ -130,6 +132,7 @@ def adapt_panel(source: Source, clip: Clip, model_stem: str) -> None:
                     clips=(ClipFile(source.name, path=source.path, data=source.data),),
                     init=Path(model_stem),
                     normal_ranges=parse_ranges(text, frames),
+                    owner=session,
                 )
                 runner.start(request)
             except BadInput as err:
@@ -137,8 +140,10 @@ def adapt_panel(source: Source, clip: Clip, model_stem: str) -> None:
             else:
                 st.session_state[JOB_KEY] = request.name
                 st.rerun()
-        if runner.busy() and not mine:
-            st.info("A training run is in progress on this server; adapt when it ends.")
+        current = runner.job
+        if current is not None and runner.busy() and not mine:
+            whose = "yours" if current.is_owner(session) else f"started by {session_label(current.request.owner)}"
+            st.info(f"A training run is in progress on this server ({whose}); adapt when it ends.")
         if mine:
             st.session_state[LIVE_KEY] = live
             st.fragment(job_status, run_every=1.0 if live else None)(on_finished=_use_adapted)

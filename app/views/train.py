@@ -3,7 +3,9 @@
     st.navigation([..., st.Page(train.render, title="Train your scene", url_path="train")]).run()
 
 The run lives in app.training (a worker thread per server); this page starts it and redraws its progress
-every second in a fragment, so the rest of the page and the other pages stay usable while it trains.
+every second in a fragment, so the rest of the page and the other pages stay usable while it trains. Every
+session sees the run and whose it is; only the one that started it can cancel it. A folder on the server is a
+source only when the operator names a data root (VAD_DATA_ROOT), and only folders under it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.models import available_models, models_folder
+from app.data_root import ROOT_VARIABLE, data_root
+from app.models import available_models, models_folder, session_label, session_token
 from app.state import SAMPLES, VIDEO_TYPES
 from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views import analysis
@@ -66,11 +69,20 @@ def _clips(source: str) -> tuple[tuple[ClipFile, ...], Path | None]:
             key="train_uploads",
         )
         return tuple(ClipFile(u.name, data=u.getvalue()) for u in uploads or []), None
+    root = data_root()
+    if root is None:
+        st.info(
+            f"Folders on this server are off: the operator turns them on by setting `{ROOT_VARIABLE}` to the "
+            "folder that holds the datasets.",
+            icon=":material/folder_off:",
+        )
+        return (), None
     folder = st.text_input(
-        "Dataset folder", placeholder="../shared/data/ucsd_ped2", key="train_folder",
-        help="A folder of clips, or a dataset with a train/ folder of normal clips (videos or frame folders).",
+        "Dataset folder", placeholder="ucsd_ped2", key="train_folder",
+        help=f"A folder under {root}: a folder of clips, or a dataset with a train/ folder of normal clips "
+        "(videos or frame folders).",
     )  # fmt: skip
-    return (), Path(folder).expanduser() if folder.strip() else None
+    return (), Path(folder.strip()) if folder.strip() else None  # checked against the root when the run starts
 
 
 def _form() -> None:
@@ -102,7 +114,9 @@ def _form() -> None:
             amount = st.number_input("Epochs", 1, 1000, 3, 1, key="train_epochs")
         st.caption(f"Models are saved in `{models_folder()}` (set `VAD_MODELS_DIR` to change it).")
     if busy:
-        st.info("A training run is in progress on this server; start the next one when it ends.")
+        owner = runner.job.request.owner
+        whose = "Your training run" if owner == session_token() else f"A training run of {session_label(owner)}"
+        st.info(f"{whose} is in progress on this server; start the next one when it ends.")
     if st.button(
         "Start training", type="primary", icon=":material/model_training:", disabled=busy, key="start_training"
     ):
@@ -114,6 +128,7 @@ def _form() -> None:
             clips=clips,
             dataset=dataset,
             init=Path(init) if init else None,
+            owner=session_token(),
         )
         try:
             runner.start(request)

@@ -2,8 +2,9 @@
 
     st.fragment(job_status, run_every=1.0)(on_finished=lambda snap: ...)
 
-Progress bar with steps, frames, time and ETA, a Cancel button, the loss curve; when the run has ended,
-on_finished(snapshot) draws what comes next (a button, or a re-analysis with the new model).
+Progress bar with steps, frames, time and ETA, whose run it is, the loss curve; for the session that started it
+a Cancel button (a second one stops it at once), and when the run has ended, on_finished(snapshot) draws what comes
+next (a button, or a re-analysis with the new model). Other sessions watch; they cannot cancel it.
 """
 
 from __future__ import annotations
@@ -14,16 +15,22 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.models import session_token
 from app.training import JobSnapshot, training_runner
 from app.views.plot import CURVE_RGB, GRID_RGB, dark_layout
 
 STATE_TEXT = {
     "running": "Training",
     "calibrating": "Calibrating on held-out normal frames",
+    "stopping": "Stopping at once",
     "done": "Finished",
     "cancelled": "Cancelled: the model learned so far was calibrated and saved",
     "failed": "Failed",
 }
+CANCELLING = (
+    "Stopping after the current step; what it learned is then calibrated and saved. Cancel again to stop at once "
+    "and save nothing."
+)
 MAX_PLOTTED = 1500
 LIVE_KEY = "training_live"
 
@@ -65,8 +72,11 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
     if snap.finished and st.session_state.get(LIVE_KEY):
         st.session_state[LIVE_KEY] = False
         st.rerun()  # the whole page again: the form is enabled, and the one-second refresh stops
-    st.subheader(f"Model “{snap.name}”", anchor=False)
-    text = f"{STATE_TEXT[snap.state]} · step {len(snap.steps)} · {snap.frames_seen} frames seen"
+    session = session_token()
+    mine = job.is_owner(session)
+    st.subheader(f"Model “{snap.name}” " + ("(yours)" if mine else f"· started by {snap.owner_label}"), anchor=False)
+    state = "Cancelled" if snap.state == "cancelled" and snap.checkpoint is None else STATE_TEXT[snap.state]
+    text = f"{state} · step {len(snap.steps)} · {snap.frames_seen} frames seen"
     text += f" · {_duration(snap.elapsed_s)}"
     if snap.eta_s is not None:
         text += f" · about {_duration(snap.eta_s)} left"
@@ -78,8 +88,18 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
     elif snap.checkpoint is None and snap.finished:
         st.info(f"**Cancelled.** {snap.message}", icon=":material/info:")
     elif snap.finished:
-        on_finished(snap)
-    elif st.button("Cancel training", icon=":material/stop_circle:", key="cancel_training"):
-        job.cancel()
+        if mine:
+            on_finished(snap)
+        else:
+            st.caption(f"Saved as **{snap.name}**: it is in the model picker of the analysis page.")
+    elif not mine:
+        st.caption(f"Only {snap.owner_label}, which started this run, can cancel it.")
+    elif not snap.cancel_requested:
+        if st.button("Cancel training", icon=":material/stop_circle:", key="cancel_training"):
+            job.cancel(session)
+    elif snap.state != "stopping":
+        st.info(CANCELLING, icon=":material/hourglass_top:")
+        if st.button("Stop at once, save nothing", icon=":material/cancel:", key="kill_training"):
+            job.cancel(session)
     if snap.losses:
         st.plotly_chart(_loss_figure(snap), key="loss_curve")

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import open_dashboard
 from tests.browser.test_dashboard import ANALYSIS_S, Player, until
 
 pytestmark = pytest.mark.browser
@@ -30,7 +31,7 @@ def loss_points(page) -> int:
     return chart.evaluate("(el) => (el.calcdata && el.calcdata[0] ? el.calcdata[0].length : 0)")
 
 
-def test_train_a_model_in_the_app_and_analyze_with_it(dashboard):
+def test_train_a_model_in_the_app_and_analyze_with_it(dashboard, browser):
     page = dashboard.page
     page.goto(f"{dashboard.url}/train")
     name = page.get_by_label("Model name")
@@ -51,6 +52,17 @@ def test_train_a_model_in_the_app_and_analyze_with_it(dashboard):
     until(lambda: loss_points(page) > first_points, STEP_S, "the loss curve did not grow")
     dashboard.screenshot("train-01-running")
     assert page.get_by_role("button", name="Cancel training").is_visible()
+    assert page.get_by_text("Model “browser-cam” (yours)").is_visible()  # the session that started it
+    # Another browser sees the run and whose it is, and has no Cancel.
+    context, other = open_dashboard(browser, dashboard.url)
+    try:
+        other.page.goto(f"{dashboard.url}/train")
+        other.page.get_by_text("Only session").wait_for(timeout=60_000)
+        heading = other.page.get_by_text(re.compile(r"Model “browser-cam” · started by session [0-9a-f]{4}"))
+        assert heading.is_visible() and other.page.get_by_role("button", name="Cancel training").count() == 0
+        other.screenshot("train-01b-another-session")
+    finally:
+        context.close()
 
     # Leaving the page does not stop the run: another page works meanwhile, and the run has moved on on return.
     steps_before = steps_shown(page)
@@ -66,5 +78,5 @@ def test_train_a_model_in_the_app_and_analyze_with_it(dashboard):
     Player(page).ready(ANALYSIS_S)
     page.get_by_text("model `browser-cam`").or_(page.get_by_text("model browser-cam")).first.wait_for()
     picker = page.locator("[data-testid='stSidebar']").get_by_role("combobox", name="Model", exact=True)
-    assert picker.input_value() == "browser-cam (yours)"  # the picker shows the new model, chosen
+    assert picker.input_value() == "browser-cam (trained in this session)"  # the new model, chosen
     dashboard.screenshot("train-03-analyzed-with-it")
