@@ -10,14 +10,16 @@ the model card, so a second user opening the same sample, or a slider moved, cos
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import tempfile
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +27,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app.components.player import publish_media, withdraw_media
+from app.components.player import media_bytes, media_exists, publish_media, withdraw_media
+from app.work_queue import session_alive
 from vad_core import DEFAULT_CHECKPOINT, Analysis, LoadedModel, analyze, load_checkpoint
 from vad_core.evaluation import load_labels
 from vad_core.limits import AnalysisLimits, FrameSelection
 from vad_core.render import PreviewFrames
 from vad_core.sandbox import SandboxedDecoder, SandboxLimits
+from vad_core.tempdirs import owned_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "assets" / "samples"
 VIDEO_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
-STORE_SIZE = 6
 UNSAFE_NAME_CHARS = re.compile(r"[^\w .()+-]")  # "%" too: FFmpeg reads "%d" in a file name as a pattern
 
 
@@ -109,7 +112,7 @@ class Source:
         if self.path is not None:
             yield self.path
             return
-        with tempfile.TemporaryDirectory(prefix="vad-upload-", dir=upload_root()) as folder:
+        with tempfile.TemporaryDirectory(prefix=owned_prefix("vad-upload-"), dir=upload_root()) as folder:
             path = Path(folder) / self.name
             path.write_bytes(self.data or b"")
             yield path
@@ -129,13 +132,30 @@ class Clip:
 
 
 class ClipStore:
-    """A thread-safe least-recently-used store of analyzed clips; an evicted clip's player media is deleted."""
+    """A thread-safe store of analyzed clips under a byte budget, least recently used out first.
 
-    def __init__(self, size: int) -> None:
+    A clip's bytes are its arrays (maps, inputs, reconstructions, latent, preview frames; spilled ones too) and
+    its player media on disk. A clip that a live session shows is pinned (pin(session, key) on every rerun)
+    and never evicted: its media stays while the player may still fetch it. An evicted clip's media is deleted.
+    """
+
+    def __init__(
+        self,
+        budget_bytes: int = 1024 << 20,
+        pin_grace_s: float = 600.0,
+        alive: Callable[[str], bool | None] = session_alive,
+    ) -> None:
+        """alive(session): whether a session is connected (None: the server cannot tell, as in a bare run); a pin
+        of a disconnected session is dropped, one whose session nobody can tell about after pin_grace_s."""
         self._items: OrderedDict[str, Clip] = OrderedDict()
+        self._bytes: dict[str, int] = {}
+        self._pins: dict[str, tuple[str, float]] = {}  # session -> (clip key, when it was last pinned)
+        self._recipes: dict[Hashable, str] = {}
         self._lock = threading.Lock()
         self._opening: dict[str, threading.Lock] = {}
-        self._size = size
+        self.budget_bytes = budget_bytes
+        self._grace = pin_grace_s
+        self._alive = alive
 
     def opening(self, key: str) -> threading.Lock:
         """The lock that sessions opening the same clip share, so that one analyzes it and the others wait."""
@@ -143,24 +163,113 @@ class ClipStore:
             return self._opening.setdefault(key, threading.Lock())
 
     def get(self, key: str) -> Clip | None:
+        """The stored clip, or None; a clip whose player media has vanished is dropped, to be analyzed again."""
         with self._lock:
             clip = self._items.get(key)
+            if clip is not None and not media_exists(clip.media):
+                self._drop(key)
+                return None
             if clip is not None:
                 self._items.move_to_end(key)
             return clip
 
     def put(self, clip: Clip) -> None:
+        """Store a clip (it counts as the most recent, so it is kept even past the budget) and trim the rest."""
+        size = self.clip_bytes(clip)
         with self._lock:
             self._items[clip.key] = clip
-            while len(self._items) > self._size:
-                evicted_key, evicted = self._items.popitem(last=False)
-                self._opening.pop(evicted_key, None)
-                withdraw_media(evicted.media)
+            self._items.move_to_end(clip.key)
+            self._bytes[clip.key] = size
+            self._trim()
+
+    def remember(self, recipe: Hashable, key: str) -> None:
+        """Note that what recipe describes (a source, model and selection) was stored under key."""
+        with self._lock:
+            if key in self._items:
+                self._recipes[recipe] = key
+
+    def known(self, recipe: Hashable, session: str | None = None) -> Clip | None:
+        """The stored clip of a recipe, pinned for session at once when given (so it stays to be opened)."""
+        with self._lock:
+            key = self._recipes.get(recipe)
+            clip = self._items.get(key) if key is not None else None
+            if clip is not None and not media_exists(clip.media):
+                self._drop(key)
+                return None
+            if clip is not None:
+                self._items.move_to_end(key)
+                if session is not None:
+                    self._pins[session] = (key, time.monotonic())
+            return clip
+
+    def pin(self, session: str | None, key: str) -> None:
+        """The clip session shows now (its previous one is unpinned); sessions that are gone lose their pins."""
+        with self._lock:
+            if session is not None and key in self._items:
+                self._pins[session] = (key, time.monotonic())
+            self._trim()
+
+    def unpin(self, session: str) -> None:
+        with self._lock:
+            self._pins.pop(session, None)
+            self._trim()
+
+    def pinned(self) -> set[str]:
+        """Keys that live sessions show."""
+        with self._lock:
+            return self._live_pins()
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            return sum(self._bytes.values())
+
+    def _live_pins(self) -> set[str]:
+        now = time.monotonic()
+        for session, (_key, seen) in list(self._pins.items()):
+            alive = self._alive(session)
+            if alive is False or (alive is None and now - seen > self._grace):
+                del self._pins[session]
+        return {key for key, _seen in self._pins.values()}
+
+    def _trim(self) -> None:
+        """Evict least recently used, unpinned clips (never the newest) while past the budget."""
+        total = sum(self._bytes.values())
+        if total <= self.budget_bytes:
+            return
+        keep = self._live_pins() | {next(reversed(self._items))}
+        for key in [k for k in self._items if k not in keep]:
+            if total <= self.budget_bytes:
+                break
+            total -= self._bytes.get(key, 0)
+            self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        evicted = self._items.pop(key)
+        self._bytes.pop(key, None)
+        self._opening.pop(key, None)
+        self._recipes = {r: k for r, k in self._recipes.items() if k != key}
+        withdraw_media(evicted.media)
+
+    @staticmethod
+    def clip_bytes(clip: Clip) -> int:
+        """The bytes a clip holds: every array of its Analysis and its preview frames, and its media file."""
+
+        def nbytes(value: object) -> int:
+            if isinstance(value, np.ndarray):
+                return value.nbytes
+            if isinstance(value, dict):
+                return sum(nbytes(v) for v in value.values())
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+            return 0
+
+        return nbytes(clip.analysis) + nbytes(clip.frames) + media_bytes(clip.media)
 
 
 @st.cache_resource
 def clip_store() -> ClipStore:
-    return ClipStore(STORE_SIZE)
+    """The process's clip store: VAD_CLIP_CACHE_MB (1024) of analyses and player media."""
+    return ClipStore(int(float(os.environ.get("VAD_CLIP_CACHE_MB") or 1024) * (1 << 20)))
 
 
 @st.cache_data(show_spinner=False)

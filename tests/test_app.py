@@ -124,7 +124,7 @@ def test_the_clip_store_evicts_the_oldest_clip_and_its_player_media():
     from app.components.player import SERVE_DIR
     from app.state import Clip, ClipStore
 
-    store = ClipStore(size=1)
+    store = ClipStore(budget_bytes=2)  # each clip holds only its 2-byte media file
     clips = []
     for key in ("aa", "bb"):
         (SERVE_DIR / "media" / f"{key}.json").write_text("{}")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vad_core.tempdirs import owned_prefix
+
 DEFAULT_BUDGET_BYTES = 32 << 20  # per store; an analysis keeps four (two maps, inputs, reconstructions)
 
 
@@ -64,7 +66,7 @@ class FrameStore:
             self._spill()
 
     def _spill(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="vad_frames_", dir=self.spill_dir)
+        self._dir = tempfile.mkdtemp(prefix=owned_prefix("vad_frames_"), dir=self.spill_dir)  # swept if we die
         self._file = open(Path(self._dir) / "frames.bin", "wb")  # noqa: SIM115 (closed in finish/close)
         for block in self._blocks:
             block.tofile(self._file)

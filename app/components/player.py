@@ -35,15 +35,22 @@ from vad_core.errors import BadInput
 from vad_core.latent import LatentTrajectory
 from vad_core.regions import clip_regions
 from vad_core.render import HEAT_RANGE, heat_levels
+from vad_core.tempdirs import owned_prefix, sweep_dead
 
 SOURCE = Path(__file__).with_name("player")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SAFE_KEY = re.compile(r"^[0-9a-f-]+$")
 MEDIA_BUDGET_BYTES = int(os.environ.get("VAD_MEDIA_BUDGET_MB") or 512) << 20
+# Temporary folders this app makes, each named for its owning process (vad_core.tempdirs): player media,
+# uploads being analyzed (VAD_UPLOAD_DIR, else the temp folder), exports, frame-store spills.
+TEMP_PREFIXES = ("vad-player-", "vad-upload-", "vad-export-", "vad_frames_")
 
 
 def _serve_folder() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="vad-player-"))
+    """This process's folder; first, what killed servers left in the temp folder (theirs, uploads, spills) goes."""
+    for folder in {tempfile.gettempdir(), os.environ.get("VAD_UPLOAD_DIR") or tempfile.gettempdir()}:
+        sweep_dead(folder, TEMP_PREFIXES)
+    folder = Path(tempfile.mkdtemp(prefix=owned_prefix("vad-player-")))
     for name in ("index.html", "player.js", "player.css"):
         shutil.copy(SOURCE / name, folder / name)
     shutil.copy(PLOTLY_JS, folder / "plotly.min.js")
@@ -152,6 +159,19 @@ class _BudgetWriter:
 
 def _heat_url(analysis: Analysis, kind: str, frame: int) -> str:
     return data_url(heat_levels(analysis, frame, kind), ".png")
+
+
+def media_exists(url: str) -> bool:
+    """Whether a clip's media file is still served (a stray deletion, a full disk's cleanup: analyze it again)."""
+    return (SERVE_DIR / url).is_file()
+
+
+def media_bytes(url: str) -> int:
+    """The size of a clip's media file on disk (0 when it is gone)."""
+    try:
+        return (SERVE_DIR / url).stat().st_size
+    except OSError:
+        return 0
 
 
 def withdraw_media(url: str) -> None:

@@ -20,7 +20,9 @@ from app.state import (
     Clip,
     Source,
     app_limits,
+    clip_store,
     load_model,
+    model_fingerprint,
     open_clip,
     sample_labels_for,
     sample_paths,
@@ -37,6 +39,7 @@ from app.views.controls import (
 from app.views.exports import export_buttons
 from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
+from app.work_queue import heavy_slot, session_id
 from vad_core import Analysis, BadInput, LoadedModel
 from vad_core.health import HEALTH_LABELS
 from vad_core.labels import label_runs, parse_labels
@@ -164,7 +167,7 @@ def open_with_progress(source: Source, model: LoadedModel) -> Clip:
             selection = _selection_controls(source, over)
         progress, prepare, clear = _progress_callbacks(source.name)
         try:
-            clip = open_clip(source, model, progress, prepare, selection=selection)
+            clip = _open_queued(source, model, (progress, prepare, clear), selection, pin=True)
         except OverLimit as err:
             clear()
             if over is None:  # first time: remember it for this clip and offer the controls
@@ -178,9 +181,36 @@ def open_with_progress(source: Source, model: LoadedModel) -> Clip:
             st.error(f"**This video cannot be analyzed.** {err}", icon=":material/error:")
             st.stop()
         clear()
+        clip_store().pin(session_id(), clip.key)  # kept, with its player media, while this session shows it
         for warning in clip.analysis.warnings:
             st.warning(warning, icon=":material/warning:")
         return clip
+
+
+def _open_queued(
+    source: Source,
+    model: LoadedModel,
+    callbacks: tuple[Callable[[int, int], None], Callable[[], None], Callable[[], None]],
+    selection: FrameSelection | None,
+    pin: bool = False,
+) -> Clip:
+    """open_clip, in one of the server's heavy slots (app.work_queue) unless the clip is already stored.
+
+    callbacks: _progress_callbacks' (progress, prepare, clear); the bar is cleared when it does not finish (an
+    error, a left queue). pin: the clip is this session's shown one, pinned as soon as it is found."""
+    progress, prepare, clear = callbacks
+    store = clip_store()
+    recipe = (source.digest, source.name, model_fingerprint(model), selection or FrameSelection(), app_limits())
+    if store.known(recipe, session_id() if pin else None) is not None:
+        return open_clip(source, model, progress, prepare, selection=selection)
+    try:
+        with heavy_slot(f"analysis of {source.name}"):
+            clip = open_clip(source, model, progress, prepare, selection=selection)
+    except BaseException:
+        clear()
+        raise
+    store.remember(recipe, clip.key)
+    return clip
 
 
 def _compared(source: Source, clip: Clip, entry: ModelEntry | None) -> tuple[str, Analysis] | None:
@@ -190,7 +220,7 @@ def _compared(source: Source, clip: Clip, entry: ModelEntry | None) -> tuple[str
     other = load_or_stop(str(entry.stem))
     progress, prepare, clear = _progress_callbacks(f"{source.name} with {other.name}")
     try:
-        compared = open_clip(source, other, progress, prepare, selection=clip.selection)
+        compared = _open_queued(source, other, (progress, prepare, clear), clip.selection)
     except BadInput as err:
         st.warning(f"Comparison with {other.name} skipped: {err}", icon=":material/warning:")
         return None

@@ -54,9 +54,13 @@ function levelsOf(img) {
   return out;
 }
 const MEDIA_URL = /^media\/[0-9a-f-]+\.json$/; // the only files the app publishes for the player
+const MEDIA_GONE = "This clip's frames are no longer on the server; open the clip again.";
+const LOADING = "Loading frames…";
 async function loadMedia(url) {
   if (!MEDIA_URL.test(url)) throw new Error(`refusing media URL ${url}`);
-  const doc = await (await fetch(url)).json();
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`media ${url}: HTTP ${response.status}`); // evicted, or a restarted server
+  const doc = await response.json(); // a cut-off or garbled file rejects here
   const [video, inputs, recons] = await Promise.all(
     [doc.video, doc.input, doc.recon].map((list) => Promise.all(list.map(loadImage))),
   );
@@ -389,9 +393,22 @@ async function onRender(args, theme) {
     state.mediaUrl = args.media;
     setPlaying(false);
     ui.player.dataset.ready = "0";
+    ui.player.dataset.mediaError = "0";
+    el("loading").textContent = LOADING;
     state.media = null;
     const url = args.media;
-    const media = await loadMedia(url);
+    let media;
+    try {
+      media = await loadMedia(url);
+    } catch (error) {
+      if (url !== state.mediaUrl) return;
+      console.warn(error);
+      state.mediaUrl = null; // the next rerun tries again: the clip may have been opened (published) anew
+      ui.player.dataset.mediaError = "1";
+      el("loading").textContent = MEDIA_GONE; // text, never HTML
+      reportHeight();
+      return;
+    }
     if (url !== state.mediaUrl) return; // a newer clip arrived while this one loaded
     state.media = media;
     state.frame = 0;
