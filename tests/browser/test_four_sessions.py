@@ -1,0 +1,169 @@
+"""Four users at once on one server capped at two heavy jobs: two analyze uploads, one trains, one exports.
+
+All four finish, none sees another's clip, and the queue notice shows while the cap is reached. Then the player
+of a clip whose media is gone from the server says so (instead of "Loading frames…") and recovers on a rerun.
+The server is this test's own (VAD_MAX_HEAVY_JOBS=2, its own temp folder), so its queue starts empty.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, REPO, _free_port, _wait_healthy, open_dashboard
+from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, Player, threshold_slider, upload
+from tests.browser.test_train_in_browser import TRAINING_S
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PED2_TEST = REPO.parent / "shared" / "data" / "ucsd_ped2" / "test"
+UPLOADS = [PED2_TEST / "Test001.mp4", PED2_TEST / "Test002.mp4"]  # not the default sample (Test004): own clips
+EXPORTED = "Test004.mp4"  # the exporting session's clip: the default sample
+ALL_S = TRAINING_S + 120
+GONE = "no longer on the server"
+
+
+@pytest.fixture
+def capped_server(analysis_stem, chromium, tmp_path) -> Iterator[tuple[str, Path]]:
+    """(url, the server's temp folder): `streamlit run` with VAD_MAX_HEAVY_JOBS=2."""
+    temp = tmp_path / "server-tmp"
+    temp.mkdir()
+    port = _free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--server.address", "localhost"]
+    env = os.environ | {"VAD_CHECKPOINT": str(analysis_stem), "PYTHONUNBUFFERED": "1", "VAD_MAX_HEAVY_JOBS": "2"}
+    env |= {"VAD_MODELS_DIR": str(tmp_path / "models"), "TMPDIR": str(temp)}
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (ARTIFACTS / "streamlit-four-sessions.log").open("w") as log:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://localhost:{port}"
+        try:
+            _wait_healthy(url, server)
+            yield url, temp
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def shows(page, text: str) -> bool:
+    return page.get_by_text(text).count() > 0
+
+
+def player_ready(page) -> bool:
+    return page.frame_locator(PLAYER).locator("#player[data-ready='1']").count() > 0
+
+
+def captions(page) -> str:
+    return " ".join(page.locator("[data-testid='stCaptionContainer']").all_inner_texts())
+
+
+def start_training(page, url: str) -> None:
+    page.goto(f"{url}/train")
+    name = page.get_by_label("Model name")
+    name.wait_for(timeout=60_000)
+    name.fill("four-sessions")
+    name.press("Enter")
+    minutes = page.get_by_label("Minutes of training")
+    minutes.fill("1")
+    minutes.press("Enter")
+    page.get_by_text("Train001.mp4").first.wait_for()
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Training · step").first.wait_for(timeout=120_000)
+
+
+def test_four_sessions_train_analyze_and_export_at_once(browser, capped_server):
+    url, temp = capped_server
+    sessions = {role: open_dashboard(browser, url) for role in ("trainer", "exporter", *(p.name for p in UPLOADS))}
+    pages = {role: board.page for role, (_, board) in sessions.items()}
+    started = time.monotonic()
+    try:
+        start_training(pages["trainer"], url)  # the run holds one of the two slots (once training takes one)
+        for role, page in pages.items():
+            if role != "trainer":
+                page.goto(url)  # each opens on the default sample
+        for path in UPLOADS:  # uploaded at once: the default sample's analysis in these two is interrupted
+            uploader = pages[path.name].locator("[data-testid='stFileUploader']").filter(has_text="upload a video")
+            uploader.locator("input[type='file']").wait_for(state="attached", timeout=60_000)
+            upload(pages[path.name], path)
+
+        done: dict[str, float] = {}
+        queued: set[str] = set()
+        download, asked = None, False
+        deadline = time.monotonic() + ALL_S
+        while len(done) < len(pages):
+            assert time.monotonic() < deadline, f"not finished after {ALL_S} s: {sorted(set(pages) - set(done))}"
+            for role, page in pages.items():
+                if role in done:
+                    continue
+                if role != "trainer" and shows(page, "ahead of you"):
+                    queued.add(role)
+                    sessions[role][1].screenshot(f"four-sessions-queued-{Path(role).stem}")
+                if role == "trainer":
+                    finished = shows(page, "Finished.")
+                elif role == "exporter":
+                    ready = not asked and player_ready(page) and f"{EXPORTED} · model" in captions(page)
+                    if ready and page.get_by_role("button", name="Annotated video", exact=True).count():
+                        page.get_by_role("button", name="Annotated video", exact=True).click()  # made in a slot
+                        asked = True
+                    elif asked and page.get_by_role("button", name="Download the annotated video").count():
+                        with page.expect_download(timeout=60_000) as download:
+                            page.get_by_role("button", name="Download the annotated video").click()
+                    finished = download is not None
+                else:
+                    finished = player_ready(page) and f"{role} · model" in captions(page)
+                if finished:
+                    done[role] = time.monotonic() - started
+            time.sleep(0.2)
+        (ARTIFACTS / "four-sessions.txt").write_text(
+            "".join(f"{role}: finished after {seconds:.0f} s\n" for role, seconds in done.items())
+            + f"queue notice seen by: {sorted(queued)}\n"
+        )
+
+        assert queued, "no session saw the queue notice, yet three analyses and a training shared two slots"
+        names = [EXPORTED, *(p.name for p in UPLOADS)]
+        for role in ("exporter", *(p.name for p in UPLOADS)):
+            page = pages[role]
+            own = EXPORTED if role == "exporter" else role
+            text = captions(page)
+            assert f"{own} · model" in text, role
+            assert not any(f"{name} · model" in text for name in names if name != own), f"{role} sees another clip"
+        for role, page in pages.items():
+            assert page.locator("[data-testid='stException']").count() == 0, role
+            assert page.locator("[data-testid='stAlertContentError']").count() == 0, role
+        with av.open(download.value.path()) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264" and sum(1 for _ in container.decode(stream)) == 180
+        media = {Player(pages[role]).attr("data-media") for role in pages if role != "trainer"}
+        assert len(media) == 3, f"sessions share player media: {media}"
+
+        # The exporter's media vanishes (a restart, a cleanup): the player says so, then a rerun recovers it.
+        page, player = pages["exporter"], Player(pages["exporter"])
+        url_of_media = player.attr("data-media")
+        (served,) = [p for p in temp.glob("vad-player-*") if (p / url_of_media).exists()]
+        (served / url_of_media).unlink()
+        page.frame_locator(PLAYER).locator("body").evaluate("() => location.reload()")  # the player loads anew
+        loading = page.frame_locator(PLAYER).locator("#loading")
+        loading.filter(has_text=GONE).wait_for(timeout=30_000)
+        assert "open the clip again" in loading.inner_text()
+        sessions["exporter"][1].screenshot("four-sessions-media-gone")
+        (served / url_of_media).write_text('{"frames": ')  # a cut-off file: the same sentence
+        page.frame_locator(PLAYER).locator("body").evaluate("() => location.reload()")
+        loading.filter(has_text=GONE).wait_for(timeout=30_000)
+        (served / url_of_media).unlink()
+        threshold_slider(page).press("Home")  # a rerun: the clip is analyzed again and its media published
+        player.ready(ANALYSIS_S)
+        assert (served / url_of_media).exists()
+    finally:
+        for context, board in sessions.values():
+            context.close()
+            assert not board.outside, f"requests left localhost: {board.outside}"
