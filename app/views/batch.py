@@ -127,7 +127,7 @@ def _preview(path: Path, frames: int) -> np.ndarray | None:
 def stored_clip(folder: Path, record: VideoRecord, model: LoadedModel) -> tuple[Clip, str]:
     """The analysis view's Clip from a batch result, and a note on where its picture came from."""
     analysis = read_analysis(folder / record.folder, model)
-    key = f"{record.content_hash[:32]}-{model_fingerprint(model)}-batch"
+    key = f"{record.content_hash[:32]}-{model_fingerprint(model)}-ba7c4"  # hex only; "ba7c4": from a batch
     store = clip_store()
     with store.opening(key):
         clip = store.get(key)
@@ -247,20 +247,21 @@ def _show_batch(folder: Path) -> None:
         return
     by = st.radio("Rank by", list(RANKINGS), format_func=RANKINGS.get, horizontal=True, key="batch_rank")
     order = ranked(records, by)
-    st.dataframe(ranking_table(order), hide_index=True, use_container_width=True)
+    st.dataframe(ranking_table(order), hide_index=True, width="stretch")
     frames = pd.read_parquet(folder / "frames.parquet", columns=["video", "score"])
     scores = {name: group["score"].to_numpy() for name, group in frames.groupby("video", sort=False)}
     shown = order[:MULTIPLES]
     st.subheader("c(t) of each video, worst first", anchor=False)
     if len(order) > MULTIPLES:
         st.caption(f"The {MULTIPLES} worst of {len(order)}; every video is in the table.")
-    columns = st.columns(4)
     for i, record in enumerate(shown):
+        if i % 4 == 0:  # a row of columns at a time: reading order (and the page's order) is rank order
+            columns = st.columns(4)
         with columns[i % 4]:
             st.markdown(f"**{record.video}** · peak {record.peak:.2f} · {record.anomalous_seconds:.1f} s anomalous")
             st.plotly_chart(
                 small_multiple(record.video, scores.get(record.video, np.zeros(0)), record.fps),
-                use_container_width=True,
+                width="stretch",
                 config={"displayModeBar": False, "staticPlot": True},
                 key=f"multiple-{i}",
             )
