@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -66,27 +67,42 @@ def _wait_healthy(url: str, server: subprocess.Popen) -> None:
     raise RuntimeError(f"streamlit did not become healthy within {STARTUP_S} s")
 
 
-@pytest.fixture(scope="session")
-def app_url(analysis_stem, chromium, tmp_path_factory) -> Iterator[str]:
-    """A real server, as users start it, on the bundled model (or the session's tiny one before it exists)."""
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    port: int
+
+
+@contextmanager
+def serve(env: dict[str, str], log_name: str, cwd: Path = REPO, args: tuple[str, ...] = ()) -> Iterator[Server]:
+    """`streamlit run app/main.py` from cwd on a free port, healthy before it is yielded, stopped after."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py"]
-    command += ["--server.port", str(port), "--server.headless", "true", "--server.address", "localhost"]
-    env = os.environ | {"VAD_CHECKPOINT": str(analysis_stem), "PYTHONUNBUFFERED": "1"}
-    env["VAD_MODELS_DIR"] = str(tmp_path_factory.mktemp("user-models"))  # models trained in the tests go here
-    with (ARTIFACTS / "streamlit.log").open("w") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py")]
+    command += ["--server.port", str(port), "--server.headless", "true", *args]
+    env = os.environ | {"PYTHONUNBUFFERED": "1"} | env
+    with (ARTIFACTS / log_name).open("w") as log:
+        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://localhost:{port}"
         try:
             _wait_healthy(url, server)
-            yield url
+            yield Server(url, server, port)
         finally:
             server.terminate()
             try:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(analysis_stem, chromium, tmp_path_factory) -> Iterator[str]:
+    """A real server, as users start it, on the bundled model (or the session's tiny one before it exists)."""
+    env = {"VAD_CHECKPOINT": str(analysis_stem)}
+    env["VAD_MODELS_DIR"] = str(tmp_path_factory.mktemp("user-models"))  # models trained in the tests go here
+    with serve(env, "streamlit.log", args=("--server.address", "localhost")) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
