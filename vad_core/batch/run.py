@@ -233,10 +233,10 @@ def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
     _stop_on_sigterm()
     from vad_core.checkpoint import load_checkpoint
 
+    videos = find_videos(cfg.inputs)
     stem = cfg.checkpoint or DEFAULT_CHECKPOINT
     model = load_checkpoint(stem, device="cpu")  # a bad checkpoint is one line here, before any Ray process starts
     checkpoint = checkpoint_files(stem)
-    videos = find_videos(cfg.inputs)
     output = BatchOutput(cfg.out, model.name, model_hash(checkpoint), str(stem))
     todo: list[tuple[Video, str]] = []
     for video in videos:
