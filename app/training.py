@@ -52,6 +52,7 @@ from app.models import (
     swept_models_folder,
 )
 from app.state import app_limits, safe_upload_name
+from app.work_queue import LeftQueue, Wait, WorkQueue, work_queue
 from vad_core import BadInput
 from vad_core.train import CLIP_LIMIT_VARIABLES, TrainProgress
 from vad_core.video import image_files, list_clips
@@ -128,6 +129,7 @@ class JobSnapshot:
     message: str
     checkpoint: Path | None
     cancel_requested: bool = False
+    queued: str = ""  # while it waits for a heavy-work slot: how many jobs are ahead of it
 
     @property
     def finished(self) -> bool:
@@ -145,6 +147,7 @@ class TrainingJob:
     message: str = ""
     checkpoint: Path | None = None
     process: subprocess.Popen | None = None
+    queued: str = ""
     _progress: list[TrainProgress] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _kill: threading.Event = field(default_factory=threading.Event)
@@ -159,6 +162,11 @@ class TrainingJob:
     @property
     def cancel_requested(self) -> bool:
         return self._stop.is_set()
+
+    def on_queue(self, wait: Wait | None) -> None:
+        """Where the run stands in the server's heavy-work queue (None: it has its slot)."""
+        with self._lock:
+            self.queued = wait.message() if wait is not None else ""
 
     @property
     def killed(self) -> bool:
@@ -228,6 +236,7 @@ class TrainingJob:
             message=message,
             checkpoint=checkpoint,
             cancel_requested=self._stop.is_set(),
+            queued=self.queued,
         )
 
 
@@ -283,7 +292,7 @@ def _discard(out: Path) -> None:
         out.with_name(out.name + suffix).unlink(missing_ok=True)
 
 
-def _run(job: TrainingJob, staging: Path, lock: BinaryIO) -> None:
+def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> None:
     """Run the CLI, relay its steps; the job is marked finished only once the staging folder is gone.
 
     lock: the open, flock-ed run lock in staging, passed on to the child, so that the run counts as live (and is
@@ -293,33 +302,43 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO) -> None:
     try:
         with tempfile.TemporaryFile(mode="w+") as errors:
             env = os.environ | {"PYTHONPATH": str(ROOT)} | job.env
-            child = subprocess.Popen(
-                job.command,
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                text=True,
-                start_new_session=True,  # a group of its own: a kill reaches all of it, and Ctrl-C in the
-                preexec_fn=_parent_death_signal(),  # server's terminal does not; it dies with the server
-                pass_fds=(lock.fileno(),),
-            )
-            job.process = child
-            with child:
-                job.signal_child()  # cancelled while it was starting
-                summary = None
-                for line in child.stdout:
-                    event = json.loads(line) if line.startswith("{") else {}
-                    if "done" in event:
-                        summary = event["done"]
-                    elif "step" in event:
-                        job.on_step(TrainProgress(**event))
+            # A slot of the server's heavy-work cap (app.work_queue): a cancel while waiting leaves the queue.
+            with queue.slot(
+                f"training of {job.request.name}",
+                on_wait=job.on_queue,
+                should_leave=lambda: job.cancel_requested,
+                owner=job.request.owner,
+            ):
+                job.on_queue(None)
+                child = subprocess.Popen(
+                    job.command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    text=True,
+                    start_new_session=True,  # a group of its own: a kill reaches all of it, and Ctrl-C in the
+                    preexec_fn=_parent_death_signal(),  # server's terminal does not; it dies with the server
+                    pass_fds=(lock.fileno(),),
+                )
+                job.process = child
+                with child:
+                    job.signal_child()  # cancelled while it was starting
+                    summary = None
+                    for line in child.stdout:
+                        event = json.loads(line) if line.startswith("{") else {}
+                        if "done" in event:
+                            summary = event["done"]
+                        elif "step" in event:
+                            job.on_step(TrainProgress(**event))
             errors.seek(0)
             outcome = _outcome(job, summary, child.returncode, errors.read())
         if outcome[2] is None:
             _discard(out)
         elif job.request.owner:
             record_trainer(out, job.request.owner)
+    except LeftQueue:
+        outcome = ("cancelled", "cancelled while waiting for a free slot; nothing saved", None)
     except Exception as err:  # the page must say what happened; the log keeps the traceback
         LOG.exception("training %s failed", job.request.name)
         outcome = ("failed", f"internal error: {type(err).__name__}: {err}", None)
@@ -409,7 +428,8 @@ class TrainingRunner:
                 raise
             job = TrainingJob(request, command, env=_clip_limits_env())
             self.job = job
-            thread = threading.Thread(target=_run, args=(job, staging, lock), name=f"vad-train-{request.name}")
+            queue = work_queue()
+            thread = threading.Thread(target=_run, args=(job, staging, lock, queue), name=f"vad-train-{request.name}")
             thread.daemon = True
             thread.start()
             return job

@@ -234,3 +234,26 @@ def test_folder_source_stays_under_the_data_root_and_within_the_caps(models_dir,
     monkeypatch.delenv("VAD_DATA_ROOT")
     with pytest.raises(BadInput, match="folders on this server are off"):
         start_folder(root / "ds")
+
+
+def test_a_run_waits_for_a_heavy_work_slot_and_a_cancel_while_waiting_leaves_the_queue(models_dir):
+    from app.work_queue import work_queue
+
+    queue = work_queue()
+    held = [queue.join(f"analysis {i}") for i in range(queue.capacity)]
+    for ticket in held:
+        queue.acquire(ticket)
+    try:
+        job = TrainingRunner().start(TrainingRequest(name="queued", minutes=5, clips=ONE_CLIP, owner="tok-a"))
+        deadline = time.monotonic() + 10
+        while "ahead of you" not in job.snapshot().queued:
+            assert time.monotonic() < deadline, "the run never said it was waiting"
+            time.sleep(0.05)
+        assert job.process is None  # no child while it waits
+        job.cancel("tok-a")
+        snap = wait_finished(job, timeout=30)
+        assert snap.state == "cancelled" and "waiting for a free slot" in snap.message and job.process is None
+        assert not list(models_dir.glob("queued*"))
+    finally:
+        for ticket in held:
+            queue.release(ticket)

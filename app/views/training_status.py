@@ -83,6 +83,8 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
     if snap.losses:
         text += f" · loss {snap.losses[-1]:.4f}"
     st.progress(min(snap.fraction, 1.0), text=text)
+    if snap.queued and not snap.finished:
+        st.info(snap.queued, icon=":material/hourglass_top:")
     if snap.state == "failed":
         st.error(f"**Training failed.** {snap.message}", icon=":material/error:")
     elif snap.checkpoint is None and snap.finished:
