@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vad_core.analysis import analyze_frames
-from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint
+from vad_core.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, rewrite_card
 from vad_core.errors import BadInput
 from vad_core.health import HealthReference
 from vad_core.latent import LatentProjection
@@ -176,5 +176,5 @@ def recalibrate(
     card["latent_projection"] = fit.projection.to_dict()
     card["scene_reference"] = fit.scene.to_dict()
     card["calibration_data"] = {"data": str(data), "val_fraction": val_fraction, "command": command}
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    rewrite_card(stem, card)
     return fit.calibration

@@ -43,7 +43,7 @@ SAFE_KEY = re.compile(r"^[0-9a-f-]+$")
 MEDIA_BUDGET_BYTES = int(os.environ.get("VAD_MEDIA_BUDGET_MB") or 512) << 20
 # Temporary folders this app makes, each named for its owning process (vad_core.tempdirs): player media,
 # uploads being analyzed (VAD_UPLOAD_DIR, else the temp folder), exports, frame-store spills.
-TEMP_PREFIXES = ("vad-player-", "vad-upload-", "vad-export-", "vad_frames_")
+TEMP_PREFIXES = ("vad-player-", "vad-upload-", "vad-export-", "vad-inject-", "vad_frames_")
 
 
 def _serve_folder() -> Path:

@@ -21,6 +21,7 @@ from app.views.analysis import open_with_progress, show_clip, sidebar_models
 from vad_core import BadInput
 from vad_core.injection import KINDS, InjectionConfig, inject_file
 from vad_core.limits import AnalysisLimits, OverLimit
+from vad_core.tempdirs import owned_prefix
 from vad_core.video import count_frames
 
 INTRO = (
@@ -106,7 +107,7 @@ def _config(frame_count: int) -> InjectionConfig:
 def _inject(source: Source, cfg: InjectionConfig) -> Injected:
     """Write the injected clip as H.264 in a private folder and keep its bytes; the folder is removed."""
     name = f"{Path(source.name).stem}-{cfg.kind}-{cfg.start}-{cfg.end}-seed{cfg.seed}.mp4"
-    with source.as_file() as path, tempfile.TemporaryDirectory(prefix="vad-inject-") as folder:
+    with source.as_file() as path, tempfile.TemporaryDirectory(prefix=owned_prefix("vad-inject-")) as folder:
         out = Path(folder) / name
         labels = inject_file(path, out, cfg, _limits(), app_decoder())
         return Injected(name, out.read_bytes(), labels, cfg, source.digest)
