@@ -141,7 +141,8 @@ def start_workers(checkpoint: dict[str, bytes], count: int, device: str, cluster
 
     gpu_share = cluster.gpus / count if device.startswith("cuda") else 0
     threads = 1 if not device.startswith("cuda") else max(1, cluster.cpus // count)
-    actor = ray.remote(ScoringWorker).options(
+    # progress questions run in a group of their own, beside the one video at a time of the default group
+    actor = ray.remote(concurrency_groups={"progress": 1})(ScoringWorker).options(
         num_cpus=1, num_gpus=min(gpu_share, 1), max_restarts=-1, max_task_retries=retries
     )
     # In a list, the reference reaches the replica unresolved: each one fetches the model itself, and every
@@ -180,9 +181,11 @@ def score_videos(
     ship: str,
     on_result: Callable[[Video, str, dict], None],
     retries: int,
+    on_frames: Callable[[int], None] | None = None,
 ) -> None:
     """Each (video, content hash) on the next free worker, at most one in flight per worker plus one queued;
-    on_result(video, digest, result) as each finishes, in finishing order."""
+    on_result(video, digest, result) as each finishes, in finishing order; on_frames(n) about every second
+    with the frames done so far of the videos being scored."""
     import ray
 
     queue = list(reversed(videos))
@@ -201,7 +204,10 @@ def score_videos(
             if queue:
                 submit(index)
     while in_flight:
-        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0 if on_frames else None)
+        if not ready:
+            on_frames(_frames_in_flight(workers))
+            continue
         video, digest, index = in_flight.pop(ready[0])
         try:
             result = ray.get(ready[0])
@@ -215,6 +221,19 @@ def score_videos(
         on_result(video, digest, result)
         if queue:
             submit(index)
+
+
+def _frames_in_flight(workers: Workers) -> int:
+    """Frames done of the videos the replicas are scoring now (asked in their own concurrency group, so the
+    question does not wait behind a video); 0 for a replica that does not answer within a second."""
+    import ray
+
+    refs = [actor.frames_done.options(concurrency_group="progress").remote() for actor in workers.actors]
+    done = 0
+    for ref in refs:
+        with contextlib.suppress(ray.exceptions.RayError):
+            done += ray.get(ref, timeout=1.0)
+    return done
 
 
 def _stop_on_sigterm() -> None:
@@ -271,18 +290,26 @@ def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
                 tqdm(unit="frame", desc="frames", disable=not cfg.progress or None, leave=False, initial=total_frames,
                      position=1) as frames_bar,
             ):  # fmt: skip
+                finished = total_frames
 
                 def on_result(video: Video, digest: str, result: dict) -> None:
+                    nonlocal finished
                     if result["ok"]:
                         output.store(video, digest, result)
-                        frames_bar.update(result["frames"])
+                        finished += result["frames"]
                     else:
                         output.failed(video, result["reason"])
                     videos_bar.update(1)
+                    on_frames(0)
                     output.scoring_seconds = time.perf_counter() - scoring_started
                     output.write_summary(complete=False)
 
-                score_videos(workers, todo, _ship(cfg, cluster), on_result, cfg.retries)
+                def on_frames(in_flight: int) -> None:  # a video being written still counts as scored
+                    frames_bar.n = max(frames_bar.n, finished + in_flight)
+                    frames_bar.refresh()
+
+                progress = on_frames if cfg.progress else None
+                score_videos(workers, todo, _ship(cfg, cluster), on_result, cfg.retries, progress)
     output.write_tables()
     summary = output.write_summary(complete=True, wall_seconds=time.perf_counter() - started)
     if cfg.report:

@@ -48,6 +48,7 @@ class ScoringWorker:
 
         torch.set_num_threads(threads)
         self.device, self.model, self._key = device, None, b""
+        self._frames_done = 0
         self._folder = tempfile.TemporaryDirectory(prefix="vad-batch-worker-")
 
     def load(self, checkpoint: dict[str, bytes] | list) -> None:
@@ -74,6 +75,13 @@ class ScoringWorker:
 
         return {"pid": os.getpid(), "host": socket.gethostname(), "device": str(self.model.device)}
 
+    def frames_done(self) -> int:
+        """Frames scored so far of the video in hand (for the driver's progress bar)."""
+        return self._frames_done
+
+    def _progress(self, done: int, total: int) -> None:
+        self._frames_done = done
+
     def score(self, name: str, source: str | bytes, checkpoint: dict[str, bytes] | list | None = None) -> dict:
         """Analyze one video, loading the checkpoint first if this replica has not: {"ok": True, frames, seconds,
         files (name -> bytes), warnings, scene}, or {"ok": False, "reason": its one line} for a video that cannot
@@ -89,13 +97,15 @@ class ScoringWorker:
             path = Path(source) if isinstance(source, str) else Path(folder) / safe_name(Path(name).name)
             if isinstance(source, bytes):
                 path.write_bytes(source)
+            self._frames_done = 0
             try:
-                result = analyze(path, self.model, name=Path(name).name)
+                result = analyze(path, self.model, name=Path(name).name, progress=self._progress)
             except BadInput as err:
                 return {"ok": False, "reason": str(err)}
             out = write_analysis(result, Path(folder) / "out")
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
         scene = result.scene_check()
+        self._frames_done = 0
         return {
             "ok": True,
             "node": _node(),
