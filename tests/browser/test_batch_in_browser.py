@@ -158,3 +158,21 @@ def test_report_opens_from_the_file_with_no_request_off_it(browser, batch_run):
         context.close()
     off_file = [u for u in requests if not u.startswith(("file://", "data:"))]
     assert not off_file, f"the report asked for {off_file}"
+
+
+def test_uploads_scored_as_a_batch(browser, batch_app):
+    clips = sorted((REPO / "assets" / "samples" / "test").glob("*.mp4"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{batch_app}/batch")
+        uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="as a batch")
+        uploader.locator("input[type='file']").set_input_files([str(c) for c in clips])
+        page.get_by_text(clips[-1].name).first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Score as a batch").click()
+        opens = page.get_by_role("button", name=re.compile(r"^Open Test\d+\.mp4$"))
+        opens.nth(len(clips) - 1).wait_for(timeout=WAIT_S * 1000)
+        assert sorted(t.removeprefix("Open ").strip() for t in opens.all_inner_texts()) == [c.name for c in clips]
+        assert page.get_by_text("Batch scored").count() >= 1
+    finally:
+        context.close()
