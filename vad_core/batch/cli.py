@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "bytes on a cluster)",
     )
     p.add_argument("--retries", type=int, default=2, help="retries of a video whose worker crashed (default 2)")
+    p.add_argument(
+        "--no-pin", action="store_true", help="let CPU replicas float over the cores instead of one core each"
+    )
     p.add_argument("--report", action="store_true", help="also write DIR/report.html (self-contained)")
     p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         ship=args.ship,
         retries=max(0, args.retries),
         report=args.report,
+        pin=not args.no_pin,
         progress=not args.json,
     )
     if args.scaling:

@@ -47,6 +47,7 @@ class BatchConfig:
     device: str | None = None  # cpu or cuda; default: cuda when the cluster has GPUs
     ship: str = "auto"  # how videos reach workers: path, bytes, or auto (paths locally, bytes on a cluster)
     retries: int = 2  # attempts after a worker crash, per video
+    pin: bool = True  # on a CPU, each replica takes a core of its own (vad_core.batch.worker.claim_core)
     report: bool = False
     progress: bool = True
     extra: dict = field(default_factory=dict)
@@ -135,7 +136,9 @@ def _local_cpus(cfg: BatchConfig) -> int:
     return max(cfg.workers or cores, 1) if (cfg.device or "cpu") == "cpu" else cores
 
 
-def start_workers(checkpoint: dict[str, bytes], count: int, device: str, cluster: Cluster, retries: int) -> Workers:
+def start_workers(
+    checkpoint: dict[str, bytes], count: int, device: str, cluster: Cluster, retries: int, pin: bool = True
+) -> Workers:
     """count replicas, each holding the model; a crashed one is restarted and its call retried `retries` times."""
     import ray
 
@@ -148,7 +151,8 @@ def start_workers(checkpoint: dict[str, bytes], count: int, device: str, cluster
     # In a list, the reference reaches the replica unresolved: each one fetches the model itself, and every
     # score call carries it, so that a restarted replica (which starts empty) loads it again.
     handle = [ray.put(checkpoint)]
-    workers = [actor.remote(device, threads) for _ in range(count)]
+    pin = pin and not device.startswith("cuda")  # a GPU replica's host threads (copies, scoring) need room
+    workers = [actor.remote(device, threads, pin) for _ in range(count)]
     try:
         ray.get([w.load.remote(handle) for w in workers])  # every model loaded: scoring time starts now
     except ray.exceptions.RayError as err:
@@ -281,7 +285,7 @@ def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
                 "address": cluster.address,
                 "cluster_cpus": cluster.cpus,
             }
-            workers = start_workers(checkpoint, count, device, cluster, cfg.retries)
+            workers = start_workers(checkpoint, count, device, cluster, cfg.retries, cfg.pin)
             scoring_started = time.perf_counter()
             total_frames = sum(r.frames for r in output.skipped)
             with (
@@ -332,7 +336,7 @@ def measure_scaling(cfg: BatchConfig, counts: list[int], log: Log = _stderr) -> 
     with ray_session(cfg.address, max(counts), 0 if cfg.device in (None, "cpu") else None) as cluster:
         device = _device(cfg, cluster)
         for count in counts:
-            workers = start_workers(checkpoint, count, device, cluster, cfg.retries)
+            workers = start_workers(checkpoint, count, device, cluster, cfg.retries, cfg.pin)
             frames, failed = 0, 0
             started = time.perf_counter()
 
@@ -348,6 +352,7 @@ def measure_scaling(cfg: BatchConfig, counts: list[int], log: Log = _stderr) -> 
             log(f"{count} worker(s): {frames} frames in {seconds:.1f} s = {rows[-1]['frames_per_second']:.1f} frames/s")
             import ray
 
+            ray.get([actor.release.remote() for actor in workers.actors])
             for actor in workers.actors:
                 ray.kill(actor)
     base = rows[0]["frames_per_second"]

@@ -12,6 +12,7 @@ files are the ones `analyze --out` writes (vad_core.batch.stored.write_analysis 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -42,7 +43,9 @@ def safe_name(name: str) -> str:
 class ScoringWorker:
     """One model replica: the checkpoint loaded once, one torch thread on a CPU (threads), one video at a time."""
 
-    def __init__(self, device: str | None = None, threads: int = 1) -> None:
+    def __init__(self, device: str | None = None, threads: int = 1, pin: bool = False) -> None:
+        """pin: take one core of this machine for the whole process (see claim_core), so that a replica counted
+        as one CPU uses one; its decoding thread then shares that core with the model's."""
         os.environ["VAD_CPU_THREADS"] = str(threads)  # vad_core.inference sizes its model threads by this share
         import torch
 
@@ -50,6 +53,7 @@ class ScoringWorker:
         self.device, self.model, self._key = device, None, b""
         self._frames_done = 0
         self._folder = tempfile.TemporaryDirectory(prefix="vad-batch-worker-")
+        self._core = claim_core() if pin else None
 
     def load(self, checkpoint: dict[str, bytes] | list) -> None:
         """Load the model once (again after a restart): checkpoint_files(stem), or a one-item list holding Ray's
@@ -73,7 +77,13 @@ class ScoringWorker:
         """Where this replica runs: once ready, the model is loaded."""
         import socket
 
-        return {"pid": os.getpid(), "host": socket.gethostname(), "device": str(self.model.device)}
+        return {"pid": os.getpid(), "host": socket.gethostname(), "device": str(self.model.device), "core": self._core}
+
+    def release(self) -> None:
+        """Give the core back (before this replica is killed, so that the next one can take it at once)."""
+        if self._core is not None:
+            self._core[1].close()
+            self._core = None
 
     def frames_done(self) -> int:
         """Frames scored so far of the video in hand (for the driver's progress bar)."""
@@ -91,6 +101,8 @@ class ScoringWorker:
 
         if checkpoint is not None:
             self.load(checkpoint)
+        if self._core is not None:
+            _pin_process(self._core[0])  # threads started since (Ray's, this call's) stay on the core too
         _crash_hook(name)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="vad-batch-") as folder:
@@ -115,6 +127,40 @@ class ScoringWorker:
             "warnings": result.warnings,
             "scene": scene.to_dict() if scene is not None else None,
         }
+
+
+def claim_core() -> tuple[int, object] | None:
+    """Pin this process to a core no other replica of this user on this machine holds: the first allowed core
+    whose lock file (in the temp folder) this process can lock. The lock goes with the process, however it ends.
+    None, unpinned, when every core is taken (more replicas than cores) or locks are unavailable."""
+    import fcntl
+
+    folder = Path(tempfile.gettempdir()) / f"vad-batch-cores-{os.getuid()}"
+    try:
+        folder.mkdir(exist_ok=True)
+        cores = sorted(os.sched_getaffinity(0))
+    except (OSError, AttributeError):
+        return None
+    for core in cores:
+        try:
+            handle = (folder / f"{core}.lock").open("w")
+        except OSError:
+            return None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _pin_process(core)
+        return core, handle  # the open handle holds the lock
+    return None
+
+
+def _pin_process(core: int) -> None:
+    """Every thread of this process on one core (a new thread inherits its creator's)."""
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that just ended
+            os.sched_setaffinity(int(task.name), {core})
 
 
 def _node() -> str:
