@@ -145,10 +145,13 @@ def stored_clip(folder: Path, record: VideoRecord, model: LoadedModel) -> tuple[
 
 
 def _batch_model(summary: dict) -> LoadedModel:
-    """The model the batch was scored with, when the server has it; else the app's model."""
-    stem = Path(summary.get("model", {}).get("checkpoint") or "")
-    weights = stem.with_name(stem.name + ".safetensors")
-    return load_model(str(stem if weights.is_file() else checkpoint_stem()))
+    """The model the batch was scored with when it is one of the app's models (a path in a folder's summary.json
+    is never loaded as such), else the app's model; the stored scores are shown as scored either way."""
+    from app.models import available_models
+
+    named = str(Path(summary.get("model", {}).get("checkpoint") or "").resolve())
+    known = {str(Path(e.stem).resolve()): e.stem for e in available_models()}
+    return load_model(str(known.get(named, checkpoint_stem())))
 
 
 def _open_folder() -> None:
