@@ -260,3 +260,32 @@ def test_two_workers_score_at_least_1_6x_the_frames_per_second_of_one(ped2, tmp_
     print(f"\n1 worker {one['frames_per_second']:.1f} frames/s, 2 workers {two['frames_per_second']:.1f} frames/s, "
           f"{figures['speedup']['2']:.2f}x on {figures['machine']}")  # fmt: skip
     assert figures["speedup"]["2"] >= 1.6
+
+
+def test_output_ledger_keys_on_content_and_model(tmp_path):
+    from vad_core.batch.inputs import Video
+    from vad_core.batch.outputs import BatchOutput
+
+    scores = "frame,time_s,error,regularity,score,anomalous\n0,0.0,1.0,1.0,0.5,0\n1,0.1,3.0,0.0,1.5,1\n"
+    segments = {"fps": 10.0, "segments": [{"kind": "anomaly", "start": 1, "end": 1, "frames": 1, "peak": 1.5,
+                                           "peak_frame": 1, "start_s": 0.1, "end_s": 0.2}], "health": []}  # fmt: skip
+    result = {"ok": True, "seconds": 0.1, "files": {"scores.csv": scores.encode(),
+              "segments.json": json.dumps(segments).encode()}}  # fmt: skip
+    video = Video("cam/a.mp4", tmp_path / "cam" / "a.mp4")
+    out = BatchOutput(tmp_path / "out", "m", "hash1", "ckpt")
+    record = out.store(video, "digest1", result)
+    assert (record.peak, record.peak_frame, record.anomalous_seconds, record.frames) == (1.5, 1, 0.1, 2)
+    (tmp_path / "out" / "videos" / ".partial-stale-x").mkdir()  # a run killed while writing
+    again = BatchOutput(tmp_path / "out", "m", "hash1", "ckpt")
+    assert not list((tmp_path / "out" / "videos").glob(".partial-*"))
+    assert again.finished(video, "digest1") == record
+    assert again.finished(video, "digest2") is None  # other bytes under the same name
+    assert BatchOutput(tmp_path / "out", "m", "hash2", "ckpt").finished(video, "digest1") is None  # other model
+    again.skip(record)
+    again.write_tables()
+    summary = again.write_summary(complete=True)
+    assert summary["skipped"][0]["video"] == "cam/a.mp4" and summary["done"] == []
+    assert pd.read_parquet(tmp_path / "out" / "frames.parquet")["video"].tolist() == ["cam/a.mp4"] * 2
+    assert pd.read_parquet(tmp_path / "out" / "segments.parquet")[["start", "end", "peak"]].values.tolist() == [
+        [1, 1, 1.5]
+    ]
