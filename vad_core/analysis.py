@@ -99,6 +99,7 @@ class Analysis:
     scene_reference: SceneReference | None = None
     background: float = 0.0  # the static background's distance from the model's mean frame (see vad_core.scene)
     health: dict[str, np.ndarray] | None = None  # per-frame camera-health figures (vad_core.health)
+    source_frames: np.ndarray | None = None  # a live run's source frame numbers (it may skip whole windows)
 
     @property
     def frame_count(self) -> int:
@@ -202,6 +203,8 @@ class Analysis:
         for seg in self.segments(rule):
             flags[seg.start : seg.end + 1] = 1
         source_frame = self.first_frame + self.frame_step * np.arange(self.frame_count)
+        if self.source_frames is not None:
+            source_frame = self.source_frames
         return pd.DataFrame(
             {
                 "frame": source_frame,
@@ -279,8 +282,9 @@ def _to_u8(frames: torch.Tensor, norm: Normalizer) -> np.ndarray:
 
 
 @dataclass
-class _Block:
-    """Everything analysis keeps of a block of frames, computed in a worker thread."""
+class ScoredBlock:
+    """Everything analysis keeps of a block of frames, computed in a worker thread; live views read it as it
+    comes (analyze_frames' on_block), with start the clip's index of its first frame."""
 
     maps: dict[str, np.ndarray]  # float16 (n, S, S); motion[0] waits for the previous block's last frame
     errors: dict[str, np.ndarray]  # "kind_reduce" -> (n,)
@@ -289,6 +293,7 @@ class _Block:
     first: tuple[np.ndarray, np.ndarray]  # normalized (x, r) of the first and last frames
     last: tuple[np.ndarray, np.ndarray]
     latent: np.ndarray  # float16 (n, D): pooled bottleneck states
+    start: int = 0
 
 
 def error_keys(per_place: bool) -> list[str]:
@@ -319,7 +324,7 @@ def _score_block(
     norm: Normalizer,
     scoring: ScoringConfig,
     place_scales: dict[str, np.ndarray],
-) -> _Block:
+) -> ScoredBlock:
     """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring, in torch for speed."""
     tx, tr = torch.from_numpy(x), torch.from_numpy(r)
     appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
@@ -328,7 +333,7 @@ def _score_block(
     motion = motion.numpy()
     errors = reductions("appearance", appearance, scoring, place_scales.get("appearance"))
     errors |= reductions("motion", motion, scoring, place_scales.get("motion"))
-    return _Block(
+    return ScoredBlock(
         maps={"appearance": appearance, "motion": motion},
         errors=errors,
         inputs=_to_u8(tx, norm),
@@ -340,7 +345,7 @@ def _score_block(
 
 
 def analyze_frames(
-    frames: Iterable[np.ndarray],
+    frames: Iterable[np.ndarray | None],
     model: LoadedModel,
     name: str = "clip",
     fps: float = 10.0,
@@ -349,11 +354,17 @@ def analyze_frames(
     progress: Progress | None = None,
     workers: int | None = None,
     budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    batch_windows: int | None = None,
+    on_block: Callable[[ScoredBlock], None] | None = None,
 ) -> Analysis:
     """Analyze frames already resized to the model's input (float32 in [0, 1]).
 
     Frames stream through: the model and the scoring run on blocks in worker threads while the next
     frames decode; maps, inputs and reconstructions go to stores that spill to disk past budget_bytes each.
+    This is the one engine: a file, a live stream and a batch worker all feed it. A live source passes
+    batch_windows=1 (a window is scored as soon as its T frames are in), yields None while it waits for a
+    frame (so that finished windows are passed on meanwhile), and passes on_block, which sees each scored
+    block in frame order (the clip's frames block.start onwards) as soon as it is stitched.
     """
     started = time.perf_counter()
     norm = model.normalizer
@@ -377,8 +388,10 @@ def analyze_frames(
             lambda x, r, z: _score_block(x, r, z, norm, scoring, place_scales),
             workers=workers,
             latent_grid=LATENT_GRID,
+            batch_windows=batch_windows,
         )
         for block in blocks:
+            block.start = done
             motion = block.maps["motion"]
             if prev is None:  # frame 0 has no predecessor: borrow frame 1's motion
                 motion[0] = motion[1]
@@ -397,6 +410,8 @@ def analyze_frames(
                 stores["latent"] = FrameStore(block.latent.shape[1:], np.float16, budget_bytes)
             stores["latent"].append(block.latent)
             done += len(block.inputs)
+            if on_block is not None:
+                on_block(block)
             if progress:
                 progress(done, total)
         arrays = {key: store.finish() for key, store in stores.items()}

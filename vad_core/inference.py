@@ -113,8 +113,10 @@ def run_windows_latent(
     return recon.squeeze(2).float().cpu().numpy(), latent
 
 
-def _blocks(frames: Iterable[np.ndarray], t: int, per_block: int) -> Iterator[tuple[np.ndarray, int]]:
-    """(frames of whole windows, index of the first frame to emit) in order.
+def _blocks(frames: Iterable[np.ndarray | None], t: int, per_block: int) -> Iterator[tuple[np.ndarray | None, int]]:
+    """(frames of whole windows, index of the first frame to emit) in order, and (None, 0) after every frame
+    that completes no block: a tick at which finished results can be passed on while frames still arrive.
+    A live feed yields None while it waits for its next frame, which is such a tick and nothing else.
 
     Windows tile the clip without overlap; a last partial window is taken as the final T frames, of
     which only the new ones are emitted.
@@ -123,12 +125,17 @@ def _blocks(frames: Iterable[np.ndarray], t: int, per_block: int) -> Iterator[tu
     recent: deque[np.ndarray] = deque(maxlen=t)
     seen = 0
     for frame in frames:
+        if frame is None:
+            yield None, 0
+            continue
         chunk.append(frame)
         recent.append(frame)
         seen += 1
         if len(chunk) == per_block:
             yield np.stack(chunk), 0
             chunk = []
+        else:
+            yield None, 0
     if seen < t:
         raise BadInput(f"the clip has {seen} decodable frames; at least {t} (one window) are needed")
     full = len(chunk) // t * t
@@ -161,7 +168,8 @@ def map_blocks(
     latent_grid: int = 0,
 ) -> Iterator[R]:
     """fn(x, r) for consecutive blocks of frames, in order: x the normalized inputs (n, H, W), r their
-    reconstructions. Model and fn run in worker threads; at most workers + 1 blocks are in flight.
+    reconstructions. Model and fn run in worker threads; at most workers + 1 blocks are in flight, and a
+    finished block is passed on as soon as the next frame arrives.
     threads: intra-op threads per worker (default: the cores shared out, one each on a 2-core CPU).
     latent_grid > 0: fn(x, r, z) with z the frames' pooled bottleneck states (n, D), see run_windows_latent."""
     device = model_device(model)
@@ -187,8 +195,9 @@ def map_blocks(
     pending: deque[Future] = deque()
     try:
         for block, emit_from in _blocks(frames, t, t * batch_windows):
-            pending.append(pool.submit(task, block, emit_from))
-            while len(pending) > workers:
+            if block is not None:
+                pending.append(pool.submit(task, block, emit_from))
+            while pending and (len(pending) > workers or pending[0].done()):  # a live feed gets results at once
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
