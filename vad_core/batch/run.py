@@ -127,6 +127,8 @@ def _worker_count(cfg: BatchConfig, cluster: Cluster, device: str) -> int:
     if cfg.workers is not None:
         if cfg.workers < 1:
             raise BadInput(f"--workers must be at least 1, got {cfg.workers}")
+        if cfg.workers > cluster.cpus:  # a replica holds one CPU: the extra ones would wait forever
+            raise BadInput(f"--workers {cfg.workers}: the Ray cluster has {cluster.cpus} CPUs, one per replica")
         return cfg.workers
     return max(1, cluster.gpus if device.startswith("cuda") else cluster.cpus)
 
