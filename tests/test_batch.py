@@ -6,11 +6,15 @@ The Ped2 run is shared with the browser test (tests/batch_helpers.py): one run p
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -215,23 +219,51 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _ray_status(ray: str, address: str, env: dict) -> str:
+    result = subprocess.run([ray, "status", "--address", address], env=env, capture_output=True, text=True, timeout=60)
+    return result.stdout
+
+
 @pytest.fixture
 def ray_cluster(tmp_path):
-    """`ray start --head` plus a second node, one CPU each; `ray stop --force` afterwards (every Ray process of
-    this user: the test must not run beside another Ray user)."""
+    """`ray start --head` plus a second node, one CPU each, on 127.0.0.1. Each runs with --block in a process
+    group of its own and is stopped by a signal to that group: never `ray stop`, which would stop every Ray
+    process of this user on the machine (other test runs' too)."""
     ray = shutil.which("ray", path=str(Path(sys.executable).parent))
     assert ray, "the ray command is missing from the virtual environment"
     port = _free_port()
+    address = f"127.0.0.1:{port}"
     env = batch_env() | {"RAY_AUTH_MODE": "token"}  # the head turns token auth on; a joining node must too
-    common = ["--num-cpus", "1", "--disable-usage-stats"]
-    head = [ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false"]
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--node-ip-address", "127.0.0.1", "--block"]
+    head = [ray, "start", "--head", "--port", str(port), "--include-dashboard=false", *common]
+    node = [ray, "start", "--address", address, *common]
+    started: list[subprocess.Popen] = []
+
+    def start(command: list[str], log: str) -> None:
+        with (tmp_path / log).open("w") as out:
+            started.append(subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True))  # fmt: skip
+
     try:
-        subprocess.run(head + common, env=env, check=True, capture_output=True, text=True, timeout=180)
-        node = [ray, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1"]
-        subprocess.run(node + common, env=env, check=True, capture_output=True, text=True, timeout=180)
-        yield f"127.0.0.1:{port}"
+        start(head, "head.log")
+        deadline = time.monotonic() + 180
+        while "1.0 CPU" not in _ray_status(ray, address, env):
+            assert time.monotonic() < deadline, (tmp_path / "head.log").read_text()[-2000:]
+            time.sleep(1)
+        start(node, "node.log")
+        while "2.0 CPU" not in _ray_status(ray, address, env):
+            assert time.monotonic() < deadline, (tmp_path / "node.log").read_text()[-2000:]
+            time.sleep(1)
+        yield address
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        for process in reversed(started):  # the node first, then the head: each with every process it started
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
 
 
 @pytest.mark.slow

@@ -336,9 +336,12 @@ def measure_scaling(cfg: BatchConfig, counts: list[int], log: Log = _stderr) -> 
     videos = [(v, "") for v in find_videos(cfg.inputs)]
     rows = []
     with ray_session(cfg.address, max(counts), 0 if cfg.device in (None, "cpu") else None) as cluster:
+        import ray  # after ray_session has set Ray's environment
+
         device = _device(cfg, cluster)
         for count in counts:
             workers = start_workers(checkpoint, count, device, cluster, cfg.retries, cfg.pin)
+            cores = [d["core"] for d in ray.get([actor.describe.remote() for actor in workers.actors])]
             frames, failed = 0, 0
             started = time.perf_counter()
 
@@ -350,9 +353,8 @@ def measure_scaling(cfg: BatchConfig, counts: list[int], log: Log = _stderr) -> 
             score_videos(workers, videos, _ship(cfg, cluster), on_result, cfg.retries)
             seconds = time.perf_counter() - started
             rows.append({"workers": count, "videos": len(videos) - failed, "frames": frames, "seconds": seconds,
-                         "frames_per_second": frames / seconds if seconds else 0.0})  # fmt: skip
+                         "frames_per_second": frames / seconds if seconds else 0.0, "cores": cores})  # fmt: skip
             log(f"{count} worker(s): {frames} frames in {seconds:.1f} s = {rows[-1]['frames_per_second']:.1f} frames/s")
-            import ray
 
             ray.get([actor.release.remote() for actor in workers.actors])
             for actor in workers.actors:

@@ -77,7 +77,12 @@ class ScoringWorker:
         """Where this replica runs: once ready, the model is loaded."""
         import socket
 
-        return {"pid": os.getpid(), "host": socket.gethostname(), "device": str(self.model.device), "core": self._core}
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "device": str(self.model.device),
+            "core": self._core[0] if self._core else None,
+        }
 
     def release(self) -> None:
         """Give the core back (before this replica is killed, so that the next one can take it at once)."""
