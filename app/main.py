@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 import streamlit as st  # noqa: E402
 
 from app.errors import one_sentence_errors  # noqa: E402
-from app.views import analysis, batch, inject, lab, train  # noqa: E402
+from app.views import analysis, batch, inject, lab, live, train  # noqa: E402
 
 ICON = ROOT / "app" / "assets" / "icon.png"  # a local file: a material-icon favicon would come from Google's CDN
 COMPACT = """<style>
@@ -31,6 +31,7 @@ PAGES = [
     st.Page(inject.render, title="Inject an anomaly", icon=":material/science:", url_path="inject"),
     st.Page(train.render, title="Train your scene", icon=":material/model_training:", url_path="train"),
     st.Page(batch.render, title="Batch results", icon=":material/dataset:", url_path="batch"),
+    st.Page(live.render, title="Watch a live source", icon=":material/videocam:", url_path="live"),
 ]
 with one_sentence_errors():
     st.navigation(PAGES).run()

@@ -327,6 +327,17 @@ def open_clip(
     return clip
 
 
+def store_analysis(name: str, analysis: Analysis, frames: np.ndarray) -> Clip:
+    """An analysis made elsewhere (a live run's recorded part) as a stored clip with its player media; nothing is
+    rerun. frames: its preview frames, one per analyzed frame. The key is fresh: each recording is its own clip."""
+    digest = hashlib.sha256(os.urandom(32)).hexdigest()
+    key = digest[:32]
+    media = publish_media(key, analysis, frames)
+    clip = Clip(key, name, digest, analysis, frames, media, FrameSelection())
+    clip_store().put(clip)
+    return clip
+
+
 @st.cache_data(show_spinner=False)
 def _sample_labels() -> dict[str, np.ndarray]:
     return load_labels(SAMPLES)

@@ -1,0 +1,514 @@
+"""The live page: score the browser's camera, a stream or a recorded clip as it plays, then open what was recorded.
+
+    st.navigation([st.Page(live.render, title="Watch a live source")]).run()
+
+A vad_core.live.LiveRun (the one analysis engine, fed frame by frame) scores in its own threads; this page starts
+it, draws it every LIVE_REFRESH_S seconds (an st.fragment) and stops it. The camera comes through streamlit-webrtc
+with no STUN or TURN server (the page makes no request off the machine); its frame callback only turns the frame
+gray and puts it in a bounded queue (streamlit-webrtc issue 1494: heavy work there makes the stream lag). A run
+holds one of the server's heavy-work slots (app.work_queue) while it runs, and stops when its browser session
+ends. When it stops, the recorded part opens in the analysis view (show_clip) with the run's own scores: no rerun.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.state import Source, app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
+from app.views.analysis import chosen_model_stem, load_or_stop, show_clip
+from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
+from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
+from vad_core import BadInput, LoadedModel
+from vad_core.analysis import Analysis, ScoredBlock, SegmentRule
+from vad_core.live import LiveFrame, LiveRun, LiveStatus
+from vad_core.regions import frame_regions
+from vad_core.render import colormap_lut, draw_boxes, heat_levels, overlay
+from vad_core.scoring import Segment, find_segments
+from vad_core.video import probe
+
+LOG = logging.getLogger(__name__)
+LIVE_KEY = "live_session"  # this browser session's LiveSession while it runs
+CLIP_KEY = "live_clip"  # (clip key, model stem) of the recorded part, once the run has stopped
+RULE_KEY = "live_rule"  # the live detection controls' values, kept while their widgets are not drawn
+SOURCES = {
+    "camera": "This browser's camera",
+    "stream": "A stream URL (RTSP, HTTP, HLS)",
+    "clip": "A recorded clip, played in real time",
+}
+LIVE_REFRESH_S = 0.75
+ROLLING_FRAMES = 300  # frames the rolling plot shows
+SHOWN_ALERTS = 12
+THUMB_WIDTH = 96
+CAMERA_FPS = 10.0  # asked of the camera; the recorded part takes the rate measured
+CAMERA_QUEUE = 64  # frames between the camera callback and the run's reader; past that the camera's are dropped
+RTC_CONFIGURATION = {"iceServers": []}  # no STUN, no TURN: host candidates only, nothing off the machine
+CAMERA_CONSTRAINTS = {"video": {"frameRate": {"ideal": CAMERA_FPS, "max": 15}}, "audio": False}
+HEAT_COLORMAP, HEAT_OPACITY = "inferno", 0.6
+INTRO = (
+    "Score a camera as it plays, with the same model, the same calibrated score c(t) and the same threshold as "
+    "a recorded clip. Segments open while the event is still happening; when you stop, the recorded part opens "
+    "in the analysis view with its scores (nothing is scored twice)."
+)
+
+
+# --- sources --------------------------------------------------------------------------------------------------
+
+
+class CameraFeed:
+    """The browser's camera as a live source: push() runs on the WebRTC thread and returns at once (gray, into a
+    bounded queue; a full queue drops the frame and counts it); frames() hands them to the run's reader."""
+
+    def __init__(self, fps: float = CAMERA_FPS, maxsize: int = CAMERA_QUEUE) -> None:
+        self.name, self.fps = "camera", fps
+        self.pushed = self.lost = 0
+        self._queue: queue.Queue[LiveFrame] = queue.Queue(maxsize)
+        self._closed = threading.Event()
+        self._first: float | None = None
+        self._last = 0.0
+
+    def push(self, frame) -> None:  # an av.VideoFrame
+        if self._closed.is_set():
+            return
+        now = time.monotonic()
+        self._first = now if self._first is None else self._first
+        self._last = now
+        try:
+            self._queue.put_nowait(LiveFrame(frame.to_ndarray(format="gray"), self.pushed, now - self._first))
+        except queue.Full:
+            self.lost += 1
+        self.pushed += 1
+
+    def frames(self) -> Iterator[LiveFrame]:
+        while not self._closed.is_set():
+            try:
+                yield self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def measured_fps(self) -> float | None:
+        """The camera's frame rate as delivered, once it has sent a second's worth."""
+        span = self._last - (self._first or self._last)
+        return (self.pushed - 1) / span if span >= 1.0 else None
+
+
+class PacedSample:
+    """A bundled sample played at its own frame rate, decoded in the sandboxed child: a camera stand-in."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.name = path, path.name
+        self.fps = probe(path).fps or 10.0
+        self._closed = threading.Event()
+
+    def frames(self) -> Iterator[LiveFrame]:
+        with app_decoder().open(self.path) as video:
+            started = time.monotonic()
+            for index, gray in enumerate(video.frames):
+                if self._closed.wait(max(0.0, started + index / self.fps - time.monotonic())):
+                    return
+                yield LiveFrame(gray, index, index / self.fps)
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class Tapped:
+    """A source whose frames leave a small thumbnail behind (the alerts' peak frames) on their way to the run."""
+
+    def __init__(self, source, keep: int) -> None:
+        self.source, self.name, self.keep = source, source.name, keep
+        self.shape: tuple[int, int] | None = None
+        self._thumbs: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def fps(self) -> float:
+        return self.source.fps
+
+    def frames(self) -> Iterator[LiveFrame]:
+        for frame in self.source.frames():
+            h, w = frame.image.shape[:2]
+            self.shape = (h, w)
+            thumb = cv2.resize(frame.image, (THUMB_WIDTH, max(2, round(THUMB_WIDTH * h / w))), cv2.INTER_AREA)
+            with self._lock:
+                self._thumbs[frame.index] = thumb
+                while len(self._thumbs) > self.keep:
+                    self._thumbs.popitem(last=False)
+            yield frame
+
+    def close(self) -> None:
+        self.source.close()
+
+    def thumbnail(self, index: int) -> np.ndarray | None:
+        with self._lock:
+            return self._thumbs.get(index)
+
+
+def _stream_source(url: str):
+    """A network stream through vad_core.sources, when this build has it."""
+    try:
+        from vad_core import sources
+    except ImportError as err:
+        raise BadInput("stream URLs need vad_core.sources, which this build does not have yet") from err
+    return sources.open_source(url)
+
+
+# --- one live run in this session -----------------------------------------------------------------------------
+
+
+@dataclass
+class LiveSession:
+    """A running LiveRun, what it is fed from, and the heavy-work slot it holds."""
+
+    run: LiveRun
+    tap: Tapped
+    kind: str
+    ticket: Ticket
+    model_stem: str
+    camera: CameraFeed | None = None
+    sink: object | None = None  # streamlit_webrtc.CallbackSinkTrack feeding camera
+    started: float = field(default_factory=time.monotonic)
+    stop_requested: bool = False
+    note: str = ""
+
+
+def _watch(live: LiveSession, session: str | None) -> None:
+    """Stops the run when its browser session ends, and gives the heavy slot back once the run is over."""
+    try:
+        while live.run.running:
+            if session_alive(session) is False:
+                LOG.info("live run of %s: its session is gone; stopping", live.tap.name)
+                live.run.stop(timeout=30)
+                break
+            time.sleep(0.5)
+    except BaseException:  # the run's own error is reported on the page, if anyone is there
+        LOG.debug("live run of %s ended with an error", live.tap.name, exc_info=True)
+    finally:
+        work_queue().release(live.ticket)
+
+
+def _take_slot(label: str) -> Ticket:
+    """One of the server's heavy slots, held past this script run (released by _watch); the place in the queue
+    shows while it waits."""
+    queue_, session = work_queue(), session_id()
+    ticket = queue_.join(label, owner=session or "")
+    notice = st.empty()
+
+    def waiting(state) -> None:
+        notice.info(f"{state.message()} ({label})", icon=":material/hourglass_top:")
+
+    try:
+        queue_.acquire(ticket, waiting, lambda: session_alive(session) is False)
+    except LeftQueue:
+        st.stop()
+    notice.empty()
+    return ticket
+
+
+def _open_source(kind: str) -> tuple[object, CameraFeed | None]:
+    if kind == "camera":
+        camera = CameraFeed()
+        return camera, camera
+    if kind == "stream":
+        url = str(st.session_state.get("live_url") or "").strip()
+        if not url:
+            raise BadInput("enter the stream's URL first")
+        return _stream_source(url), None
+    name = st.session_state.get("live_sample")
+    path = next((p for p in sample_paths() if p.name == name), None)
+    if path is None:
+        raise BadInput("choose a clip first")
+    return PacedSample(path), None
+
+
+def _start(kind: str, rule: SegmentRule) -> None:
+    stem = chosen_model_stem()
+    model = load_or_stop(stem)
+    ticket = _take_slot(f"live run of {SOURCES[kind].lower()}")
+    try:
+        source, camera = _open_source(kind)
+        tap = Tapped(source, keep=app_limits().max_frames)
+        run = LiveRun(tap, model, rule)
+    except BadInput as err:
+        work_queue().release(ticket)
+        st.error(f"**This source cannot be watched.** {err}", icon=":material/error:")
+        return
+    sink = None
+    if camera is not None:
+        from streamlit_webrtc import CallbackSinkTrack
+
+        sink = CallbackSinkTrack(camera.push, "video")
+    live = LiveSession(run, tap, kind, ticket, stem, camera, sink)
+    st.session_state.pop(CLIP_KEY, None)
+    st.session_state[LIVE_KEY] = live
+    run.start()
+    threading.Thread(target=_watch, args=(live, session_id()), name="vad-live-watch", daemon=True).start()
+
+
+def _request_stop() -> None:
+    live = st.session_state.get(LIVE_KEY)
+    if live is not None:
+        live.stop_requested = True
+
+
+def _finish(live: LiveSession) -> None:
+    """Stop the run and store its recorded part as a clip for the analysis view."""
+    st.session_state.pop(LIVE_KEY, None)
+    with st.spinner("Stopping and opening the recorded part…"):
+        try:
+            analysis = live.run.stop(timeout=120)
+        except BadInput as err:
+            st.error(f"**Nothing was recorded.** {err}", icon=":material/error:")
+            return
+        finally:
+            work_queue().release(live.ticket)
+        measured = live.camera.measured_fps() if live.camera is not None else None
+        if measured:
+            analysis.fps = measured
+        frames = live.run.frames
+        if frames is None or len(frames) != analysis.frame_count:
+            frames = np.asarray(analysis.inputs)  # the model's own frames: small, but scores and maps are all there
+        name = f"live-{live.kind}-{datetime.now():%Y%m%d-%H%M%S}"
+        try:
+            clip = store_analysis(name, analysis, frames)
+        except BadInput as err:
+            st.error(f"**The recorded part cannot be shown.** {err}", icon=":material/error:")
+            return
+    rule = st.session_state.get(RULE_KEY) or SegmentRule()
+    st.session_state.update(score_threshold=rule.threshold, min_duration=rule.min_duration, merge_gap=rule.merge_gap)
+    st.session_state.update(curve="score")
+    st.session_state[CLIP_KEY] = (clip.key, live.model_stem, live.note)
+
+
+# --- drawing --------------------------------------------------------------------------------------------------
+
+
+def live_rule() -> SegmentRule:
+    """The live threshold, minimum duration and merge gap (sidebar); they apply to what is drawn at once."""
+    kept = st.session_state.get(RULE_KEY) or SegmentRule()
+    st.sidebar.subheader("Detection")
+    threshold = st.sidebar.slider(
+        "Threshold on c(t)", 0.0, 5.0, float(kept.threshold), 0.05, key="live_threshold",
+        help="1.0 is the calibration threshold: c(t) above 1 is beyond what normal footage produced.",
+    )  # fmt: skip
+    left, right = st.sidebar.columns(2)
+    min_duration = left.number_input("Min. duration", 1, 100, int(kept.min_duration), key="live_min_duration")
+    merge_gap = right.number_input("Merge gap", 0, 100, int(kept.merge_gap), key="live_merge_gap")
+    rule = SegmentRule(float(threshold), int(min_duration), int(merge_gap))
+    st.session_state[RULE_KEY] = rule
+    return rule
+
+
+def rolling_figure(scores: np.ndarray, rule: SegmentRule, segments: list[Segment], window: int = ROLLING_FRAMES):
+    """c(t) of the last `window` scored frames, the threshold and the segments in view."""
+    n = len(scores)
+    first = max(0, n - window)
+    frames = np.arange(first, n)
+    figure = go.Figure(
+        go.Scatter(x=frames, y=scores[first:], mode="lines", name="c(t)", line={"color": CURVE_RGB, "width": 2})
+    )
+    figure.add_hline(y=rule.threshold, line={"color": THRESHOLD_RGB, "width": 1.5, "dash": "dash"})
+    for seg in segments:
+        if seg.end >= first:
+            figure.add_vrect(
+                x0=max(seg.start, first) - 0.5, x1=seg.end + 0.5, fillcolor=SEGMENT_FILL, line_width=0, layer="below"
+            )
+    top = max(float(np.nanmax(scores[first:])) if n else 0.0, rule.threshold) * 1.12
+    figure.update_layout(
+        **dark_layout(230, {"l": 44, "r": 8, "t": 8, "b": 34}),
+        showlegend=False,
+        xaxis={"title": {"text": "scored frame", "standoff": 2}, "range": [first - 0.5, first + window - 0.5],
+               "gridcolor": GRID_RGB, "zeroline": False, "fixedrange": True},
+        yaxis={"title": {"text": "c(t)"}, "range": [0, top or 1.0], "gridcolor": GRID_RGB, "zeroline": False,
+               "fixedrange": True},
+    )  # fmt: skip
+    return figure
+
+
+class _BlockView:
+    """The latest scored block through the few Analysis attributes that render.heat_levels and regions read."""
+
+    local_map = Analysis.local_map
+
+    def __init__(self, block: ScoredBlock, model: LoadedModel) -> None:
+        self.maps, self.inputs = block.maps, block.inputs
+        self.scoring, self.pixel_tau = model.scoring, model.calibration.pixel_tau
+
+
+def current_frame(block: ScoredBlock, model: LoadedModel, shape: tuple[int, int] | None, boxes: bool) -> np.ndarray:
+    """The block's last frame as the model saw it (back at the source's aspect), its heatmap and boxes on top."""
+    view, last = _BlockView(block, model), len(block.inputs) - 1
+    gray = block.inputs[last]
+    if shape is not None:
+        h, w = shape
+        gray = cv2.resize(gray, (360, max(2, round(360 * h / w))), interpolation=cv2.INTER_LINEAR)
+    image = overlay(gray, heat_levels(view, last), colormap_lut(HEAT_COLORMAP), HEAT_OPACITY)
+    if boxes:
+        draw_boxes(image, frame_regions(view, last), block.inputs.shape[1])
+    return image
+
+
+def _throughput(status: LiveStatus, live: LiveSession) -> None:
+    median, p95 = status.delay_quantiles()
+    lost = live.camera.lost if live.camera is not None else 0
+    cols = st.columns(6)
+    cols[0].metric("Received", status.received, help="frames the source delivered")
+    cols[1].metric("Scored", status.scored, help="frames the model has scored")
+    cols[2].metric(
+        "Dropped", status.dropped + lost, help="whole windows skipped because the machine was behind the source"
+        + (f", and {lost} camera frames over the camera queue" if lost else ""),
+    )  # fmt: skip
+    cols[3].metric("Delay, median", f"{median:.2f} s" if np.isfinite(median) else "–", help="frame arrival to score")
+    cols[4].metric("Delay, p95", f"{p95:.2f} s" if np.isfinite(p95) else "–")
+    cols[5].metric("State", status.state)
+    if status.message:
+        st.warning(status.message, icon=":material/warning:")
+
+
+def _alerts(live: LiveSession, segments: list[Segment], scored: int, rule: SegmentRule, fps: float) -> None:
+    """One row per segment, newest first: start, end or open, peak c(t) and its frame, a thumbnail of it."""
+    st.subheader(f"Alerts ({len(segments)})", anchor=False)
+    if not segments:
+        st.caption(f"No segment yet: c(t) has not stayed above {rule.threshold:g} for {rule.min_duration} frames.")
+        return
+    source_frames = live.run.source_frames()
+    for seg in reversed(segments[-SHOWN_ALERTS:]):
+        is_open = live.run.running and seg.end >= scored - 1 - rule.merge_gap
+        peak_source = int(source_frames[seg.peak_frame]) if seg.peak_frame < len(source_frames) else None
+        thumb = live.tap.thumbnail(peak_source) if peak_source is not None else None
+        with st.container(border=True):
+            left, right = st.columns([1, 4], vertical_alignment="center")
+            if thumb is not None:
+                left.image(thumb, width=THUMB_WIDTH)
+            start_s = (source_frames[seg.start] if seg.start < len(source_frames) else seg.start) / fps
+            end = "**open**" if is_open else f"frame {seg.end}"
+            right.markdown(
+                f":red[**Anomaly**] · frames {seg.start} → {end} · from {start_s:.1f} s · peak c(t) "
+                f"**{seg.peak:.2f}** at frame {seg.peak_frame}"
+            )
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def live_panel(rule: SegmentRule, boxes: bool) -> None:
+    """Redrawn every LIVE_REFRESH_S: throughput and lag, the current frame, the rolling plot and the alerts."""
+    live: LiveSession | None = st.session_state.get(LIVE_KEY)
+    if live is None:
+        return
+    limit = app_limits().max_frames
+    if not live.run.running or live.run.status().received >= limit:  # ended, failed or full: open what was recorded
+        if live.run.running:
+            live.note = f"Stopped at the app's limit of {limit} frames (VAD_MAX_FRAMES)."
+        live.stop_requested = True
+        st.rerun(scope="app")
+    model = load_model(live.model_stem)
+    status, scores = live.run.status(), live.run.scores()
+    segments = find_segments(scores, rule.threshold, rule.min_duration, rule.merge_gap) if len(scores) else []
+    _throughput(status, live)
+    left, right = st.columns([2, 3], gap="medium")
+    block = live.run.latest()
+    with left:
+        if block is None:
+            st.info(f"Waiting for the first {model.cfg.time_steps} frames…", icon=":material/hourglass_top:")
+        else:
+            frame = block.start + len(block.inputs) - 1
+            score = f" · c(t) = {scores[frame]:.2f}" if frame < len(scores) else ""
+            st.image(current_frame(block, model, live.tap.shape, boxes), caption=f"scored frame {frame}{score}")
+    with right:
+        st.plotly_chart(
+            rolling_figure(scores, rule, segments),
+            config={"displayModeBar": False, "staticPlot": True},
+            key="live_plot",
+        )
+        st.caption(f"c(t) of the last {ROLLING_FRAMES} scored frames · {len(scores)} scored so far")
+    _alerts(live, segments, len(scores), rule, live.tap.fps or 10.0)
+
+
+def _camera(live: LiveSession | None) -> None:
+    """The camera component: playing while a camera run is on; frames go to the run's CameraFeed."""
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    camera_run = live is not None and live.camera is not None
+    webrtc_streamer(
+        key="live-camera",
+        mode=WebRtcMode.SENDONLY,
+        rtc_configuration=RTC_CONFIGURATION,
+        media_stream_constraints=CAMERA_CONSTRAINTS,
+        desired_playing_state=camera_run and not live.stop_requested,
+        sink_video_track=live.sink if camera_run else None,
+        video_html_attrs={"autoPlay": True, "muted": True, "controls": False, "style": {"width": "240px"}},
+    )
+
+
+def _source_controls(running: bool) -> str:
+    kind = st.radio(
+        "Source", list(SOURCES), format_func=SOURCES.get, key="live_source", horizontal=True, disabled=running
+    )
+    if kind == "stream":
+        st.text_input(
+            "Stream URL", key="live_url", placeholder="rtsp://camera.local:8554/stream", disabled=running,
+            help="RTSP, HTTP or HLS; opened by the server, which reconnects a few times if it drops.",
+        )  # fmt: skip
+    elif kind == "clip":
+        names = [p.name for p in sample_paths()]
+        st.selectbox("Clip (UCSD Ped2), played at its own frame rate", names, key="live_sample", disabled=running)
+    return str(kind)
+
+
+def _show_recorded(key: str, stem: str, note: str) -> None:
+    clip = clip_store().get(key)
+    if clip is None:
+        st.warning("The recorded part is no longer held by the server (its cache was full).", icon=":material/info:")
+        st.session_state.pop(CLIP_KEY, None)
+        return
+    clip_store().pin(session_id(), key)  # kept, with its player media, while this session shows it
+    st.divider()
+    st.subheader(f"Recorded: {clip.name} · the live run's own scores, not rerun", anchor=False)
+    if note:
+        st.info(note, icon=":material/info:")
+    show_clip(Source(clip.name, clip.digest), clip, load_or_stop(stem), None, "")
+
+
+def render() -> None:
+    st.title("Watch a live source", anchor=False)
+    st.caption(INTRO)
+    live: LiveSession | None = st.session_state.get(LIVE_KEY)
+    if live is not None and (live.stop_requested or not live.run.running):
+        _finish(live)
+        live = None
+    recorded = st.session_state.get(CLIP_KEY) if live is None else None
+    rule = live_rule() if recorded is None else st.session_state.get(RULE_KEY) or SegmentRule()
+    boxes = True
+    if recorded is None:
+        boxes = st.sidebar.toggle("Anomaly boxes", value=True, key="live_boxes")
+    kind = _source_controls(running=live is not None)
+    if kind == "camera":
+        _camera(live)
+    left, right, _ = st.columns([1, 1, 4])
+    start = left.button("Start", type="primary", icon=":material/play_arrow:", disabled=live is not None)
+    right.button("Stop", icon=":material/stop:", disabled=live is None, on_click=_request_stop)
+    if start:
+        _start(kind, rule)
+        if st.session_state.get(LIVE_KEY) is not None:
+            st.rerun()  # draw it running: the camera asked to play, the panel, Stop enabled
+    if live is not None:
+        st.caption(f"Watching {SOURCES[live.kind].lower()} with model `{live.model_stem.rsplit('/', 1)[-1]}`.")
+        live_panel(rule, boxes)
+    elif recorded is not None:
+        _show_recorded(*recorded)
+    else:
+        st.info("Pick a source and press **Start**.", icon=":material/videocam:")
