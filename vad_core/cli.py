@@ -6,6 +6,7 @@
     python -m vad_core evaluate --data ../shared/data/ucsd_ped2 --json
     python -m vad_core bench --json
     python -m vad_core inject Train001.mp4 --kind moving_object --start 60 --end 100 --out inj.mp4 --analyze
+    python -m vad_core watch rtsp://camera/stream --json-lines --out live --alert-cmd "./notify"
 
 Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error. Every numeric option is checked
 for its range as it is parsed, and every path a command writes before any work starts.
@@ -230,6 +231,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from vad_core.batch.cli import add_parser as add_batch_parser
 
     add_batch_parser(sub)
+    from vad_core.watch import add_parser as add_watch_parser
+
+    add_watch_parser(sub)
     return parser
 
 
@@ -578,6 +582,12 @@ def _inject(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace) -> int:
+    from vad_core.watch import run
+
+    return run(args)
+
+
 def _batch(args: argparse.Namespace) -> int:
     from vad_core.batch.cli import run
 
@@ -595,6 +605,7 @@ COMMANDS = {
     "bench": _bench,
     "inject": _inject,
     "batch": _batch,
+    "watch": _watch,
 }
 
 

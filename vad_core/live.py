@@ -50,6 +50,8 @@ class Source(Protocol):
 
     name: str
     fps: float
+    # optional: lossless = True makes the reader wait for the engine instead of dropping windows (a file
+    # read as fast as it decodes); stats (vad_core.sources.SourceStats) feeds LiveStatus's source fields
 
     def frames(self) -> Iterator[LiveFrame]: ...
 
@@ -118,6 +120,9 @@ class LiveStatus:
     scored: int = 0
     dropped: int = 0
     delays_s: deque = field(default_factory=lambda: deque(maxlen=2000))  # frame arrival -> its score
+    source_dropped: int = 0  # frames missing in the source's own timestamps (vad_core.sources), never padded
+    reconnects: int = 0  # times a network source reconnected
+    notice: str = ""  # the source's latest notice (a reconnect)
 
     def delay_quantiles(self) -> tuple[float, float]:
         """(median, 95th percentile) of the recent delays in seconds; NaN before the first score."""
@@ -193,6 +198,9 @@ class LiveRun:
     def status(self) -> LiveStatus:
         with self._lock:
             status = self._status
+            stats = getattr(self.source, "stats", None)  # sources that count their own losses (vad_core.sources)
+            if stats is not None:
+                status.source_dropped, status.reconnects, status.notice = stats.dropped, stats.reconnects, stats.notice
             if status.state == "running" and self._silent_for() > STALL_SECONDS:
                 status.state, status.message = "stalled", f"no frame for {self._silent_for():.0f} s"
             return status
@@ -242,6 +250,12 @@ class LiveRun:
             self._windows.put(None)
 
     def _offer(self, window: list) -> None:
+        while getattr(self.source, "lossless", False) and not self._stop.is_set():  # a file read as fast as
+            try:  # it decodes waits for the engine instead: nothing is lost, the source just slows down
+                self._windows.put(window, timeout=TICK_SECONDS)
+                return
+            except queue.Full:
+                continue
         try:
             self._windows.put_nowait(window)
         except queue.Full:  # slower than the source: skip this window whole, and say so

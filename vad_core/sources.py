@@ -146,6 +146,7 @@ class FileSource(_Closable):
     def __init__(self, path: Path, *, realtime: bool = False, decoder: Decoder = IN_PROCESS) -> None:
         super().__init__()
         self.name, self.realtime = path.name, realtime
+        self.lossless = not realtime  # as fast as it decodes: LiveRun waits for the engine, drops nothing
         self._stack = ExitStack()
         self._opened = self._stack.enter_context(decoder.open(path))  # BadInput now, not in the reader thread
         self.fps = self._opened.info.fps
