@@ -43,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--report", action="store_true", help="also write DIR/report.html (self-contained)")
     p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
+    p.add_argument("--rounds", type=int, default=1, help="with --scaling: alternate the counts this many times; best")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.scaling:
         with _stdout_to_stderr():
-            figures = measure_scaling(cfg, _counts(args.scaling))
+            figures = measure_scaling(cfg, _counts(args.scaling), max(1, args.rounds))
         print(json.dumps(figures) if args.json else _scaling_text(figures))
         return 0
     with _stdout_to_stderr():
