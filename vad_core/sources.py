@@ -246,13 +246,13 @@ class StreamSource(_Closable):
                 try:
                     if self._container is None:
                         self._container, first = self._connect(), None
-                    for frame in self._container.decode(self._container.streams.video[0]):
+                    for count, frame in enumerate(self._container.decode(self._container.streams.video[0])):
                         if self.closed.is_set():
                             return
-                        if frame.time is None:
-                            t = last_t + 1 / self.fps if last_t is not None else offset
+                        if frame.time is None:  # RTSP's first frame may have no timestamp
+                            t = offset + count / self.fps if first is None else last_t + 1 / self.fps
                         else:
-                            first = frame.time if first is None else first
+                            first = frame.time - count / self.fps if first is None else first
                             t = offset + frame.time - first
                         if last_t is not None and t - last_t > GAP_INTERVALS / self.fps:
                             self.stats.dropped += max(1, round((t - last_t) * self.fps) - 1)
