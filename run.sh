@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command per use: `bash run.sh app` installs everything and starts the dashboard;
-# `bash run.sh test` installs everything (Chromium included, when root) and runs the test suite.
+# `bash run.sh test` installs everything (Chromium and the RTSP test server included, when root) and runs the tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,9 +20,17 @@ browser() {
   fi
 }
 
+rtsp() {  # the live tests' RTSP server: GStreamer's, run by the system Python (tests/rtsp_server.py)
+  if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
+    && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq gir1.2-gst-rtsp-server-1.0 python3-gi \
+      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad >/dev/null) || echo "could not install the RTSP server" >&2
+  fi
+}
+
 case "${1:-}" in
   app) setup; exec .venv/bin/streamlit run app/main.py "${@:2}" ;;
-  test) setup; browser; exec .venv/bin/python -m pytest "${@:2}" ;;
+  test) setup; browser; rtsp; exec .venv/bin/python -m pytest "${@:2}" ;;
   setup) setup ;;
   *) echo "usage: bash run.sh {app|test|setup} [extra args]" >&2; exit 2 ;;
 esac
