@@ -17,27 +17,28 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import cv2
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.state import Source, app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
+from app.state import Source as ClipSource
+from app.state import app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
 from app.views.analysis import chosen_model_stem, load_or_stop, show_clip
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
 from vad_core import BadInput, LoadedModel
 from vad_core.analysis import Analysis, ScoredBlock, SegmentRule
-from vad_core.live import LiveFrame, LiveRun, LiveStatus
+from vad_core.live import LiveFrame, LiveRun, LiveStatus, Source
 from vad_core.regions import frame_regions
 from vad_core.render import colormap_lut, draw_boxes, heat_levels, overlay
+from vad_core.sandbox import SandboxLimits
 from vad_core.scoring import Segment, find_segments
-from vad_core.video import probe
+from vad_core.sources import FileSource, PushSource, SourceSpec, open_source, redact
 
 LOG = logging.getLogger(__name__)
 LIVE_KEY = "live_session"  # this browser session's LiveSession while it runs
@@ -53,7 +54,7 @@ ROLLING_FRAMES = 300  # frames the rolling plot shows
 SHOWN_ALERTS = 12
 THUMB_WIDTH = 96
 CAMERA_FPS = 10.0  # asked of the camera; the recorded part takes the rate measured
-CAMERA_QUEUE = 64  # frames between the camera callback and the run's reader; past that the camera's are dropped
+CAMERA_BUFFER = 64  # frames between the camera callback and the run's reader; past that they are dropped
 RTC_CONFIGURATION = {"iceServers": []}  # no STUN, no TURN: host candidates only, nothing off the machine
 CAMERA_CONSTRAINTS = {"video": {"frameRate": {"ideal": CAMERA_FPS, "max": 15}}, "audio": False}
 HEAT_COLORMAP, HEAT_OPACITY = "inferno", 0.6
@@ -67,78 +68,41 @@ INTRO = (
 # --- sources --------------------------------------------------------------------------------------------------
 
 
-class CameraFeed:
-    """The browser's camera as a live source: push() runs on the WebRTC thread and returns at once (gray, into a
-    bounded queue; a full queue drops the frame and counts it); frames() hands them to the run's reader."""
+class CameraCallback:
+    """The WebRTC sink's frame callback: it returns at once (the frame, as BGR, into the PushSource's bounded
+    buffer, where a full buffer drops it and counts it) and measures the rate the camera delivers."""
 
-    def __init__(self, fps: float = CAMERA_FPS, maxsize: int = CAMERA_QUEUE) -> None:
-        self.name, self.fps = "camera", fps
-        self.pushed = self.lost = 0
-        self._queue: queue.Queue[LiveFrame] = queue.Queue(maxsize)
-        self._closed = threading.Event()
+    def __init__(self, source: PushSource) -> None:
+        self.source = source
+        self.count = 0
         self._first: float | None = None
         self._last = 0.0
 
-    def push(self, frame) -> None:  # an av.VideoFrame
-        if self._closed.is_set():
-            return
+    def __call__(self, frame) -> None:  # an av.VideoFrame, on the WebRTC event loop
         now = time.monotonic()
         self._first = now if self._first is None else self._first
         self._last = now
-        try:
-            self._queue.put_nowait(LiveFrame(frame.to_ndarray(format="gray"), self.pushed, now - self._first))
-        except queue.Full:
-            self.lost += 1
-        self.pushed += 1
-
-    def frames(self) -> Iterator[LiveFrame]:
-        while not self._closed.is_set():
-            try:
-                yield self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-
-    def close(self) -> None:
-        self._closed.set()
+        self.count += 1
+        self.source.push(frame.to_ndarray(format="bgr24"), now - self._first)  # gray as analyze makes it
 
     def measured_fps(self) -> float | None:
         """The camera's frame rate as delivered, once it has sent a second's worth."""
         span = self._last - (self._first or self._last)
-        return (self.pushed - 1) / span if span >= 1.0 else None
-
-
-class PacedSample:
-    """A bundled sample played at its own frame rate, decoded in the sandboxed child: a camera stand-in."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.name = path, path.name
-        self.fps = probe(path).fps or 10.0
-        self._closed = threading.Event()
-
-    def frames(self) -> Iterator[LiveFrame]:
-        with app_decoder().open(self.path) as video:
-            started = time.monotonic()
-            for index, gray in enumerate(video.frames):
-                if self._closed.wait(max(0.0, started + index / self.fps - time.monotonic())):
-                    return
-                yield LiveFrame(gray, index, index / self.fps)
-
-    def close(self) -> None:
-        self._closed.set()
+        return (self.count - 1) / span if span >= 1.0 else None
 
 
 class Tapped:
-    """A source whose frames leave a small thumbnail behind (the alerts' peak frames) on their way to the run."""
+    """A source whose frames leave a small thumbnail behind (the alerts' peak frames) on their way to the run;
+    anything else (fps, stats, lossless) is the source's own."""
 
-    def __init__(self, source, keep: int) -> None:
-        self.source, self.name, self.keep = source, source.name, keep
+    def __init__(self, source: Source, keep: int) -> None:
+        self.source, self.keep = source, keep
         self.shape: tuple[int, int] | None = None
         self._thumbs: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    @property
-    def fps(self) -> float:
-        return self.source.fps
+    def __getattr__(self, name: str):
+        return getattr(self.source, name)
 
     def frames(self) -> Iterator[LiveFrame]:
         for frame in self.source.frames():
@@ -159,15 +123,6 @@ class Tapped:
             return self._thumbs.get(index)
 
 
-def _stream_source(url: str):
-    """A network stream through vad_core.sources, when this build has it."""
-    try:
-        from vad_core import sources
-    except ImportError as err:
-        raise BadInput("stream URLs need vad_core.sources, which this build does not have yet") from err
-    return sources.open_source(url)
-
-
 # --- one live run in this session -----------------------------------------------------------------------------
 
 
@@ -180,8 +135,8 @@ class LiveSession:
     kind: str
     ticket: Ticket
     model_stem: str
-    camera: CameraFeed | None = None
-    sink: object | None = None  # streamlit_webrtc.CallbackSinkTrack feeding camera
+    camera: CameraCallback | None = None
+    sink: object | None = None  # streamlit_webrtc.CallbackSinkTrack calling camera
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
     note: str = ""
@@ -220,44 +175,69 @@ def _take_slot(label: str) -> Ticket:
     return ticket
 
 
-def _open_source(kind: str) -> tuple[object, CameraFeed | None]:
-    if kind == "camera":
-        camera = CameraFeed()
-        return camera, camera
+def _opener(kind: str) -> Callable[[], Source]:
+    """What opens the chosen source (read from the page now; called on the run's own thread, see _start)."""
     if kind == "stream":
         url = str(st.session_state.get("live_url") or "").strip()
         if not url:
             raise BadInput("enter the stream's URL first")
-        return _stream_source(url), None
+        spec = SourceSpec.parse(url)
+        if spec.kind != "stream":  # a path here would read the server's own files
+            raise BadInput(f"{redact(url)} is not a stream URL (rtsp://, http://, https://, ...)")
+        return lambda: open_source(spec, sandbox=SandboxLimits.from_env())  # FFmpeg in a killable child
     name = st.session_state.get("live_sample")
     path = next((p for p in sample_paths() if p.name == name), None)
     if path is None:
         raise BadInput("choose a clip first")
-    return PacedSample(path), None
+    return lambda: FileSource(path, realtime=True, decoder=app_decoder())
+
+
+def _serve(open_: Callable[[], LiveSession], opened: queue.Queue, session: str | None) -> None:
+    """The run's own thread: opens the source, starts the run, then watches it to the end. A decoder child dies
+    with the thread that started it (PR_SET_PDEATHSIG), and a script run's thread ends with the script: so the
+    source is opened here, on a thread that lives as long as the run."""
+    try:
+        live = open_()
+        live.run.start()
+    except BaseException as err:
+        opened.put(err)
+        return
+    opened.put(live)
+    _watch(live, session)
 
 
 def _start(kind: str, rule: SegmentRule) -> None:
+    """Open the source and start the run, holding a heavy slot; a source that cannot be opened says why."""
     stem = chosen_model_stem()
     model = load_or_stop(stem)
-    ticket = _take_slot(f"live run of {SOURCES[kind].lower()}")
     try:
-        source, camera = _open_source(kind)
-        tap = Tapped(source, keep=app_limits().max_frames)
-        run = LiveRun(tap, model, rule)
+        open_ = _opener(kind) if kind != "camera" else None
     except BadInput as err:
-        work_queue().release(ticket)
         st.error(f"**This source cannot be watched.** {err}", icon=":material/error:")
         return
-    sink = None
-    if camera is not None:
+    ticket = _take_slot(f"live run of {SOURCES[kind].lower()}")
+    camera, sink = None, None
+    if kind == "camera":
         from streamlit_webrtc import CallbackSinkTrack
 
-        sink = CallbackSinkTrack(camera.push, "video")
-    live = LiveSession(run, tap, kind, ticket, stem, camera, sink)
+        camera = CameraCallback(PushSource("camera", CAMERA_FPS, CAMERA_BUFFER))
+        sink = CallbackSinkTrack(camera, "video")
+
+    def make() -> LiveSession:
+        tap = Tapped(open_() if open_ is not None else camera.source, keep=app_limits().max_frames)
+        return LiveSession(LiveRun(tap, model, rule), tap, kind, ticket, stem, camera, sink)
+
+    opened: queue.Queue = queue.Queue()
+    threading.Thread(target=_serve, args=(make, opened, session_id()), name="vad-live-run", daemon=True).start()
+    with st.spinner(f"Opening {SOURCES[kind].lower()}…"):
+        result = opened.get()  # a stream's open timeout bounds this
+    if isinstance(result, BaseException):
+        work_queue().release(ticket)
+        reason = str(result) if isinstance(result, BadInput) else f"{type(result).__name__}: {result}"
+        st.error(f"**This source cannot be watched.** {reason}", icon=":material/error:")
+        return
     st.session_state.pop(CLIP_KEY, None)
-    st.session_state[LIVE_KEY] = live
-    run.start()
-    threading.Thread(target=_watch, args=(live, session_id()), name="vad-live-watch", daemon=True).start()
+    st.session_state[LIVE_KEY] = result
 
 
 def _request_stop() -> None:
@@ -290,8 +270,14 @@ def _finish(live: LiveSession) -> None:
             st.error(f"**The recorded part cannot be shown.** {err}", icon=":material/error:")
             return
     rule = st.session_state.get(RULE_KEY) or SegmentRule()
-    st.session_state.update(score_threshold=rule.threshold, min_duration=rule.min_duration, merge_gap=rule.merge_gap)
-    st.session_state.update(curve="score")
+    # The analysis view's controls start where the live ones were (set only where they differ from the widgets'
+    # own defaults: Streamlit warns about a widget given both).
+    st.session_state.update(score_threshold=rule.threshold, curve="score")
+    for key, value in (("min_duration", rule.min_duration), ("merge_gap", rule.merge_gap)):
+        if value == getattr(SegmentRule(), key):
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
     st.session_state[CLIP_KEY] = (clip.key, live.model_stem, live.note)
 
 
@@ -363,21 +349,22 @@ def current_frame(block: ScoredBlock, model: LoadedModel, shape: tuple[int, int]
     return image
 
 
-def _throughput(status: LiveStatus, live: LiveSession) -> None:
+def _throughput(status: LiveStatus) -> None:
+    """Frames in, scored and lost (the engine's skipped windows and the source's own losses), delay and state."""
     median, p95 = status.delay_quantiles()
-    lost = live.camera.lost if live.camera is not None else 0
     cols = st.columns(6)
     cols[0].metric("Received", status.received, help="frames the source delivered")
     cols[1].metric("Scored", status.scored, help="frames the model has scored")
     cols[2].metric(
-        "Dropped", status.dropped + lost, help="whole windows skipped because the machine was behind the source"
-        + (f", and {lost} camera frames over the camera queue" if lost else ""),
+        "Dropped", status.dropped + status.source_dropped,
+        help=f"{status.dropped} in whole windows skipped because the machine was behind the source; "
+        f"{status.source_dropped} lost by the source itself (gaps in its timestamps, a full camera buffer)",
     )  # fmt: skip
     cols[3].metric("Delay, median", f"{median:.2f} s" if np.isfinite(median) else "–", help="frame arrival to score")
     cols[4].metric("Delay, p95", f"{p95:.2f} s" if np.isfinite(p95) else "–")
-    cols[5].metric("State", status.state)
-    if status.message:
-        st.warning(status.message, icon=":material/warning:")
+    cols[5].metric("State", status.state, help=f"{status.reconnects} reconnects" if status.reconnects else None)
+    for text in filter(None, (status.message, status.notice)):
+        st.warning(text, icon=":material/warning:")
 
 
 def _alerts(live: LiveSession, segments: list[Segment], scored: int, rule: SegmentRule, fps: float) -> None:
@@ -418,7 +405,7 @@ def live_panel(rule: SegmentRule, boxes: bool) -> None:
     model = load_model(live.model_stem)
     status, scores = live.run.status(), live.run.scores()
     segments = find_segments(scores, rule.threshold, rule.min_duration, rule.merge_gap) if len(scores) else []
-    _throughput(status, live)
+    _throughput(status)
     left, right = st.columns([2, 3], gap="medium")
     block = live.run.latest()
     with left:
@@ -480,7 +467,7 @@ def _show_recorded(key: str, stem: str, note: str) -> None:
     st.subheader(f"Recorded: {clip.name} · the live run's own scores, not rerun", anchor=False)
     if note:
         st.info(note, icon=":material/info:")
-    show_clip(Source(clip.name, clip.digest), clip, load_or_stop(stem), None, "")
+    show_clip(ClipSource(clip.name, clip.digest), clip, load_or_stop(stem), None, "")
 
 
 def render() -> None:
