@@ -156,6 +156,7 @@ def test_a_session_that_left_the_queue_stays_out_until_it_joins_again(analysis_s
     from tests.test_app import APP, player_args
 
     monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
+    monkeypatch.setenv("VAD_MAX_FRAMES", "2999")  # a clip key of its own: earlier tests' cached Test004 skips the queue
     app = AppTest.from_file(str(APP), default_timeout=300)
     app.session_state["work_queue_left"] = "analysis of Test004.mp4"  # as the "Leave the queue" button sets it
     app.run()

@@ -7,9 +7,6 @@ The server is this test's own (VAD_MAX_HEAVY_JOBS=2, its own temp folder), so it
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, REPO, _free_port, _wait_healthy, open_dashboard
+from tests.browser.conftest import ARTIFACTS, REPO, open_dashboard, serve
 from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, Player, threshold_slider, upload
 from tests.browser.test_train_in_browser import TRAINING_S
 
@@ -35,24 +32,10 @@ def capped_server(analysis_stem, chromium, tmp_path) -> Iterator[tuple[str, Path
     """(url, the server's temp folder): `streamlit run` with VAD_MAX_HEAVY_JOBS=2."""
     temp = tmp_path / "server-tmp"
     temp.mkdir()
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--server.address", "localhost"]
-    env = os.environ | {"VAD_CHECKPOINT": str(analysis_stem), "PYTHONUNBUFFERED": "1", "VAD_MAX_HEAVY_JOBS": "2"}
+    env = {"VAD_CHECKPOINT": str(analysis_stem), "VAD_MAX_HEAVY_JOBS": "2"}
     env |= {"VAD_MODELS_DIR": str(tmp_path / "models"), "TMPDIR": str(temp)}
-    ARTIFACTS.mkdir(exist_ok=True)
-    with (ARTIFACTS / "streamlit-four-sessions.log").open("w") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://localhost:{port}"
-        try:
-            _wait_healthy(url, server)
-            yield url, temp
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with serve(env, "streamlit-four-sessions.log", args=("--server.address", "localhost")) as server:
+        yield server.url, temp
 
 
 def shows(page, text: str) -> bool:
