@@ -165,3 +165,13 @@ def test_watch_follows_a_growing_mpegts_file_until_it_stops_growing(clip, tmp_pa
     (_, summary), *_ = lines.of("summary")
     assert summary["received"] == 180 and summary["source_dropped"] == 0
     assert len(pd.read_csv(out / "scores.csv")) == summary["scored"] == 180 - summary["dropped"]
+
+
+@pytest.mark.slow
+def test_bench_reports_the_live_figure(cli):
+    done = cli("bench", "--live-only", "--live-rates", "20", "--live-seconds", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    live = json.loads(done.stdout)["live"]
+    row = live["rates"]["20"]
+    assert row["received"] == 20 and row["scored"] + row["dropped"] == 20 and row["delay_median_s"] > 0
+    assert live["highest_rate_in_full"] in (0.0, 20.0) and "goal" not in live  # the goal is at 25 fps

@@ -5,7 +5,8 @@ report["ratios"]["analyze_vs_reference"]                 # quote ratios: absolut
 
 Everything is measured in one process on the same clip, in alternating rounds (best of each), so a
 shared machine's load hits the reference and the optimized path alike. The memory check analyzes
-generated long videos (Ped2 clips looped at 640x360, 30 fps) in fresh subprocesses.
+generated long videos (Ped2 clips looped at 640x360, 30 fps) in fresh subprocesses. The live figure
+(--live, or --live-only) plays the clip upscaled to 640x360 as a camera at increasing rates through LiveRun.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,6 +59,10 @@ class BenchConfig:
     memory: bool = True
     memory_minutes: tuple[float, ...] = (1.0, 10.0)
     memory_size: int | None = None  # default: the bundled model's size (131), else 131 with random weights
+    live: bool = False  # the live figure: the highest camera rate scored in full, and the delay at 25 fps
+    live_only: bool = False  # only the live figure
+    live_rates: str = "10,15,20,25,30,40,50"  # source frame rates to try, frames a second
+    live_seconds: float = 8.0  # seconds played at each rate
 
 
 def default_video() -> Path:
@@ -365,6 +370,117 @@ def memory_check(minutes: tuple[float, ...], size: int, sources: list[Path]) -> 
     return out
 
 
+# --- live: a 640x360 camera played at increasing rates through LiveRun ----------------------------------
+
+LIVE_SIZE = (640, 360)
+LIVE_GOAL_FPS = 25.0
+LIVE_GOAL_MARGIN_S = 0.2  # the goal: median delay under one window (T frames at the source rate) plus this
+
+
+def _live_rates(text: str) -> list[float]:
+    try:
+        rates = sorted({float(r) for r in text.split(",") if r.strip()})
+    except ValueError:
+        rates = []
+    if not rates or min(rates) <= 0 or max(rates) > 1000:
+        raise BadInput(f"--live-rates {text!r}: give comma-separated frame rates between 0 and 1000")
+    return rates
+
+
+def make_live_clip(path: Path, source: Path, frames: int, size: tuple[int, int] = LIVE_SIZE) -> Path:
+    """The source clip looped to `frames` frames and upscaled to `size`, as H.264 (a camera's own codec)."""
+    from vad_core.video import stream_raw_gray, write_h264
+
+    gray = [cv2.resize(g, size, interpolation=cv2.INTER_LINEAR) for g in stream_raw_gray(source)]
+    if not gray:
+        raise BadInput(f"{source.name}: no frames to make the live clip from")
+    looped = (np.repeat(gray[i % len(gray)][:, :, None], 3, axis=2) for i in range(frames))
+    return write_h264(path, looped, fps=25)
+
+
+def live_check(video: Path, rates: list[float], seconds: float, say: Callable[[str], None]) -> dict:
+    """The bundled model (else a random one at 131 px) scoring a 640x360 camera at each rate: frames received,
+    scored and dropped (whole windows), and the delay from a frame's arrival to its score."""
+    from vad_core.live import LiveRun
+    from vad_core.sources import FileSource
+
+    if _bundled_size():
+        model = load_checkpoint(DEFAULT_CHECKPOINT, device="cpu")
+    else:
+        model = _loaded(_random_model(131, torch.device("cpu")), Normalizer.identity(131), "random-131")
+    t = model.cfg.time_steps
+    out: dict = {
+        "model": model.name,
+        "input_size": model.cfg.input_size,
+        "source": f"{video.name} looped, upscaled to {LIVE_SIZE[0]}x{LIVE_SIZE[1]}, H.264, decoded as it plays",
+        "seconds_per_rate": seconds,
+        "rates": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="vad_bench_live_") as tmp:
+        frames = max(t, round(max(rates) * seconds))
+        clip = make_live_clip(Path(tmp) / "camera.mp4", video, frames)
+        for rate in rates:
+            count = max(t, round(rate * seconds)) // t * t  # whole windows: a partial last one is not a drop
+            source = FileSource(clip, realtime=True, fps=rate)
+            limited = _FirstFrames(source, count)
+            run = LiveRun(limited, model).start()
+            run.wait()
+            status = run.status()
+            median, p95 = status.delay_quantiles()
+            row = {
+                "received": status.received,
+                "scored": status.scored,
+                "dropped": status.dropped,
+                "in_full": status.dropped == 0 and status.scored == count,
+                "delay_median_s": median,
+                "delay_p95_s": p95,
+                "window_s": t / rate,
+            }
+            out["rates"][f"{rate:g}"] = row
+            say(f"  live {rate:g} fps: {status.scored}/{count} scored, median delay {median * 1000:.0f} ms")
+    full = [float(r) for r, row in out["rates"].items() if row["in_full"]]
+    out["highest_rate_in_full"] = max(full, default=0.0)
+    out["highest_rate_is_the_top_tried"] = out["highest_rate_in_full"] == max(rates)  # then it is a lower bound
+    goal = out["rates"].get(f"{LIVE_GOAL_FPS:g}")
+    if goal is not None:
+        out["goal"] = {
+            "fps": LIVE_GOAL_FPS,
+            "in_full": goal["in_full"],
+            "delay_median_s": goal["delay_median_s"],
+            "delay_p95_s": goal["delay_p95_s"],
+            "delay_limit_s": t / LIVE_GOAL_FPS + LIVE_GOAL_MARGIN_S,
+        }
+    return out
+
+
+class _FirstFrames:
+    """A source's first `count` frames (the bench's camera plays a fixed number of seconds)."""
+
+    def __init__(self, source: object, count: int) -> None:
+        self.source, self.count = source, count
+        self.name, self.fps, self.stats = source.name, source.fps, source.stats
+
+    def frames(self) -> Iterator:
+        frames = self.source.frames()
+        try:
+            yield from itertools.islice(frames, self.count)
+        finally:
+            frames.close()
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def _live_acceptance(live: dict) -> dict:
+    goal = live.get("goal")
+    if goal is None:
+        return {}
+    return {
+        "live_25fps_640x360_in_full": goal["in_full"],
+        "live_median_delay_under_window_plus_200ms": goal["delay_median_s"] < goal["delay_limit_s"],
+    }
+
+
 # --- the whole run -----------------------------------------------------------------------------------
 
 
@@ -375,6 +491,12 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
     video = Path(cfg.video) if cfg.video else default_video()
     report: dict = {"config": _jsonable(asdict(cfg)) | {"video": str(video)}, "machine": device_info(device)}
     say(f"device {device}; clip {video.name}")
+    rates = _live_rates(cfg.live_rates) if cfg.live or cfg.live_only else []
+    if cfg.live_only:
+        say(f"live: {cfg.live_rates} fps, {cfg.live_seconds:g} s each")
+        report["live"] = live_check(video, rates, cfg.live_seconds, say)
+        report["acceptance"] = _live_acceptance(report["live"])
+        return report
 
     clip = read_clip(video, cfg.input_size)
     net = _random_model(cfg.input_size, device)
@@ -462,8 +584,11 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
         say(f"memory: {', '.join(f'{m:g}' for m in cfg.memory_minutes)} min videos at {size} px")
         sources = list_clips(video.parent)[:6]
         report["memory"] = memory_check(cfg.memory_minutes, size, sources)
+    if cfg.live:
+        say(f"live: {cfg.live_rates} fps, {cfg.live_seconds:g} s each")
+        report["live"] = live_check(video, rates, cfg.live_seconds, say)
     report["peak_rss_mb"] = _peak_rss_mb()
-    report["acceptance"] = _acceptance(report, device)
+    report["acceptance"] = _acceptance(report, device) | _live_acceptance(report.get("live", {}))
     return report
 
 
@@ -492,8 +617,22 @@ def _jsonable(value):
     return value
 
 
+def format_live(live: dict) -> list[str]:
+    lines = [f"live ({live['source']}; {live['model']} at {live['input_size']} px):"]
+    for rate, row in live["rates"].items():
+        lines.append(
+            f"  {rate:>4} fps: {row['scored']}/{row['received']} scored, {row['dropped']} dropped, "
+            f"delay median {row['delay_median_s'] * 1000:.0f} ms, p95 {row['delay_p95_s'] * 1000:.0f} ms"
+        )
+    lines.append(f"  highest rate scored in full: {live['highest_rate_in_full']:g} fps")
+    return lines
+
+
 def format_report(report: dict) -> str:
     """A short human-readable summary."""
+    if "frames_per_second" not in report:  # the live figure alone
+        live = format_live(report["live"])
+        return "\n".join(live + [f"acceptance {k}: {'yes' if v else 'NO'}" for k, v in report["acceptance"].items()])
     m, f, r = report["machine"], report["frames_per_second"], report["ratios"]
     lines = [
         f"device: {m.get('gpu') or m['cpu']} ({m['cpu_count']} CPUs, {m['cpu_capability']}), torch {m['torch']}, "
@@ -516,6 +655,8 @@ def format_report(report: dict) -> str:
                 lines.append(f"memory {k}: {v['frames']} frames, peak RSS {v['peak_rss_mb']:.0f} MB")
         if "growth_mb" in report["memory"]:
             lines.append(f"memory growth: {report['memory']['growth_mb']:.0f} MB")
+    if "live" in report:
+        lines += format_live(report["live"])
     lines.append(f"peak RSS (bench process): {report['peak_rss_mb']:.0f} MB")
     lines += [f"acceptance {k}: {'yes' if v else 'NO'}" for k, v in report["acceptance"].items()]
     return "\n".join(lines)

@@ -207,6 +207,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--memory-size", type=_input_size, default=None, help="model size for the memory check (default 131)"
     )
+    p.add_argument("--live", action="store_true", help="add the live figure (a 640x360 camera at rising rates)")
+    p.add_argument("--live-only", action="store_true", help="measure the live figure alone")
+    p.add_argument("--live-rates", default="10,15,20,25,30,40,50", help="camera frame rates for the live figure")
+    p.add_argument("--live-seconds", type=POSITIVE, default=8.0, help="seconds played at each live rate (8)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
     p = sub.add_parser("inject", help="inject a synthetic anomaly into a normal clip; optionally score it")

@@ -143,13 +143,16 @@ class _Closable:
 class FileSource(_Closable):
     """A recorded file, played at its own frame rate (realtime) or as fast as it decodes."""
 
-    def __init__(self, path: Path, *, realtime: bool = False, decoder: Decoder = IN_PROCESS) -> None:
+    def __init__(
+        self, path: Path, *, realtime: bool = False, decoder: Decoder = IN_PROCESS, fps: float | None = None
+    ) -> None:
+        """fps: play at this rate instead of the file's own (realtime only; the bench's camera of any rate)."""
         super().__init__()
         self.name, self.realtime = path.name, realtime
         self.lossless = not realtime  # as fast as it decodes: LiveRun waits for the engine, drops nothing
         self._stack = ExitStack()
         self._opened = self._stack.enter_context(decoder.open(path))  # BadInput now, not in the reader thread
-        self.fps = self._opened.info.fps
+        self.fps = fps or self._opened.info.fps
         self._started = False
 
     def frames(self) -> Iterator[LiveFrame]:
