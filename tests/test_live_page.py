@@ -4,7 +4,10 @@ analyze's; the run held a heavy slot only while it ran."""
 
 from __future__ import annotations
 
+import threading
 import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -23,10 +26,9 @@ def button(app: AppTest, label: str):
 
 
 def test_a_clip_played_live_alerts_then_opens_in_the_analysis_view(analysis_stem, analysis_model, samples, monkeypatch):
-    monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
-    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    app.session_state["live_source"] = "clip"  # the camera (streamlit-webrtc) needs a real server: the browser test
-    app = open_page(app.run(), "live")
+    app = live_page(
+        analysis_stem, monkeypatch, "clip"
+    )  # the camera (streamlit-webrtc) needs a browser: see tests/browser
     assert not app.exception, app.exception
     assert app.title[0].value == "Watch a live source"
     assert not app.error, [e.value for e in app.error]
@@ -48,8 +50,55 @@ def test_a_clip_played_live_alerts_then_opens_in_the_analysis_view(analysis_stem
     assert alerts, "no alert while the clip played"
     assert not work_queue().running()  # the slot is back once the run is over
 
-    recorded = player_args(app)  # the analysis view, on the live run's own scores
-    offline = analyze(samples / "test" / "Test004.mp4", analysis_model)
-    assert len(recorded["score"]) == offline.frame_count == 180
-    assert np.abs(np.asarray(recorded["score"], dtype=float) - offline.score).max() < 1e-3
+    recorded = np.asarray(player_args(app)["score"], dtype=float)  # the analysis view, on the run's own scores
+    assert len(recorded) >= 60 and (180 - len(recorded)) % 10 == 0  # a busy machine skips whole windows, counted
+    if len(recorded) == 180:  # nothing skipped: the live c(t) is analyze's
+        offline = analyze(samples / "test" / "Test004.mp4", analysis_model)
+        assert np.abs(recorded - offline.score).max() < 1e-3
     assert int(metric(app, "Anomalous segments")) >= 1
+
+
+@pytest.fixture
+def http_samples(samples):
+    """The samples folder over HTTP on 127.0.0.1: a stream URL that PyAV opens like any network source."""
+    handler = partial(SimpleHTTPRequestHandler, directory=str(samples / "test"))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def live_page(stem, monkeypatch, source: str) -> AppTest:
+    monkeypatch.setenv("VAD_CHECKPOINT", str(stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.session_state["live_source"] = source
+    return open_page(app.run(), "live")
+
+
+def test_a_stream_url_is_scored_in_the_sandboxed_child_and_opens_when_it_ends(analysis_stem, http_samples, monkeypatch):
+    app = live_page(analysis_stem, monkeypatch, "stream")
+    app.text_input(key="live_url").input(f"{http_samples}/Test004.mp4").run()
+    button(app, "Start").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(s.value.startswith("Recorded") for s in app.subheader):
+        time.sleep(1.0)
+        app.run()
+    assert not app.exception, app.exception
+    assert any(s.value.startswith("Recorded") for s in app.subheader), [s.value for s in app.subheader]
+    scored = len(player_args(app)["score"])  # read as fast as it arrives: whole windows may have been skipped
+    assert scored >= 10 and (180 - scored) % 10 == 0, scored
+    assert not work_queue().running()
+
+
+@pytest.mark.parametrize("text", ["/etc/passwd", "file:///etc/passwd", "assets/samples/test/Test004.mp4"])
+def test_a_stream_url_that_is_not_a_network_url_is_refused(analysis_stem, monkeypatch, text):
+    app = live_page(analysis_stem, monkeypatch, "stream")
+    app.text_input(key="live_url").input(text).run()
+    button(app, "Start").click().run()
+    assert not app.exception, app.exception
+    assert any("cannot be watched" in e.value for e in app.error), [e.value for e in app.error]
+    assert not button(app, "Start").disabled and not work_queue().running()
