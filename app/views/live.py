@@ -42,7 +42,7 @@ from vad_core.sources import FileSource, PushSource, SourceSpec, open_source, re
 
 LOG = logging.getLogger(__name__)
 LIVE_KEY = "live_session"  # this browser session's LiveSession while it runs
-CLIP_KEY = "live_clip"  # (clip key, model stem) of the recorded part, once the run has stopped
+CLIP_KEY = "live_clip"  # (clip key, model stem, note) of the recorded part, once the run has stopped
 RULE_KEY = "live_rule"  # the live detection controls' values, kept while their widgets are not drawn
 SOURCES = {
     "camera": "This browser's camera",
@@ -54,6 +54,7 @@ ROLLING_FRAMES = 300  # frames the rolling plot shows
 SHOWN_ALERTS = 12
 THUMB_WIDTH = 96
 CAMERA_FPS = 10.0  # asked of the camera; the recorded part takes the rate measured
+CAMERA_WAIT_S = 8.0  # no frame by then: say what the browser may be waiting for
 CAMERA_BUFFER = 64  # frames between the camera callback and the run's reader; past that they are dropped
 RTC_CONFIGURATION = {"iceServers": []}  # no STUN, no TURN: host candidates only, nothing off the machine
 CAMERA_CONSTRAINTS = {"video": {"frameRate": {"ideal": CAMERA_FPS, "max": 15}}, "audio": False}
@@ -411,6 +412,12 @@ def live_panel(rule: SegmentRule, boxes: bool) -> None:
     with left:
         if block is None:
             st.info(f"Waiting for the first {model.cfg.time_steps} frames…", icon=":material/hourglass_top:")
+            if live.camera is not None and not status.received and time.monotonic() - live.started > CAMERA_WAIT_S:
+                st.warning(
+                    "No frame from the camera yet. Allow this page to use the camera when the browser asks; a page "
+                    "opened over plain HTTP from another machine gets no camera (browsers want HTTPS or localhost).",
+                    icon=":material/videocam_off:",
+                )
         else:
             frame = block.start + len(block.inputs) - 1
             score = f" · c(t) = {scores[frame]:.2f}" if frame < len(scores) else ""
@@ -426,7 +433,7 @@ def live_panel(rule: SegmentRule, boxes: bool) -> None:
 
 
 def _camera(live: LiveSession | None) -> None:
-    """The camera component: playing while a camera run is on; frames go to the run's CameraFeed."""
+    """The camera component: playing while a camera run is on; its frames go to the run's CameraCallback."""
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
     camera_run = live is not None and live.camera is not None
