@@ -167,3 +167,17 @@ def test_an_rtsp_stream_that_stalls_reconnects_then_gives_up_after_its_retries(c
                 if frame.index == 0:
                     server.pause()
         server.resume()
+
+
+def test_a_source_shorter_than_a_window_ends_the_run_with_one_sentence_not_a_hang(analysis_model):
+    from vad_core.live import LiveRun
+
+    for count in (0, 5):
+        source = PushSource("short", fps=10)
+        for _ in range(count):
+            source.push(np.zeros((24, 36), np.uint8))
+        source.close()
+        run = LiveRun(source, analysis_model).start()
+        with pytest.raises(BadInput, match="at least 10"):
+            run.wait(timeout=30)
+        assert not run.running

@@ -175,3 +175,21 @@ def test_bench_reports_the_live_figure(cli):
     row = live["rates"]["20"]
     assert row["received"] == 20 and row["scored"] + row["dropped"] == 20 and row["delay_median_s"] > 0
     assert live["highest_rate_in_full"] in (0.0, 20.0) and "goal" not in live  # the goal is at 25 fps
+
+
+@pytest.mark.slow
+def test_watch_isolated_in_a_child_scores_a_file_as_analyze(clip, tmp_path, cli):
+    done = cli("watch", str(clip), "--isolate", "--json-lines", "--out", str(tmp_path / "live"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["scored"] == 180  # a file in a child waits for the engine too
+    assert cli("analyze", str(clip), "--out", str(tmp_path / "offline")).returncode == 0
+    assert _same_scores(tmp_path / "live" / "scores.csv", tmp_path / "offline" / "scores.csv") == 180
+
+
+def test_a_source_shorter_than_one_window_is_exit_2_with_one_line(cli, tmp_path):
+    from vad_core.video import write_h264
+
+    short = write_h264(tmp_path / "short.mp4", [np.zeros((64, 64, 3), np.uint8)] * 5, fps=10)
+    done = cli("watch", str(short), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "fewer than one window" in done.stderr or "at least 10" in done.stderr

@@ -304,11 +304,17 @@ class LiveRun:
         except BaseException as err:  # reported by wait(); the reader may still be feeding the queue
             self._error = err if isinstance(err, BadInput) else BadInput(f"{self.source.name}: {err}")
             with self._lock:
-                self._status.state, self._status.message = "failed", str(self._error)
+                if self._status.state != "failed":  # a source that failed first keeps its own reason
+                    self._status.state, self._status.message = "failed", str(self._error)
             self._stop.set()
             self.source.close()
-            while self._windows.get() is not None:  # let the reader finish
-                pass
+            reader = self._threads[0]
+            while reader.is_alive() or not self._windows.empty():  # let the reader finish (it may already have:
+                try:  # the engine can fail after taking its last window, e.g. on too few frames)
+                    if self._windows.get(timeout=TICK_SECONDS) is None:
+                        break
+                except queue.Empty:
+                    continue
         finally:
             self._preview.close()
 

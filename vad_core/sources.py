@@ -392,6 +392,7 @@ class ChildSource:
             self._end()
             raise
         self.name, self.fps = info["name"], float(info["fps"])
+        self.lossless = spec.kind == "file" and not spec.realtime  # the pipe makes the child wait for us
 
     def frames(self) -> Iterator[LiveFrame]:
         from vad_core.sandbox import FRAME_HEADER

@@ -196,9 +196,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         analysis = live.stop() if live.running else live.wait()
     except BadInput:
-        if live.status().received:
+        status = live.status()
+        if status.received >= live.t:
             raise
-        raise BadInput(live.status().message or f"{source.name}: no frames came from the source") from None
+        if stop.is_set() and status.state != "failed":
+            say(f"stopped after {status.received} frames, before one window ({live.t}) was complete; nothing written")
+            return 0
+        short = f"{source.name}: {status.received} frames came, fewer than one window ({live.t})"
+        raise BadInput(status.message if status.state == "failed" and status.received == 0 else short) from None
     if args.frames:
         print_frames(analysis.score, analysis.frame_count)
     analysis.save(out, rule)
