@@ -17,6 +17,7 @@ from app.work_queue import work_queue
 from tests.test_app import APP, TIMEOUT, metric, player_args
 from tests.test_inject_page import open_page
 from vad_core import analyze
+from vad_core.live import LiveRun
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +103,26 @@ def test_a_stream_url_that_is_not_a_network_url_is_refused(analysis_stem, monkey
     assert not app.exception, app.exception
     assert any("cannot be watched" in e.value for e in app.error), [e.value for e in app.error]
     assert not button(app, "Start").disabled and not work_queue().running()
+
+
+def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analysis_model, monkeypatch):
+    from app.views import live as page
+    from vad_core.sources import PushSource
+
+    source = PushSource("camera", fps=10.0)
+    for _ in range(25):
+        source.push(np.zeros((24, 32), np.uint8))
+    queue = work_queue()
+    ticket = queue.join("live run test")
+    queue.acquire(ticket)
+    tap = page.Tapped(source, keep=100)
+    run = LiveRun(tap, analysis_model).start()
+    session = page.LiveSession(run, tap, "camera", ticket, "stem")
+    monkeypatch.setattr(page, "session_alive", lambda _session: False)
+    watcher = threading.Thread(target=page._watch, args=(session, "gone"))
+    watcher.start()
+    watcher.join(timeout=60)
+    assert not watcher.is_alive()
+    assert not run.running, run.status()
+    assert ticket not in queue.running()
+    assert run.status().state in {"stopped", "failed"}
