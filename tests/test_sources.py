@@ -181,3 +181,43 @@ def test_a_source_shorter_than_a_window_ends_the_run_with_one_sentence_not_a_han
         with pytest.raises(BadInput, match="at least 10"):
             run.wait(timeout=30)
         assert not run.running
+
+
+@pytest.fixture
+def http_folder(tmp_path):
+    """tmp_path served over HTTP on 127.0.0.1 (quietly); yields the base URL."""
+    import functools
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_hls_playlist_over_http_gives_every_frame_and_may_not_reach_local_files(tmp_path, http_folder, clip_frames):
+    options = {"hls_time": "2", "hls_list_size": "0", "hls_playlist_type": "vod"}
+    with av.open(str(tmp_path / "clip.m3u8"), "w", format="hls", options=options) as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 360, 240, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "10"}
+        for gray in clip_frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    source = open_source(f"{http_folder}/clip.m3u8")
+    frames = list(source.frames())
+    assert (source.fps, len(frames), source.stats.dropped) == (10.0, 180, 0)
+    assert np.abs(frames[90].image.astype(int) - clip_frames[90]).mean() < 4
+    segment = next(tmp_path.glob("clip0.ts"))
+    (tmp_path / "local.m3u8").write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nfile://{segment}\n#EXT-X-ENDLIST\n"
+    )
+    with pytest.raises(BadInput):  # a network playlist may not reach local files (FFmpeg and our whitelist agree)
+        list(open_source(f"{http_folder}/local.m3u8", sandbox=None).frames())
