@@ -219,8 +219,9 @@ class StreamSource(_Closable):
         if spec.kind == "tail" and not Path(spec.target).is_file():
             raise BadInput(f"{spec.target}: no such file")
         target, fmt, options = spec.target, None, {}
-        if spec.kind == "tail":
+        if spec.kind == "tail":  # probe briefly: FFmpeg's default (5 s of video or 5 MB) waits on a live file
             target = GrowingFile(Path(spec.target), spec.idle_timeout, self.closed)
+            options = {"probesize": "65536", "analyzeduration": "1000000"}
         elif spec.kind == "device":
             fmt = "v4l2"
         else:
