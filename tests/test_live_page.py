@@ -126,3 +126,10 @@ def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analy
     assert not run.running, run.status()
     assert ticket not in queue.running()
     assert run.status().state in {"stopped", "failed"}
+
+
+def test_the_page_opens_on_the_camera_and_says_so_where_the_camera_cannot_work(analysis_stem, monkeypatch):
+    app = live_page(analysis_stem, monkeypatch, "camera")  # AppTest's runtime has no WebRTC signalling
+    assert not app.exception, app.exception
+    assert any("camera is not available" in w.value for w in app.warning), [w.value for w in app.warning]
+    assert not button(app, "Start").disabled and button(app, "Stop").disabled

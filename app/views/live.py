@@ -437,15 +437,22 @@ def _camera(live: LiveSession | None) -> None:
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
     camera_run = live is not None and live.camera is not None
-    webrtc_streamer(
-        key="live-camera",
-        mode=WebRtcMode.SENDONLY,
-        rtc_configuration=RTC_CONFIGURATION,
-        media_stream_constraints=CAMERA_CONSTRAINTS,
-        desired_playing_state=camera_run and not live.stop_requested,
-        sink_video_track=live.sink if camera_run else None,
-        video_html_attrs={"autoPlay": True, "muted": True, "controls": False, "style": {"width": "240px"}},
-    )
+    try:
+        webrtc_streamer(
+            key="live-camera",
+            mode=WebRtcMode.SENDONLY,
+            rtc_configuration=RTC_CONFIGURATION,
+            media_stream_constraints=CAMERA_CONSTRAINTS,
+            desired_playing_state=camera_run and not live.stop_requested,
+            sink_video_track=live.sink if camera_run else None,
+            video_html_attrs={"autoPlay": True, "muted": True, "controls": False, "style": {"width": "240px"}},
+        )
+    except Exception as err:  # the component needs a real Streamlit server (not a bare or test runtime)
+        LOG.warning("the camera component failed: %s", err, exc_info=True)
+        st.warning(
+            f"The browser's camera is not available on this server ({type(err).__name__}); choose another source.",
+            icon=":material/videocam_off:",
+        )
 
 
 def _source_controls(running: bool) -> str:
