@@ -123,7 +123,7 @@ def _progress_callbacks(name: str) -> tuple[Callable[[int, int], None], Callable
 
     def progress(done: int, total: int) -> None:
         elapsed = time.perf_counter() - started
-        if total and done:
+        if total and 0 < done <= total:  # past the total, the container's frame count was wrong: no estimate
             eta = elapsed / done * max(total - done, 0)
             bar.progress(
                 min(done / total, 1.0), text=f"Analyzing {name}: {done} / {total} frames · about {eta:.0f} s left"
