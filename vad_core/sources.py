@@ -28,8 +28,9 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -37,6 +38,9 @@ import numpy as np
 from vad_core.errors import BadInput
 from vad_core.live import LiveFrame, Source
 from vad_core.video import IN_PROCESS, Decoder
+
+if TYPE_CHECKING:
+    from vad_core.sandbox import SandboxLimits
 
 DEFAULT_FPS = 25.0  # when a stream does not say its rate
 GAP_INTERVALS = 1.5  # a timestamp step longer than this many frame intervals means frames were lost
@@ -106,7 +110,7 @@ def redact(url: str) -> str:
 
 
 def open_source(
-    spec: SourceSpec | str, *, sandbox: object | None = None, decoder: Decoder = IN_PROCESS
+    spec: SourceSpec | str, *, sandbox: SandboxLimits | None = None, decoder: Decoder = IN_PROCESS
 ) -> FileSource | StreamSource | ChildSource:
     """Open a source now (BadInput with one line when it cannot be). sandbox: a vad_core.sandbox.SandboxLimits
     to decode in a capped, killable child (for untrusted URLs and files); decoder: where a file is decoded."""
@@ -350,26 +354,19 @@ class PushSource(_Closable):
 # --- the child: any source, decoded in a capped, killable process (vad_core.sandbox's pipe protocol) -------
 
 
-@dataclass
 class ChildSource:
-    """A source decoded in a child process under vad_core.sandbox's limits: an FFmpeg crash or hang in the
-    stream costs one sentence (BadInput from frames()), not the server. Same API as the other sources."""
+    """A source decoded in a child process under vad_core.sandbox's limits (a SandboxLimits): an FFmpeg crash or
+    hang in the stream costs one sentence (BadInput from frames()), not the server. Same API as the others."""
 
-    spec: SourceSpec
-    limits: object  # vad_core.sandbox.SandboxLimits
-    name: str = ""
-    fps: float = DEFAULT_FPS
-    stats: SourceStats = field(default_factory=SourceStats)
-
-    def __post_init__(self) -> None:
+    def __init__(self, spec: SourceSpec, limits: SandboxLimits) -> None:
         from vad_core.sandbox import PACKAGE_PARENT, SandboxedDecoder, _cap, _Pipe
 
-        spec = self.spec
+        self.spec, self.stats = spec, SourceStats()
         # silence is allowed while the child reconnects: every wait and timeout of the worst case, and a margin
         quiet = spec.open_timeout + spec.read_timeout + spec.backoff * 2**spec.retries + 5
         if spec.kind == "tail":
             quiet = max(quiet, spec.idle_timeout + 5)
-        self.limits = replace(self.limits, stall_seconds=max(self.limits.stall_seconds, quiet))
+        self.limits = replace(limits, stall_seconds=max(limits.stall_seconds, quiet))
         self.closed = threading.Event()
         self._decoder = SandboxedDecoder(self.limits)  # its one-sentence account of a child's exit
         self._child = subprocess.Popen(
