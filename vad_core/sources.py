@@ -224,7 +224,7 @@ class StreamSource(_Closable):
             raise BadInput(f"{spec.target}: no such file")
         target, fmt, options = spec.target, None, {}
         if spec.kind == "tail":  # probe briefly: FFmpeg's default (5 s of video or 5 MB) waits on a live file
-            target = GrowingFile(Path(spec.target), spec.idle_timeout, self.closed)
+            target = self._growing = GrowingFile(Path(spec.target), spec.idle_timeout, self.closed)
             options = {"probesize": "65536", "analyzeduration": "1000000"}
         elif spec.kind == "device":
             fmt = "v4l2"
@@ -293,6 +293,9 @@ class StreamSource(_Closable):
         if container is not None:
             with contextlib.suppress(Exception):
                 container.close()
+        growing, self._growing = getattr(self, "_growing", None), None
+        if growing is not None:  # PyAV leaves a file object open
+            growing.close()
 
     def close(self) -> None:
         super().close()  # the reader sees it at the next frame, or when a read times out
