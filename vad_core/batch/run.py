@@ -379,7 +379,7 @@ def _timed_round(
         ray.kill(actor)
     fps = frames / seconds if seconds else 0.0
     return {"workers": count, "videos": len(videos) - failed, "frames": frames, "seconds": seconds,
-            "frames_per_second": fps, "cores": cores}  # fmt: skip
+            "frames_per_second": fps, "cores": cores, "load_average": os.getloadavg()[0]}  # fmt: skip
 
 
 def machine() -> dict:
