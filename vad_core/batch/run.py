@@ -195,7 +195,8 @@ def score_videos(
     with the frames done so far of the videos being scored."""
     import ray
 
-    queue = list(reversed(videos))
+    queue = sorted(videos, key=lambda item: _size(item[0].path))  # popped from the end: largest first, so that
+    # the last videos to finish are short ones and no worker idles long while another finishes a long one
     in_flight: dict = {}  # ObjectRef -> (video, digest, worker)
 
     def submit(index: int) -> None:
@@ -228,6 +229,13 @@ def score_videos(
         on_result(video, digest, result)
         if queue:
             submit(index)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.iterdir())
+    except OSError:
+        return 0
 
 
 def _frames_in_flight(workers: Workers) -> int:
