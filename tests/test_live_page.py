@@ -71,8 +71,9 @@ def http_samples(samples):
     server.server_close()
 
 
-def live_page(stem, monkeypatch, source: str) -> AppTest:
+def live_page(stem, monkeypatch, source: str, stream_hosts: str = "127.0.0.1") -> AppTest:
     monkeypatch.setenv("VAD_CHECKPOINT", str(stem))
+    monkeypatch.setenv("VAD_STREAM_HOSTS", stream_hosts)
     app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     app.session_state["live_source"] = source
     return open_page(app.run(), "live")
@@ -103,6 +104,17 @@ def test_a_stream_url_that_is_not_a_network_url_is_refused(analysis_stem, monkey
     assert not app.exception, app.exception
     assert any("cannot be watched" in e.value for e in app.error), [e.value for e in app.error]
     assert not button(app, "Start").disabled and not work_queue().running()
+
+
+def test_stream_urls_are_off_unless_the_operator_lists_their_hosts(analysis_stem, http_samples, monkeypatch):
+    app = live_page(analysis_stem, monkeypatch, "stream", stream_hosts="")
+    assert not app.text_input  # no URL field at all
+    assert any("VAD_STREAM_HOSTS" in info.value for info in app.info), [i.value for i in app.info]
+    app = live_page(analysis_stem, monkeypatch, "stream", stream_hosts="cam1.site")
+    app.text_input(key="live_url").input(f"{http_samples}/Test004.mp4").run()
+    button(app, "Start").click().run()
+    assert any("streams from 127.0.0.1 are not allowed" in e.value for e in app.error), [e.value for e in app.error]
+    assert not work_queue().running()
 
 
 def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analysis_model, monkeypatch):

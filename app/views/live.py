@@ -28,6 +28,7 @@ import streamlit as st
 
 from app.state import Source as ClipSource
 from app.state import app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
+from app.stream_hosts import HOSTS_VARIABLE, allowed_stream, stream_hosts
 from app.views.analysis import chosen_model_stem, load_or_stop, show_clip
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
@@ -185,6 +186,7 @@ def _opener(kind: str) -> Callable[[], Source]:
         spec = SourceSpec.parse(url)
         if spec.kind != "stream":  # a path here would read the server's own files
             raise BadInput(f"{redact(url)} is not a stream URL (rtsp://, http://, https://, ...)")
+        allowed_stream(url)
         return lambda: open_source(spec, sandbox=SandboxLimits.from_env())  # FFmpeg in a killable child
     name = st.session_state.get("live_sample")
     path = next((p for p in sample_paths() if p.name == name), None)
@@ -459,7 +461,13 @@ def _source_controls(running: bool) -> str:
     kind = st.radio(
         "Source", list(SOURCES), format_func=SOURCES.get, key="live_source", horizontal=True, disabled=running
     )
-    if kind == "stream":
+    if kind == "stream" and not stream_hosts():
+        st.info(
+            f"Stream URLs are off on this server: the operator enables them by listing allowed hosts in "
+            f"`{HOSTS_VARIABLE}`.",
+            icon=":material/lock:",
+        )
+    elif kind == "stream":
         st.text_input(
             "Stream URL", key="live_url", placeholder="rtsp://camera.local:8554/stream", disabled=running,
             help="RTSP, HTTP or HLS; opened by the server, which reconnects a few times if it drops.",
