@@ -26,7 +26,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,18 +203,24 @@ def _serve(path: Path, threads: int) -> None:
     out.flush()
 
 
-def main(argv: list[str]) -> int:
-    _die_with_parent(int(argv[2]))
+def child_main(parent: int, serve: Callable[[], None]) -> int:
+    """A decoder child's whole run: die with the parent, serve, and map the outcome to the exit status the
+    parent reads (a bad input's one line on stderr; out of memory; a parent that stopped reading)."""
+    _die_with_parent(parent)
     try:
-        _serve(Path(argv[0]), int(argv[1]))
+        serve()
     except BadInput as err:
-        print(err, file=sys.stderr)
+        print(" ".join(str(err).split()), file=sys.stderr)
         return BAD_INPUT_EXIT
     except MemoryError:
         return OUT_OF_MEMORY_EXIT
     except BrokenPipeError:  # the parent stopped reading: it has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return child_main(int(argv[2]), lambda: _serve(Path(argv[0]), int(argv[1])))
 
 
 if __name__ == "__main__":

@@ -457,19 +457,9 @@ def _serve(spec: SourceSpec) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from vad_core.sandbox import BAD_INPUT_EXIT, OUT_OF_MEMORY_EXIT, _die_with_parent
+    from vad_core.sandbox import child_main
 
-    _die_with_parent(int(argv[1]))
-    try:
-        _serve(SourceSpec.from_json(argv[0]))
-    except BadInput as err:
-        print(" ".join(str(err).split()), file=sys.stderr)
-        return BAD_INPUT_EXIT
-    except MemoryError:
-        return OUT_OF_MEMORY_EXIT
-    except BrokenPipeError:  # the parent stopped reading: it has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+    return child_main(int(argv[1]), lambda: _serve(SourceSpec.from_json(argv[0])))
 
 
 __all__ = ["ChildSource", "FileSource", "PushSource", "Source", "SourceSpec", "SourceStats", "StreamSource"]

@@ -8,27 +8,19 @@ The server here is the app as users start it, with VAD_DATA_ROOT set to the batc
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
 from tests.batch_helpers import ped2_batch
+from tests.browser.conftest import ARTIFACTS, LOCAL_HOSTS, REPO, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.dataset]
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
 PLAYER = "iframe[title$='player']"
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 WAIT_S = 240
 
 
@@ -37,42 +29,12 @@ def batch_run(tmp_path_factory, ped2):
     return ped2_batch(tmp_path_factory.getbasetemp(), ped2)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def batch_app(batch_run, bundled, chromium):
     """`streamlit run app/main.py` with the batch's folder as the allowed data root."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--server.address", "localhost"]
-    env = os.environ | {"VAD_CHECKPOINT": str(bundled), "VAD_DATA_ROOT": str(batch_run.out.parent)}
-    env["PYTHONUNBUFFERED"] = "1"
-    url = f"http://localhost:{port}"
-    with (ARTIFACTS / "streamlit-batch.log").open("w") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert server.poll() is None, "streamlit exited; see test-artifacts/streamlit-batch.log"
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    assert time.monotonic() < deadline, "streamlit did not become healthy"
-                    time.sleep(0.5)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    env = {"VAD_CHECKPOINT": str(bundled), "VAD_DATA_ROOT": str(batch_run.out.parent)}
+    with serve(env, "streamlit-batch.log", args=("--server.address", "localhost")) as server:
+        yield server.url
 
 
 def test_batch_page_ranks_the_clips_and_opens_test004_with_stored_scores(browser, batch_app, batch_run):

@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS, REPO, open_dashboard, serve
 from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, Player, threshold_slider, upload
-from tests.browser.test_train_in_browser import TRAINING_S
+from tests.browser.test_train_in_browser import TRAINING_S, start_training
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,27 +50,14 @@ def captions(page) -> str:
     return " ".join(page.locator("[data-testid='stCaptionContainer']").all_inner_texts())
 
 
-def start_training(page, url: str) -> None:
-    page.goto(f"{url}/train")
-    name = page.get_by_label("Model name")
-    name.wait_for(timeout=60_000)
-    name.fill("four-sessions")
-    name.press("Enter")
-    minutes = page.get_by_label("Minutes of training")
-    minutes.fill("1")
-    minutes.press("Enter")
-    page.get_by_text("Train001.mp4").first.wait_for()
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Training · step").first.wait_for(timeout=120_000)
-
-
 def test_four_sessions_train_analyze_and_export_at_once(browser, capped_server):
     url, temp = capped_server
     sessions = {role: open_dashboard(browser, url) for role in ("trainer", "exporter", *(p.name for p in UPLOADS))}
     pages = {role: board.page for role, (_, board) in sessions.items()}
     started = time.monotonic()
     try:
-        start_training(pages["trainer"], url)  # the run holds one of the two slots (once training takes one)
+        start_training(pages["trainer"], url, "four-sessions")  # the run holds one of the two slots
+        pages["trainer"].get_by_text("Training · step").first.wait_for(timeout=120_000)
         for role, page in pages.items():
             if role != "trainer":
                 page.goto(url)  # each opens on the default sample

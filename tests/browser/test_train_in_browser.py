@@ -31,18 +31,23 @@ def loss_points(page) -> int:
     return chart.evaluate("(el) => (el.calcdata && el.calcdata[0] ? el.calcdata[0].length : 0)")
 
 
-def test_train_a_model_in_the_app_and_analyze_with_it(dashboard, browser):
-    page = dashboard.page
-    page.goto(f"{dashboard.url}/train")
+def start_training(page, url: str, model_name: str) -> None:
+    """A 1-minute run on the bundled normal clips (both are chosen by default), from the Train page."""
+    page.goto(f"{url}/train")
     name = page.get_by_label("Model name")
     name.wait_for(timeout=60_000)
-    name.fill("browser-cam")
+    name.fill(model_name)
     name.press("Enter")
     minutes = page.get_by_label("Minutes of training")
     minutes.fill("1")
     minutes.press("Enter")
-    page.get_by_text("Train001.mp4").first.wait_for()  # both bundled normal clips are chosen by default
+    page.get_by_text("Train001.mp4").first.wait_for()
     page.get_by_role("button", name="Start training").click()
+
+
+def test_train_a_model_in_the_app_and_analyze_with_it(dashboard, browser):
+    page = dashboard.page
+    start_training(page, dashboard.url, "browser-cam")
 
     page.get_by_text(STEP_TEXT).first.wait_for(timeout=60_000)
     # The first step waits for the clips to load; the curve appears with the first loss.
