@@ -66,7 +66,20 @@ def test_content_hash_follows_bytes_not_names(tmp_path):
 # ---- the stored analysis and the worker, without Ray -----------------------------------------------------------
 
 
-def test_worker_scores_with_analyze_and_the_stored_analysis_reads_back(tmp_path, analysis_model, analysis_stem):
+@pytest.fixture
+def in_process_worker_settings(monkeypatch):
+    """A replica takes its process's CPU share (VAD_CPU_THREADS, torch threads); here that process is the tests'."""
+    import torch
+
+    monkeypatch.setenv("VAD_CPU_THREADS", "1")  # restored (unset) afterwards
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_worker_scores_with_analyze_and_the_stored_analysis_reads_back(
+    tmp_path, analysis_model, analysis_stem, in_process_worker_settings
+):
     from vad_core.analysis import analyze
     from vad_core.batch.stored import read_analysis
     from vad_core.batch.worker import ScoringWorker, checkpoint_files

@@ -106,13 +106,19 @@ def app_url(analysis_stem, chromium, tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium):
+def playwright_driver(chromium):
+    """One Playwright for the session: its sync API cannot be started twice in one process."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver, chromium):
+    browser = playwright_driver.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @dataclass

@@ -87,9 +87,16 @@ def test_the_shipped_config_listens_on_loopback_only(hostile_server):
     assert _listening_addresses(hostile_server.port) == {"127.0.0.1"}
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 class TreeMemory:
     """Samples a process and all its descendants every 50 ms: peak summed RSS, and peak summed PSS (shared
-    pages divided among their sharers; summed RSS counts the server twice while a child is being forked)."""
+    pages divided among their sharers, so a library mapped by the server and a child is counted once)."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak_rss, self.peak_pss, self._stop = pid, 0, 0, threading.Event()
@@ -119,9 +126,12 @@ class TreeMemory:
         return tree
 
     def _run(self) -> None:
+        root = _cmdline(self.pid)
         while not self._stop.wait(0.05):
             totals = {"Rss:": 0, "Pss:": 0}
-            for pid in self._tree():
+            # A child between fork and exec still runs the server's program in the server's memory (vfork
+            # shares it outright): counting it would count the server twice.
+            for pid in {p for p in self._tree() if p == self.pid or _cmdline(p) != root}:
                 try:
                     lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
                 except OSError:

@@ -54,15 +54,12 @@ def fake_camera(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def camera_browser(chromium, fake_camera):
-    from playwright.sync_api import sync_playwright
-
+def camera_browser(playwright_driver, chromium, fake_camera):
     camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
     args = [*CHROMIUM_ARGS, *camera, f"--use-file-for-fake-video-capture={fake_camera}"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=args)
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=str(chromium), args=args)
+    yield browser
+    browser.close()
 
 
 def metric_value(page, label: str) -> int | None:

@@ -27,8 +27,13 @@ def steps_shown(page) -> int:
 
 
 def loss_points(page) -> int:
-    chart = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first
-    return chart.evaluate("(el) => (el.calcdata && el.calcdata[0] ? el.calcdata[0].length : 0)")
+    """Points of the loss curve: the chart whose y axis is the loss, wherever it stands on the page."""
+    return page.evaluate(
+        """() => { for (const el of document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")) {
+             const title = el.layout && el.layout.yaxis && el.layout.yaxis.title && el.layout.yaxis.title.text;
+             if (title && title.includes('loss')) return el.calcdata && el.calcdata[0] ? el.calcdata[0].length : 0; }
+           return 0; }"""
+    )
 
 
 def start_training(page, url: str, model_name: str) -> None:
