@@ -213,7 +213,9 @@ def _leave_clicked(label: str) -> None:
 
 
 @contextmanager
-def heavy_slot(label: str, on_wait: Callable[[Wait], None] | None = None, requested: bool = False) -> Iterator[Ticket]:
+def heavy_slot(
+    label: str, on_wait: Callable[[Wait], None] | None = None, requested: bool = False, place: object | None = None
+) -> Iterator[Ticket]:
     """In a page script: hold one of the server's heavy slots for the block.
 
     While it waits the page shows its place in the queue, updated as it moves, and a "Leave the queue" button
@@ -221,7 +223,8 @@ def heavy_slot(label: str, on_wait: Callable[[Wait], None] | None = None, reques
     stop by Streamlit's own exception, a closed browser as LeftQueue. A session that pressed the button sees
     "You left the queue" with a button to join again, and its page stops there (st.stop), on every rerun
     until it joins again or asks for another job; requested=True (the user just pressed a button for this very
-    job) joins again at once."""
+    job) joins again at once. place: a placeholder the page draws anyway (a progress bar's), where the notice
+    goes, so that waiting adds no element above what follows (a player that moves in the page remounts)."""
     if st.session_state.get(LEFT_KEY) == label and not requested:
         st.info(f"You left the queue for the {label}.", icon=":material/logout:")
         if st.button("Join the queue again", key=f"rejoin_{label}"):
@@ -235,16 +238,19 @@ def heavy_slot(label: str, on_wait: Callable[[Wait], None] | None = None, reques
 
     def waiting(state: Wait) -> None:
         if not notice:
-            notice.extend((st.empty(), st.empty()))
-            notice[1].button("Leave the queue", key=f"leave_{label}", on_click=_leave_clicked, args=(label,))
-        notice[0].info(f"{state.message()} ({label})", icon=":material/hourglass_top:")
+            slot = place if place is not None else st.empty()
+            notice.append(slot)
+            area = slot.container()
+            notice.extend((area.empty(), area.empty()))
+            notice[2].button("Leave the queue", key=f"leave_{label}", on_click=_leave_clicked, args=(label,))
+        notice[1].info(f"{state.message()} ({label})", icon=":material/hourglass_top:")
         if on_wait is not None:
             on_wait(state)
 
     try:
         with queue.slot(label, waiting, lambda: session_alive(session) is False, owner=session or "") as ticket:
-            for element in notice:
-                element.empty()
+            if notice:
+                notice[0].empty()
             yield ticket
     except LeftQueue:
         LOG.info("%s left the queue: its session is gone", label)

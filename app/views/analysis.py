@@ -116,7 +116,8 @@ def _source(choice: VideoChoice) -> Source:
 
 
 def _progress_callbacks(name: str) -> tuple[Callable[[int, int], None], Callable[[], None], Callable[[], None]]:
-    """(per-frame progress, 'preparing the player' notice, clear): a progress bar with frames done and an ETA."""
+    """(per-frame progress, 'preparing the player' notice, clear): a progress bar with frames done and an ETA.
+    clear.slot is the bar's placeholder (a queue notice shows there while the analysis waits for a slot)."""
     slot = st.empty()
     bar = slot.progress(0.0, text=f"Analyzing {name}…")
     started = time.perf_counter()
@@ -134,7 +135,11 @@ def _progress_callbacks(name: str) -> tuple[Callable[[int, int], None], Callable
     def prepare() -> None:
         bar.progress(1.0, text="Preparing the player…")
 
-    return progress, prepare, slot.empty
+    def clear() -> None:
+        slot.empty()
+
+    clear.slot = slot
+    return progress, prepare, clear
 
 
 def _selection_controls(source: Source, over: OverLimit) -> FrameSelection:
@@ -204,7 +209,7 @@ def _open_queued(
     if store.known(recipe, session_id() if pin else None) is not None:
         return open_clip(source, model, progress, prepare, selection=selection)
     try:
-        with heavy_slot(f"analysis of {source.name}"):
+        with heavy_slot(f"analysis of {source.name}", place=getattr(clear, "slot", None)):
             clip = open_clip(source, model, progress, prepare, selection=selection)
     except BaseException:
         clear()
