@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from vad_core.errors import BadInput
-from vad_core.video import OpenedVideo, VideoInfo, probe, stream_raw_gray
+from vad_core.video import IN_PROCESS, OpenedVideo, VideoInfo
 
 FRAME_HEADER = struct.Struct("<II")
 BAD_INPUT_EXIT = 2
@@ -189,17 +189,18 @@ class SandboxedDecoder:
 def _serve(path: Path, threads: int) -> None:
     """The child: the clip's metadata as a JSON line, then its frames, on stdout."""
     out = sys.stdout.buffer
-    info = probe(path)
-    out.write(
-        json.dumps(
-            {"frame_count": info.frame_count, "fps": info.fps, "width": info.width, "height": info.height}
-        ).encode()
-        + b"\n"
-    )
-    for gray in stream_raw_gray(path, threads or None):
-        gray = np.ascontiguousarray(gray)
-        out.write(FRAME_HEADER.pack(*gray.shape))
-        out.write(gray.data)
+    with IN_PROCESS.open(path, threads or None) as opened:
+        info = opened.info
+        out.write(
+            json.dumps(
+                {"frame_count": info.frame_count, "fps": info.fps, "width": info.width, "height": info.height}
+            ).encode()
+            + b"\n"
+        )
+        for gray in opened.frames:
+            gray = np.ascontiguousarray(gray)
+            out.write(FRAME_HEADER.pack(*gray.shape))
+            out.write(gray.data)
     out.flush()
 
 

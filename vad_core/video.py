@@ -74,16 +74,22 @@ class Decoder(Protocol):
 
 
 class InProcessDecoder:
-    """FFmpeg in this process: for the CLI and trusted files."""
+    """FFmpeg in this process: for the CLI and trusted files. One capture gives the metadata and the frames, so
+    a file is opened, and its container probed (_refusal), once."""
 
     @contextmanager
     def open(self, path: Path, threads: int | None = None) -> Iterator[OpenedVideo]:
-        info = probe(path)
-        frames = stream_raw_gray(path, threads)
+        path = Path(path)
+        _check_exists(path)
+        if path.is_dir():
+            images = image_files(path)
+            yield OpenedVideo(_folder_info(path, images), map(_read_image, images))
+            return
+        cap = _open_capture(path, threads)
         try:
-            yield OpenedVideo(info, frames)
+            yield OpenedVideo(_capture_info(path, cap), _read_frames(cap))
         finally:
-            frames.close()
+            cap.release()
 
 
 IN_PROCESS = InProcessDecoder()
@@ -164,26 +170,26 @@ def _check_exists(path: Path) -> None:
 
 def probe(path: str | Path) -> VideoInfo:
     """Metadata of a video file or a folder of frame images, without decoding the whole clip."""
-    path = Path(path)
-    _check_exists(path)
-    if path.is_dir():
-        images = image_files(path)
-        if not images:
-            raise BadInput(f"{path}: folder holds no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        first = _read_image(images[0])
-        return VideoInfo(path, len(images), DEFAULT_FPS, first.shape[1], first.shape[0])
-    cap = _open_capture(path)
-    try:
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        info = VideoInfo(
-            path=path,
-            frame_count=max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
-            fps=fps if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS,
-            width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-        )
-    finally:
-        cap.release()
+    with IN_PROCESS.open(Path(path)) as opened:
+        return opened.info
+
+
+def _folder_info(path: Path, images: list[Path]) -> VideoInfo:
+    if not images:
+        raise BadInput(f"{path}: folder holds no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    first = _read_image(images[0])
+    return VideoInfo(path, len(images), DEFAULT_FPS, first.shape[1], first.shape[0])
+
+
+def _capture_info(path: Path, cap: cv2.VideoCapture) -> VideoInfo:
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    info = VideoInfo(
+        path=path,
+        frame_count=max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
+        fps=fps if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS,
+        width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+    )
     if info.width <= 0 or info.height <= 0:
         raise BadInput(f"{path.name}: no video stream found")
     return info
@@ -212,18 +218,22 @@ def stream_raw_gray(path: str | Path, threads: int | None = None) -> Iterator[np
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
-        for image in image_files(path):
-            yield _read_image(image)
+        yield from map(_read_image, image_files(path))
         return
     cap = _open_capture(path, threads)
     try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                return
-            yield to_gray(frame)
+        yield from _read_frames(cap)
     finally:
         cap.release()
+
+
+def _read_frames(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    """The capture's frames in gray until it ends; the caller releases it."""
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return
+        yield to_gray(frame)
 
 
 def resize_scale(gray: np.ndarray, size: int) -> np.ndarray:
