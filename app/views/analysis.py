@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app.components.player import PlayerView, finite_list, player
 from app.models import ModelEntry
@@ -115,9 +117,20 @@ def _source(choice: VideoChoice) -> Source:
     return Source.sample(next(p for p in sample_paths() if p.name == choice.sample))
 
 
-def _progress_callbacks(name: str) -> tuple[Callable[[int, int], None], Callable[[], None], Callable[[], None]]:
-    """(per-frame progress, 'preparing the player' notice, clear): a progress bar with frames done and an ETA.
-    clear.slot is the bar's placeholder (a queue notice shows there while the analysis waits for a slot)."""
+@dataclass(frozen=True)
+class ProgressBar:
+    """An analysis' progress bar: per-frame progress with an ETA, the 'preparing the player' notice, and its
+    placeholder (slot), where a queue notice shows while the analysis waits for a heavy slot."""
+
+    progress: Callable[[int, int], None]
+    prepare: Callable[[], None]
+    slot: DeltaGenerator
+
+    def clear(self) -> None:
+        self.slot.empty()
+
+
+def _progress_bar(name: str) -> ProgressBar:
     slot = st.empty()
     bar = slot.progress(0.0, text=f"Analyzing {name}…")
     started = time.perf_counter()
@@ -135,11 +148,7 @@ def _progress_callbacks(name: str) -> tuple[Callable[[int, int], None], Callable
     def prepare() -> None:
         bar.progress(1.0, text="Preparing the player…")
 
-    def clear() -> None:
-        slot.empty()
-
-    clear.slot = slot
-    return progress, prepare, clear
+    return ProgressBar(progress, prepare, slot)
 
 
 def _selection_controls(source: Source, over: OverLimit) -> FrameSelection:
@@ -170,11 +179,11 @@ def open_with_progress(source: Source, model: LoadedModel) -> Clip:
         if over is not None:
             st.warning(f"{over}. Choose the part to analyze in the sidebar.", icon=":material/timer:")
             selection = _selection_controls(source, over)
-        progress, prepare, clear = _progress_callbacks(source.name)
+        bar = _progress_bar(source.name)
         try:
-            clip = _open_queued(source, model, (progress, prepare, clear), selection, pin=True)
+            clip = _open_queued(source, model, bar, selection, pin=True)
         except OverLimit as err:
-            clear()
+            bar.clear()
             if over is None:  # first time: remember it for this clip and offer the controls
                 over = err
                 st.session_state.setdefault("over_limit", {})[source.digest] = err
@@ -182,10 +191,10 @@ def open_with_progress(source: Source, model: LoadedModel) -> Clip:
             st.error(f"**This video cannot be analyzed.** {err}", icon=":material/error:")
             st.stop()
         except BadInput as err:
-            clear()
+            bar.clear()
             st.error(f"**This video cannot be analyzed.** {err}", icon=":material/error:")
             st.stop()
-        clear()
+        bar.clear()
         clip_store().pin(session_id(), clip.key)  # kept, with its player media, while this session shows it
         for warning in clip.analysis.warnings:
             st.warning(warning, icon=":material/warning:")
@@ -195,24 +204,23 @@ def open_with_progress(source: Source, model: LoadedModel) -> Clip:
 def _open_queued(
     source: Source,
     model: LoadedModel,
-    callbacks: tuple[Callable[[int, int], None], Callable[[], None], Callable[[], None]],
+    bar: ProgressBar,
     selection: FrameSelection | None,
     pin: bool = False,
 ) -> Clip:
     """open_clip, in one of the server's heavy slots (app.work_queue) unless the clip is already stored.
 
-    callbacks: _progress_callbacks' (progress, prepare, clear); the bar is cleared when it does not finish (an
-    error, a left queue). pin: the clip is this session's shown one, pinned as soon as it is found."""
-    progress, prepare, clear = callbacks
+    bar: cleared when the analysis does not finish (an error, a left queue). pin: the clip is this session's
+    shown one, pinned as soon as it is found."""
     store = clip_store()
     recipe = (source.digest, source.name, model_fingerprint(model), selection or FrameSelection(), app_limits())
     if store.known(recipe, session_id() if pin else None) is not None:
-        return open_clip(source, model, progress, prepare, selection=selection)
+        return open_clip(source, model, bar.progress, bar.prepare, selection=selection)
     try:
-        with heavy_slot(f"analysis of {source.name}", place=getattr(clear, "slot", None)):
-            clip = open_clip(source, model, progress, prepare, selection=selection)
+        with heavy_slot(f"analysis of {source.name}", place=bar.slot):
+            clip = open_clip(source, model, bar.progress, bar.prepare, selection=selection)
     except BaseException:
-        clear()
+        bar.clear()
         raise
     store.remember(recipe, clip.key)
     return clip
@@ -223,14 +231,14 @@ def _compared(source: Source, clip: Clip, entry: ModelEntry | None) -> tuple[str
     if entry is None:
         return None
     other = load_or_stop(str(entry.stem))
-    progress, prepare, clear = _progress_callbacks(f"{source.name} with {other.name}")
+    bar = _progress_bar(f"{source.name} with {other.name}")
     try:
-        compared = _open_queued(source, other, (progress, prepare, clear), clip.selection)
+        compared = _open_queued(source, other, bar, clip.selection)
     except BadInput as err:
         st.warning(f"Comparison with {other.name} skipped: {err}", icon=":material/warning:")
         return None
     finally:
-        clear()
+        bar.clear()
     return other.name, compared.analysis
 
 
