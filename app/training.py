@@ -21,7 +21,6 @@ at start-up.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import fcntl
 import json
 import logging
@@ -32,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -54,6 +52,7 @@ from app.models import (
 from app.state import app_limits, safe_upload_name
 from app.work_queue import LeftQueue, Wait, WorkQueue, work_queue
 from vad_core import BadInput
+from vad_core.lifeline import PARENT_PID_VARIABLE
 from vad_core.train import CLIP_LIMIT_VARIABLES, TrainProgress
 from vad_core.video import image_files, list_clips
 
@@ -62,28 +61,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_CLIPS = 50
 MAX_UPLOAD_BYTES = 2 << 30  # uploaded clips of one run, staged on disk while it trains
 MAX_MINUTES = 600.0  # also caps a run given in epochs: one user must not hold the server for days
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """Linux: a preexec_fn that has the kernel SIGKILL the child when its parent dies, however it dies.
-
-    prctl is looked up here, in the parent, so the forked child runs no import and no dlopen before exec.
-    The signal follows the thread that forked the child: _run's thread, which outlives the child it waits for."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def die_with_parent() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return die_with_parent
 
 
 @dataclass(frozen=True)
@@ -301,7 +278,8 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
     out = models_folder() / job.request.name
     try:
         with tempfile.TemporaryFile(mode="w+") as errors:
-            env = os.environ | {"PYTHONPATH": str(ROOT)} | job.env
+            # The child dies with the server (vad_core.lifeline): with this thread, which outlives it.
+            env = os.environ | {"PYTHONPATH": str(ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
             # A slot of the server's heavy-work cap (app.work_queue): a cancel while waiting leaves the queue.
             with queue.slot(
                 f"training of {job.request.name}",
@@ -310,6 +288,7 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
                 owner=job.request.owner,
             ):
                 job.on_queue(None)
+                # A process group of its own: a kill reaches all of it, and Ctrl-C in the server's terminal does not.
                 child = subprocess.Popen(
                     job.command,
                     cwd=ROOT,
@@ -317,8 +296,7 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
                     stdout=subprocess.PIPE,
                     stderr=errors,
                     text=True,
-                    start_new_session=True,  # a group of its own: a kill reaches all of it, and Ctrl-C in the
-                    preexec_fn=_parent_death_signal(),  # server's terminal does not; it dies with the server
+                    start_new_session=True,
                     pass_fds=(lock.fileno(),),
                 )
                 job.process = child

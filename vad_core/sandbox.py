@@ -15,8 +15,6 @@ little-endian uint32) and height x width bytes; exit 0 at the end, 2 with one li
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
 import resource
@@ -34,12 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from vad_core.errors import BadInput
+from vad_core.lifeline import die_with_parent
 from vad_core.video import IN_PROCESS, OpenedVideo, VideoInfo
 
 FRAME_HEADER = struct.Struct("<II")
 BAD_INPUT_EXIT = 2
 OUT_OF_MEMORY_EXIT = 3
-PR_SET_PDEATHSIG = 1
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)  # the child imports vad_core from wherever we run
 
 
@@ -67,14 +65,6 @@ def _cap(pid: int, memory_bytes: int) -> None:
     server); the child has only imported modules by then."""
     resource.prlimit(pid, resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
-
-
-def _die_with_parent(parent: int) -> None:
-    """In the child: SIGKILL when the server dies, even by SIGKILL (Linux); exit if it is already gone."""
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: the parent's deadlines still bound the child
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        sys.exit(1)
 
 
 class _Pipe:
@@ -207,7 +197,7 @@ def _serve(path: Path, threads: int) -> None:
 def child_main(parent: int, serve: Callable[[], None]) -> int:
     """A decoder child's whole run: die with the parent, serve, and map the outcome to the exit status the
     parent reads (a bad input's one line on stderr; out of memory; a parent that stopped reading)."""
-    _die_with_parent(parent)
+    die_with_parent(parent)
     try:
         serve()
     except BadInput as err:
