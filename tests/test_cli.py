@@ -160,6 +160,11 @@ def test_analyze_json_summary_and_files(runs, bad_root, sample_labels):
     for seg in summary["segments"]:
         assert seg["frames"] >= 3 and (table["score"][seg["start"] : seg["end"] + 1] > 1.0).any()
     assert (root / "ok" / "error_maps.npz").is_file()
+    timing = summary["timing"]  # where the whole command's time went, from the start of its process
+    assert 0 < timing["first_frame_s"] <= timing["model_ready_s"] + timing["analysis_s"] <= timing["total_s"]
+    assert timing["analysis_s"] == summary["seconds"] and timing["writing_s"] > 0
+    assert set(timing["cpu_s"]) == {"decode", "model", "scoring", "stitching"}
+    assert all(seconds > 0 for seconds in timing["cpu_s"].values())
 
 
 def test_evaluate_json(runs, sample_labels):

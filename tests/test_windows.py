@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from vad_core.cpu import decode_threads
 from vad_core.errors import BadInput
-from vad_core.inference import decode_threads, map_blocks, pick_device
+from vad_core.inference import map_blocks, pick_device
 from vad_core.model import ModelConfig, SpatioTemporalAE
 from vad_core.preprocess import Normalizer
 from vad_core.windows import gather_window, inference_starts, training_windows
@@ -148,7 +149,7 @@ def test_pick_device():
 
 def test_decode_threads_one_where_the_workers_fill_the_cores(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert decode_threads(torch.device("cpu")) == 1  # the CPU workers share out every core
-    assert decode_threads(torch.device("cuda")) is None  # 2 workers, 14 cores left: FFmpeg's own threads
+    assert decode_threads("cpu") == 1  # the CPU workers share out every core
+    assert decode_threads("cuda") is None  # 2 workers, 14 cores left: FFmpeg's own threads
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert decode_threads(torch.device("cuda")) == 1
+    assert decode_threads("cuda") == 1

@@ -22,6 +22,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -211,6 +212,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live-only", action="store_true", help="measure the live figure alone")
     p.add_argument("--live-rates", default="10,15,20,25,30,40,50", help="camera frame rates for the live figure")
     p.add_argument("--live-seconds", type=POSITIVE, default=8.0, help="seconds played at each live rate (8)")
+    p.add_argument("--whole", action="store_true", help="add the whole-process figure (`analyze --out` as run)")
+    p.add_argument("--whole-only", action="store_true", help="measure the whole-process figure alone")
+    p.add_argument("--whole-loops", type=COUNT, default=3, help="times Ped2's test clips are looped (3: 6,030 frames)")
+    p.add_argument("--whole-rounds", type=COUNT, default=3, help="rounds of the whole-process figure (3)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
     p = sub.add_parser("inject", help="inject a synthetic anomaly into a normal clip; optionally score it")
@@ -295,21 +300,33 @@ def _command_line() -> str:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from vad_core.analysis import SegmentRule, analyze
-    from vad_core.checkpoint import load_checkpoint
-    from vad_core.limits import AnalysisLimits, FrameSelection
+    from vad_core.cpu import decode_threads, likely_device_type
+    from vad_core.prefetch import Prefetch
+    from vad_core.stages import StageClock, process_start
+    from vad_core.video import IN_PROCESS
 
+    started = process_start()
     _writable_folder(args.out, "--out")
-    selection = FrameSelection(args.start, args.end, args.every)
-    limits = AnalysisLimits(max_frames=args.max_frames, max_seconds=args.max_seconds)
-    model = load_checkpoint(args.checkpoint, device=args.device)
-    with _progress(args, unit="frame", desc="analyzing") as bar:
+    clock = StageClock()
+    threads = decode_threads(likely_device_type(args.device))
+    with Prefetch(IN_PROCESS, args.video, threads, clock) as video:  # decodes while torch and the model load
+        from vad_core.analysis import SegmentRule, analyze
+        from vad_core.checkpoint import load_checkpoint
+        from vad_core.limits import AnalysisLimits, FrameSelection
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total or None
-            bar.update(done - bar.n)
+        selection = FrameSelection(args.start, args.end, args.every)
+        limits = AnalysisLimits(max_frames=args.max_frames, max_seconds=args.max_seconds)
+        model = load_checkpoint(args.checkpoint, device=args.device)
+        model_ready = time.time()
+        with _progress(args, unit="frame", desc="analyzing") as bar:
 
-        result = analyze(args.video, model, progress=progress, selection=selection, limits=limits)
+            def progress(done: int, total: int) -> None:
+                bar.total = total or None
+                bar.update(done - bar.n)
+
+            result = analyze(
+                args.video, model, progress=progress, selection=selection, limits=limits, decoder=video, clock=clock
+            )
     for warning in result.warnings:  # after the bar is cleared: the analysis went on with what decoded
         print(f"warning: {warning}", file=sys.stderr)
     scene = result.scene_check()
@@ -320,8 +337,17 @@ def _analyze(args: argparse.Namespace) -> int:
         seconds = f"{fault.start / result.fps:.1f}-{(fault.end + 1) / result.fps:.1f} s"
         print(f"camera: {fault.kind} at frames {fault.start}-{fault.end} ({seconds})", file=sys.stderr)
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
+    writing = time.time()
     out = result.save(args.out, rule)
     segments = result.segments_document(rule)["segments"]  # with their kind, as segments.json has them
+    timing = {  # seconds from the start of this process, and the CPU seconds of each stage (vad_core.stages)
+        "first_frame_s": (video.first_frame_at or model_ready) - started,
+        "model_ready_s": model_ready - started,
+        "analysis_s": result.seconds,
+        "writing_s": time.time() - writing,
+        "total_s": time.time() - started,
+        "cpu_s": result.stage_seconds,
+    }
     summary = {
         "frames": result.frame_count,
         "video_fps": result.fps,
@@ -331,6 +357,7 @@ def _analyze(args: argparse.Namespace) -> int:
         "scene": scene.to_dict() if scene is not None else None,
         "health": [fault.to_dict(result.fps) for fault in health],
         "out": str(out),
+        "timing": timing,
     }
     if args.json:
         print(json.dumps(summary))

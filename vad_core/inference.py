@@ -11,7 +11,6 @@ machine stalls far more than it gains. Decoding (in the caller's thread) overlap
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,9 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vad_core.cpu import cpu_budget, default_workers
 from vad_core.errors import BadInput
 from vad_core.model import SpatioTemporalAE
 from vad_core.preprocess import Normalizer
+from vad_core.stages import StageClock
 
 R = TypeVar("R")
 
@@ -41,34 +42,8 @@ def pick_device(requested: str | None = None) -> torch.device:
         raise BadInput(f"unknown device {requested!r}") from err
 
 
-def cpu_budget() -> int:
-    """The cores this process may use: VAD_CPU_THREADS when set to a positive number (a batch worker that
-    shares the machine with others sets it to its own share), else every core."""
-    value = os.environ.get("VAD_CPU_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
-
-
 def model_device(model: SpatioTemporalAE) -> torch.device:
     return next(model.parameters()).device
-
-
-def default_workers(device: torch.device) -> int:
-    """CPU: one worker per core (at most 8). CUDA: two, so one worker's host work (normalizing,
-    copies, scoring) overlaps the other's GPU work; on the H200 host eight ran 2.5x slower than two,
-    contending for the GIL."""
-    if device.type == "cuda":
-        return 2
-    return max(1, min(cpu_budget(), 8))
-
-
-def decode_threads(device: torch.device, workers: int | None = None) -> int | None:
-    """FFmpeg threads for the clip being analyzed: one where the model workers keep every core busy (a
-    CPU: frame threads' hand-offs cost 1.9 vs 1.6 ms of CPU a 360x240 H.264 frame), FFmpeg's own choice
-    where cores are left over (CUDA: the GPU does the model, and one decoding thread bounded the
-    analysis on the H200's 16-core host)."""
-    workers = workers or default_workers(device)
-    spare = cpu_budget() - workers
-    return None if device.type == "cuda" and spare > 1 else 1
 
 
 def default_batch_windows(device: torch.device) -> int:
@@ -166,26 +141,34 @@ def map_blocks(
     mixed_precision: bool | None = None,
     threads: int | None = None,
     latent_grid: int = 0,
+    clock: StageClock | None = None,
 ) -> Iterator[R]:
     """fn(x, r) for consecutive blocks of frames, in order: x the normalized inputs (n, H, W), r their
     reconstructions. Model and fn run in worker threads; at most workers + 1 blocks are in flight, and a
     finished block is passed on as soon as the next frame arrives.
     threads: intra-op threads per worker (default: the cores shared out, one each on a 2-core CPU).
-    latent_grid > 0: fn(x, r, z) with z the frames' pooled bottleneck states (n, D), see run_windows_latent."""
+    latent_grid > 0: fn(x, r, z) with z the frames' pooled bottleneck states (n, D), see run_windows_latent.
+    clock: counts the workers' CPU time to "model" (normalizing included) and "scoring" (fn)."""
     device = model_device(model)
     t = model.cfg.time_steps
     batch_windows = batch_windows or default_batch_windows(device)
-    workers = workers or default_workers(device)
+    workers = workers or default_workers(device.type)
+
+    clock = clock or StageClock()
 
     def task(block: np.ndarray, emit_from: int) -> R:
-        x = normalizer.apply(block)
-        windows = x.reshape(-1, t, *x.shape[1:])  # (n, H, W) -> (n / T, T, H, W)
-        if not latent_grid:
-            r = run_windows(model, windows, mixed_precision).reshape(x.shape)
+        with clock.measure("model"):
+            x = normalizer.apply(block)
+            windows = x.reshape(-1, t, *x.shape[1:])  # (n, H, W) -> (n / T, T, H, W)
+            if latent_grid:
+                r, z = run_windows_latent(model, windows, latent_grid, mixed_precision)
+                r, z = r.reshape(x.shape), z.reshape(len(x), -1)  # (n / T, T, D) -> (n, D)
+            else:
+                r = run_windows(model, windows, mixed_precision).reshape(x.shape)
+        with clock.measure("scoring"):
+            if latent_grid:
+                return fn(x[emit_from:], r[emit_from:], z[emit_from:])
             return fn(x[emit_from:], r[emit_from:])
-        r, z = run_windows_latent(model, windows, latent_grid, mixed_precision)
-        r, z = r.reshape(x.shape), z.reshape(len(x), -1)  # (n / T, T, D) -> (n, D)
-        return fn(x[emit_from:], r[emit_from:], z[emit_from:])
 
     threads = threads or max(1, cpu_budget() // workers)  # no oversubscription
     previous = torch.get_num_threads()

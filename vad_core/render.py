@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vad_core.analysis import Analysis, SegmentRule
+from vad_core.analysis import HEAT_RANGE, Analysis, SegmentRule
 from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore
 from vad_core.health import HEALTH_LABELS, HEALTH_RGB, HealthSegment
 from vad_core.regions import Box, frame_regions
@@ -31,7 +31,6 @@ COLORMAPS = {
     "viridis": cv2.COLORMAP_VIRIDIS,
     "jet": cv2.COLORMAP_JET,
 }
-HEAT_RANGE = 4.0  # the colour scale spans 0 .. HEAT_RANGE x pixel_tau, as error_maps.npz does
 PREVIEW_BOX = (360, 360)  # (width, height): what the player and the export show at most
 BOX_RGB = (255, 64, 64)
 ANOMALY_RGB = (255, 75, 75)
