@@ -327,13 +327,20 @@ def open_clip(
     return clip
 
 
-def store_analysis(name: str, analysis: Analysis, frames: np.ndarray) -> Clip:
-    """An analysis made elsewhere (a live run's recorded part) as a stored clip with its player media; nothing is
-    rerun. frames: its preview frames, one per analyzed frame. The key is fresh: each recording is its own clip."""
-    digest = hashlib.sha256(os.urandom(32)).hexdigest()
-    key = digest[:32]
+def store_analysis(
+    name: str, analysis: Analysis, frames: np.ndarray | None, digest: str | None = None, key: str | None = None
+) -> Clip:
+    """An analysis made elsewhere (a batch result, a live run's recorded part) as a stored clip with its player
+    media; nothing is rerun. frames: the player's, one per analyzed frame; None or another count: the model's own
+    inputs (small, but the scores and maps are all there). digest: the video's content hash, and key: the store's
+    key; by default fresh ones, so that each recording is its own clip."""
+    if frames is None or len(frames) != analysis.frame_count:
+        frames = np.asarray(analysis.inputs)
+    digest = digest or hashlib.sha256(os.urandom(32)).hexdigest()
+    key = key or digest[:32]
     media = publish_media(key, analysis, frames)
-    clip = Clip(key, name, digest, analysis, frames, media, FrameSelection())
+    selection = FrameSelection(analysis.first_frame, None, analysis.frame_step)
+    clip = Clip(key, name, digest, analysis, frames, media, selection)
     clip_store().put(clip)
     return clip
 

@@ -24,7 +24,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.components.player import publish_media
 from app.data_root import ROOT_VARIABLE, allowed_folder, data_root
 from app.state import (
     VIDEO_TYPES,
@@ -37,12 +36,12 @@ from app.state import (
     model_fingerprint,
     safe_upload_name,
     sample_labels_for,
+    store_analysis,
     upload_root,
 )
 from vad_core import BadInput, LoadedModel
 from vad_core.batch.outputs import VideoRecord, load_records, load_summary
 from vad_core.batch.stored import read_analysis
-from vad_core.limits import FrameSelection
 from vad_core.render import PreviewFrames
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,15 +108,14 @@ def _is_own(folder: Path) -> bool:
     return own is not None and folder.resolve().is_relative_to(Path(own).resolve())
 
 
-def _preview(path: Path, frames: int) -> np.ndarray | None:
-    """The player's frames, decoded in the sandboxed child; None when they do not match the stored analysis."""
+def _preview(path: Path) -> np.ndarray | None:
+    """The player's frames, decoded in the sandboxed child; None when the video cannot be decoded."""
     preview = PreviewFrames()
     try:
         with app_decoder().open(path) as video:
             for gray in video.frames:
                 preview(gray)
-        shown = preview.finish()
-        return np.array(shown) if len(shown) == frames else None
+        return np.array(preview.finish())
     except BadInput:
         return None
     finally:
@@ -133,13 +131,8 @@ def stored_clip(folder: Path, record: VideoRecord, model: LoadedModel) -> tuple[
         clip = store.get(key)
         if clip is None:
             video = _allowed_video(Path(record.path), folder)
-            frames = _preview(video, analysis.frame_count) if video is not None else None
-            if frames is None:  # the model's own frames: small, but the scores and maps are all there
-                frames = np.asarray(analysis.inputs)
-            media = publish_media(key, analysis, frames)
-            selection = FrameSelection(analysis.first_frame, None, analysis.frame_step)
-            clip = Clip(key, Path(record.video).name, record.content_hash, analysis, frames, media, selection)
-            store.put(clip)
+            frames = _preview(video) if video is not None else None
+            clip = store_analysis(Path(record.video).name, analysis, frames, record.content_hash, key)
     note = "" if clip.frames.shape[1:] != analysis.inputs.shape[1:] else "the model-size frames (video not readable)"
     return clip, note
 

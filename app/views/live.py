@@ -263,12 +263,9 @@ def _finish(live: LiveSession) -> None:
         measured = live.camera.measured_fps() if live.camera is not None else None
         if measured:
             analysis.fps = measured
-        frames = live.run.frames
-        if frames is None or len(frames) != analysis.frame_count:
-            frames = np.asarray(analysis.inputs)  # the model's own frames: small, but scores and maps are all there
         name = f"live-{live.kind}-{datetime.now():%Y%m%d-%H%M%S}"
         try:
-            clip = store_analysis(name, analysis, frames)
+            clip = store_analysis(name, analysis, live.run.frames)
         except BadInput as err:
             st.error(f"**The recorded part cannot be shown.** {err}", icon=":material/error:")
             return
