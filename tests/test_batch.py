@@ -68,7 +68,8 @@ def test_content_hash_follows_bytes_not_names(tmp_path):
 
 @pytest.fixture
 def in_process_worker_settings(monkeypatch):
-    """A replica takes its process's CPU share (VAD_CPU_THREADS, torch threads); here that process is the tests'."""
+    """A replica's process has its CPU share (VAD_CPU_THREADS, from Ray; torch threads, set by the replica); here
+    that process is the tests'."""
     import torch
 
     monkeypatch.setenv("VAD_CPU_THREADS", "1")  # restored (unset) afterwards

@@ -147,9 +147,14 @@ def start_workers(
 
     gpu_share = cluster.gpus / count if device.startswith("cuda") else 0
     threads = 1 if not device.startswith("cuda") else max(1, cluster.cpus // count)
-    # progress questions run in a group of their own, beside the one video at a time of the default group
+    # progress questions run in a group of their own, beside the one video at a time of the default group; a
+    # replica's process starts with its CPU share, by which vad_core sizes the model's threads
     actor = ray.remote(concurrency_groups={"progress": 1})(ScoringWorker).options(
-        num_cpus=1, num_gpus=min(gpu_share, 1), max_restarts=-1, max_task_retries=retries
+        num_cpus=1,
+        num_gpus=min(gpu_share, 1),
+        max_restarts=-1,
+        max_task_retries=retries,
+        runtime_env={"env_vars": {"VAD_CPU_THREADS": str(threads)}},
     )
     # In a list, the reference reaches the replica unresolved: each one fetches the model itself, and every
     # score call carries it, so that a restarted replica (which starts empty) loads it again.

@@ -44,9 +44,10 @@ class ScoringWorker:
     """One model replica: the checkpoint loaded once, one torch thread on a CPU (threads), one video at a time."""
 
     def __init__(self, device: str | None = None, threads: int = 1, pin: bool = False) -> None:
-        """pin: take one core of this machine for the whole process (see claim_core), so that a replica counted
-        as one CPU uses one; its decoding thread then shares that core with the model's."""
-        os.environ["VAD_CPU_THREADS"] = str(threads)  # vad_core.inference sizes its model threads by this share
+        """threads: torch's threads in this replica's process, which Ray starts with the same share in
+        VAD_CPU_THREADS (vad_core.batch.run), the model threads' budget. pin: take one core of this machine for
+        the whole process (see claim_core), so that a replica counted as one CPU uses one; its decoding thread
+        then shares that core with the model's."""
         import torch
 
         torch.set_num_threads(threads)
