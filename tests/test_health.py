@@ -86,3 +86,14 @@ def test_analysis_of_a_covered_clip_marks_its_anomalies_as_meaningless(samples, 
     for segment in doc["segments"]:
         overlaps = segment["start"] <= 99 and segment["end"] >= 50
         assert ("camera_fault" in segment) == overlaps
+
+
+def test_figures_computed_block_by_block_equal_the_whole_clips(samples, tiny_model):
+    """The analysis workers compute the figures per block; the seams (and a last partial window) change nothing."""
+    from vad_core.limits import FrameSelection
+
+    result = analyze(samples / "test" / "Test004.mp4", tiny_model, selection=FrameSelection(0, 175))
+    whole = health_figures(result.inputs, tiny_model.normalizer.mean_frame)
+    assert len(result.health["change"]) == 175
+    for key, values in whole.items():
+        np.testing.assert_array_equal(result.health[key], values)

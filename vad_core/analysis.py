@@ -25,7 +25,14 @@ from vad_core.checkpoint import LoadedModel
 from vad_core.cpu import decode_threads
 from vad_core.errors import BadInput
 from vad_core.framestore import DEFAULT_BUDGET_BYTES, FrameStore, iter_chunks
-from vad_core.health import HealthSegment, health_figures, health_scores, health_segments
+from vad_core.health import (
+    HEALTH_FIGURES,
+    HealthSegment,
+    block_figures,
+    health_scores,
+    health_segments,
+    set_first_change,
+)
 from vad_core.inference import map_blocks, model_device, window_positions
 from vad_core.latent import LATENT_GRID, LatentProjection, LatentTrajectory, trajectory
 from vad_core.limits import (
@@ -327,6 +334,7 @@ class ScoredBlock:
     first: tuple[np.ndarray, np.ndarray]  # normalized (x, r) of the first and last frames
     last: tuple[np.ndarray, np.ndarray]
     latent: np.ndarray  # float16 (n, D): pooled bottleneck states
+    health: dict[str, np.ndarray]  # camera-health figures (vad_core.health); change[0] waits for the previous block
     start: int = 0
 
 
@@ -361,6 +369,7 @@ def _score_block(
 ) -> ScoredBlock:
     """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring, in torch for speed."""
     tx, tr = torch.from_numpy(x), torch.from_numpy(r)
+    inputs = _to_u8(tx, norm)
     appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
     motion = torch.zeros(tx.shape, dtype=torch.float16)
     motion[1:] = torch.square((tx[1:] - tx[:-1]) - (tr[1:] - tr[:-1]))  # motion_error_map
@@ -370,11 +379,12 @@ def _score_block(
     return ScoredBlock(
         maps={"appearance": appearance, "motion": motion},
         errors=errors,
-        inputs=_to_u8(tx, norm),
+        inputs=inputs,
         recons=_to_u8(tr, norm),
         first=(x[0], r[0]),
         last=(x[-1], r[-1]),
         latent=z,
+        health=block_figures(inputs, norm.mean_frame),
     )
 
 
@@ -411,7 +421,9 @@ def analyze_frames(
     scoring = model.scoring
     place_scales = model.scene.place_scale if model.scene else {}
     errors: dict[str, list[np.ndarray]] = {key: [] for key in error_keys(bool(place_scales))}
+    health: dict[str, list[np.ndarray]] = {key: [] for key in HEALTH_FIGURES}
     prev: tuple[np.ndarray, np.ndarray] | None = None
+    prev_input: np.ndarray | None = None
     done = 0
     # This thread decodes and stitches blocks; its few torch ops would fork an OpenMP team whose idle thread
     # spins, after each, on a core the model workers need. One thread here (restored after).
@@ -439,6 +451,10 @@ def analyze_frames(
                 for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
                     block.errors[key][0] = value[0]
                 prev = block.last
+                set_first_change(block.health, prev_input, block.inputs[0])
+                prev_input = block.inputs[-1]
+                for key, value in block.health.items():
+                    health[key].append(value)
                 for kind in ERROR_KINDS:
                     stores[kind].append(block.maps[kind])
                 stores["inputs"].append(block.inputs)
@@ -460,9 +476,8 @@ def analyze_frames(
             store.close()
     if progress:
         progress(done, done)
-    with clock.measure("scoring"):  # the whole clip's figures for the scene check and camera health
+    with clock.measure("scoring"):  # the whole clip's background for the scene check
         background = background_distance(arrays["inputs"], norm.mean_frame, norm.std)
-        health = health_figures(arrays["inputs"], norm.mean_frame)
     return Analysis(
         name=name,
         fps=fps,
@@ -482,7 +497,7 @@ def analyze_frames(
         latent_projection=model.projection,
         scene_reference=model.scene,
         background=background,
-        health=health,
+        health={key: np.concatenate(values) if values else np.empty(0) for key, values in health.items()},
     )
 
 

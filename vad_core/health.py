@@ -26,6 +26,7 @@ from vad_core.framestore import iter_chunks
 from vad_core.scoring import find_segments
 
 HEALTH_KINDS = ("frozen", "covered", "moved")
+HEALTH_FIGURES = ("change", "structure", "shift")  # per frame; the kinds are judged from these
 HEALTH_RGB = {"frozen": (80, 170, 255), "covered": (170, 170, 170), "moved": (200, 120, 255)}  # plots, exports
 HEALTH_LABELS = {"frozen": "camera frozen", "covered": "lens covered", "moved": "camera moved"}
 LOW_QUANTILE, HIGH_QUANTILE = 0.001, 0.999
@@ -47,7 +48,7 @@ class HealthReference:
     @classmethod
     def fit(cls, figures: list[dict[str, np.ndarray]]) -> HealthReference:
         """From the health_figures of normal clips (one per clip, as each analysis computed them)."""
-        values = {k: np.concatenate([f[k] for f in figures]) for k in ("change", "structure", "shift")}
+        values = {k: np.concatenate([f[k] for f in figures]) for k in HEALTH_FIGURES}
         return cls(
             change=float(np.quantile(values["change"], LOW_QUANTILE)),
             structure=float(np.quantile(values["structure"], LOW_QUANTILE)),
@@ -61,7 +62,7 @@ class HealthReference:
     def from_dict(cls, data: object) -> HealthReference:
         if not isinstance(data, dict):
             raise ValueError("scene_reference.health must be an object")
-        values = {k: data.get(k) for k in ("change", "structure", "shift")}
+        values = {k: data.get(k) for k in HEALTH_FIGURES}
         if not all(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in values.values()):
             raise ValueError("scene_reference.health needs change, structure and shift, numbers >= 0")
         return cls(**{k: float(v) for k, v in values.items()})
@@ -89,23 +90,47 @@ def _shift(frame: np.ndarray, reference: np.ndarray, window: np.ndarray) -> floa
     return float(np.hypot(dx, dy))
 
 
-def health_figures(inputs: np.ndarray, mean_frame: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-frame change, structure and shift of uint8 frames (N, S, S) at the model's size."""
+def block_figures(frames: np.ndarray, mean_frame: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame change, structure and shift of consecutive uint8 frames (n, S, S) at the model's size; frame 0's
+    change is NaN (its predecessor is not among them: set_first_change). Blocks of a clip are independent, so the
+    analysis workers compute them as each block is scored."""
     reference = np.asarray(mean_frame, dtype=np.float32)
     window = cv2.createHanningWindow(reference.shape[::-1], cv2.CV_32F)
     change, structure, shift, previous = [], [], [], None
-    for chunk in iter_chunks(inputs):
-        frames = np.asarray(chunk, dtype=np.float32) / 255.0
-        for frame in frames:
-            change.append(np.abs(frame - previous).mean() if previous is not None else np.nan)
+    for chunk in iter_chunks(frames):
+        for frame in np.asarray(chunk, dtype=np.float32) / 255.0:
+            change.append(_change(previous, frame) if previous is not None else np.nan)
             gx, gy = cv2.Sobel(frame, cv2.CV_32F, 1, 0), cv2.Sobel(frame, cv2.CV_32F, 0, 1)
             structure.append(float(np.mean(np.abs(gx) + np.abs(gy))))
             shift.append(_shift(frame, reference, window))
             previous = frame
-    change = np.asarray(change, dtype=np.float64)
-    if len(change) > 1:
-        change[0] = change[1]  # frame 0 has no predecessor
-    return {"change": change, "structure": np.asarray(structure), "shift": np.asarray(shift)}
+    return {
+        "change": np.asarray(change, dtype=np.float64),
+        "structure": np.asarray(structure),
+        "shift": np.asarray(shift),
+    }
+
+
+def _change(previous: np.ndarray, frame: np.ndarray) -> float:
+    """Mean absolute change between two frames scaled to [0, 1] (float32)."""
+    return float(np.abs(frame - previous).mean())
+
+
+def set_first_change(figures: dict[str, np.ndarray], previous: np.ndarray | None, first: np.ndarray) -> None:
+    """Frame 0's change of a block: against the uint8 frame before it; for a clip's first frame (previous None),
+    the change of frame 1 (it has no predecessor)."""
+    change = figures["change"]
+    if previous is not None:
+        change[0] = _change(np.asarray(previous, np.float32) / 255.0, np.asarray(first, np.float32) / 255.0)
+    elif len(change) > 1:
+        change[0] = change[1]
+
+
+def health_figures(inputs: np.ndarray, mean_frame: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame change, structure and shift of a clip's uint8 frames (N, S, S) at the model's size."""
+    figures = block_figures(inputs, mean_frame)
+    set_first_change(figures, None, inputs[0] if len(inputs) else None)
+    return figures
 
 
 def health_scores(figures: dict[str, np.ndarray], reference: HealthReference) -> dict[str, np.ndarray]:
