@@ -47,8 +47,10 @@ def model_device(model: SpatioTemporalAE) -> torch.device:
 
 
 def default_batch_windows(device: torch.device) -> int:
-    """Windows per model call: one per CPU worker (tensors stay cache- and allocator-friendly), 16 on CUDA."""
-    return 16 if device.type == "cuda" else 1
+    """Windows per model call: 4 per CPU worker, 16 on CUDA. On the 2-core CPU, 4 windows a call analyzed the
+    6,030-frame clip 6-10 % faster than 1 (the ConvLSTM's one-frame recurrent products grow from 49 to 196 rows;
+    8 was slower again). A live feed passes 1: a window is scored as soon as it is complete."""
+    return 16 if device.type == "cuda" else 4
 
 
 def autocast_for(device: torch.device, mixed_precision: bool | None = None):
