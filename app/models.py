@@ -34,7 +34,7 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED_ENDINGS = (".resume", ".trainer")  # a model named so would collide with another model's side files
 SESSION_KEY = "vad_session"  # this browser session's private id, from which its public label is derived
 TRAINER_SUFFIX = ".trainer"  # STEM.trainer: {"session": label, "owner_sha256": ...} of the session that trained it
-RESUME_SUFFIX = ".resume.safetensors"  # what vad_core.train saves every minute while it trains
+RESUME_SUFFIX = ".resume.safetensors"  # what vad_core.training.train saves every minute while it trains
 STAGING_PREFIX = ".staging-"  # a run's staging folder: its lock file, its model's name, its uploaded clips
 RUN_LOCK = "run.lock"  # flock-ed by the server (and its training child) while the run lives
 RUN_MODEL = "model"  # the name of the model the run writes
@@ -126,10 +126,10 @@ def check_model_name(name: str) -> None:
         )
     if (models_folder() / f"{name}.json").exists():
         raise BadInput(f"a model named {name!r} exists already in {models_folder()}; choose another name")
-    from vad_core.checkpoint import new_checkpoint_paths  # torch comes with it: imported when a name is checked
+    from vad_core.model.checkpoint import new_checkpoint_paths  # torch comes with it: imported when a name is checked
 
     new_checkpoint_paths(models_folder() / name)  # the library's rule: no reserved suffix, neither file exists
-    from vad_core.checkpoint import new_checkpoint_paths  # torch comes with it: imported when a name is checked
+    from vad_core.model.checkpoint import new_checkpoint_paths  # torch comes with it: imported when a name is checked
 
     new_checkpoint_paths(models_folder() / name)  # the library's rule: no reserved suffix, neither file exists
 

@@ -30,11 +30,11 @@ import streamlit as st
 from app.components.player import media_bytes, media_exists, publish_media, withdraw_media
 from app.work_queue import session_alive
 from vad_core import DEFAULT_CHECKPOINT, Analysis, LoadedModel, analyze, load_checkpoint
-from vad_core.evaluation import load_labels
-from vad_core.limits import AnalysisLimits, FrameSelection
-from vad_core.render import PreviewFrames
-from vad_core.sandbox import SandboxedDecoder, SandboxLimits
-from vad_core.tempdirs import owned_prefix
+from vad_core.io.limits import AnalysisLimits, FrameSelection
+from vad_core.io.sandbox import SandboxedDecoder, SandboxLimits
+from vad_core.io.tempdirs import owned_prefix
+from vad_core.pipeline.render import PreviewFrames
+from vad_core.training.evaluation import load_labels
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "assets" / "samples"
@@ -55,7 +55,7 @@ def app_limits() -> AnalysisLimits:
 
 
 def app_decoder() -> SandboxedDecoder:
-    """Uploads and samples alike are decoded in a child process (vad_core.sandbox): a crash or a hang in
+    """Uploads and samples alike are decoded in a child process (vad_core.io.sandbox): a crash or a hang in
     FFmpeg costs one sentence. Its memory cap and stall deadline: VAD_DECODE_MEMORY_MB, VAD_DECODE_STALL_SECONDS."""
     return SandboxedDecoder(SandboxLimits.from_env())
 
@@ -291,7 +291,7 @@ def open_clip(
 ) -> Clip:
     """The cached clip, or analyze it now (progress per frame, then on_prepare while the player media is built).
 
-    limits default to app_limits(); a clip over them raises vad_core.limits.OverLimit, and a selection
+    limits default to app_limits(); a clip over them raises vad_core.io.limits.OverLimit, and a selection
     (a sub-range, every k-th frame) makes it fit.
     """
     selection = selection or FrameSelection()

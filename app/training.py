@@ -52,9 +52,9 @@ from app.models import (
 from app.state import app_limits, safe_upload_name
 from app.work_queue import LeftQueue, Wait, WorkQueue, work_queue
 from vad_core import BadInput
-from vad_core.lifeline import PARENT_PID_VARIABLE
-from vad_core.train import CLIP_LIMIT_VARIABLES, TrainProgress
-from vad_core.video import image_files, list_clips
+from vad_core.io.lifeline import PARENT_PID_VARIABLE
+from vad_core.io.video import image_files, list_clips
+from vad_core.training.train import CLIP_LIMIT_VARIABLES, TrainProgress
 
 LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,7 +278,7 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
     out = models_folder() / job.request.name
     try:
         with tempfile.TemporaryFile(mode="w+") as errors:
-            # The child dies with the server (vad_core.lifeline): with this thread, which outlives it.
+            # The child dies with the server (vad_core.io.lifeline): with this thread, which outlives it.
             env = os.environ | {"PYTHONPATH": str(ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
             # A slot of the server's heavy-work cap (app.work_queue): a cancel while waiting leaves the queue.
             with queue.slot(

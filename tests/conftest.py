@@ -60,13 +60,13 @@ def ped2() -> Path:
 @dataclass
 class TrainedTiny:
     stem: Path
-    result: object  # vad_core.train.TrainResult
+    result: object  # vad_core.training.train.TrainResult
 
 
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory) -> TrainedTiny:
     """One real training run on the two sample training clips at 35 px: one epoch of stride-3 windows."""
-    from vad_core.train import TrainConfig, train
+    from vad_core.training.train import TrainConfig, train
 
     stem = tmp_path_factory.mktemp("tiny") / "tiny"
     cfg = TrainConfig(data=str(SAMPLES), out=str(stem), input_size=TINY_SIZE, epochs=1, strides=(3,), bf16=False)
@@ -76,7 +76,7 @@ def trained_tiny(tmp_path_factory) -> TrainedTiny:
 
 @pytest.fixture(scope="session")
 def tiny_model(trained_tiny):
-    from vad_core.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_checkpoint
 
     return load_checkpoint(trained_tiny.stem, device="cpu")
 
@@ -100,7 +100,7 @@ def analysis_stem(request) -> Path:
 
 @pytest.fixture(scope="session")
 def analysis_model(analysis_stem):
-    from vad_core.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_checkpoint
 
     return load_checkpoint(analysis_stem, device="cpu")
 

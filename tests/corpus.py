@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vad_core.video import write_h264
+from vad_core.io.video import write_h264
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "assets" / "samples" / "test" / "Test004.mp4"

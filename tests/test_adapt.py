@@ -10,11 +10,11 @@ import pytest
 from safetensors.numpy import load_file
 
 from app.views.adapt import learned_runs, parse_ranges
-from vad_core.analysis import analyze
-from vad_core.checkpoint import load_checkpoint
 from vad_core.errors import BadInput
-from vad_core.explain import explain_frame
-from vad_core.train import default_normal_range
+from vad_core.model.checkpoint import load_checkpoint
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.explain import explain_frame
+from vad_core.training.train import default_normal_range
 
 pytestmark = pytest.mark.slow
 

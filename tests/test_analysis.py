@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vad_core.analysis import SegmentRule, analyze
-from vad_core.scoring import ScoringConfig, calibrated, patch_mean, reduce_map, regularity, smooth
+from vad_core.pipeline.analysis import SegmentRule, analyze
+from vad_core.scoring.scores import ScoringConfig, calibrated, patch_mean, reduce_map, regularity, smooth
 
 COLUMNS = ["frame", "time_s", "error", "regularity", "score", "anomalous"]
 
@@ -124,7 +124,7 @@ def test_save_writes_the_contract_files(test004, tmp_path):
 def test_frame_folder_gives_the_same_scores_as_the_video(tmp_path, samples, tiny_model):
     import cv2
 
-    from vad_core.video import stream_raw_gray
+    from vad_core.io.video import stream_raw_gray
 
     clip = samples / "train" / "Train001.mp4"
     for i, frame in enumerate(stream_raw_gray(clip)):

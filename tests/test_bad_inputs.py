@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from vad_core.analysis import analyze
 from vad_core.cli import main
 from vad_core.errors import BadInput
-from vad_core.limits import AnalysisLimits, FrameSelection, limited, select, suggest_step
+from vad_core.io.limits import AnalysisLimits, FrameSelection, limited, select, suggest_step
+from vad_core.pipeline.analysis import analyze
 
 SAMPLE_FRAMES = 180  # Test004
 
@@ -198,7 +198,7 @@ DEEP = b"[" * 100_000 + b"]" * 100_000  # json.loads runs out of stack on this: 
     ],
 )
 def test_malformed_labels_are_one_clear_bad_input(data, name, frames, message):
-    from vad_core.labels import parse_labels
+    from vad_core.io.labels import parse_labels
 
     with pytest.raises(BadInput, match=message) as err:
         parse_labels(data, name, "clip", frames)
@@ -206,7 +206,7 @@ def test_malformed_labels_are_one_clear_bad_input(data, name, frames, message):
 
 
 def test_good_labels_still_parse_in_every_accepted_form():
-    from vad_core.labels import parse_labels
+    from vad_core.io.labels import parse_labels
 
     assert parse_labels(b"[0, 1.0, 0.0]", "l.json", "c", 3).tolist() == [0, 1, 0]
     assert parse_labels(b'{"labels": [1, 1]}', "l.json", "c", 2).dtype == "int8"
@@ -228,7 +228,7 @@ def test_good_labels_still_parse_in_every_accepted_form():
     ],
 )
 def test_a_datasets_malformed_labels_json_is_bad_input(tmp_path, document, message):
-    from vad_core.evaluation import load_labels
+    from vad_core.training.evaluation import load_labels
 
     (tmp_path / "labels.json").write_bytes(document)
     with pytest.raises(BadInput, match=message) as err:

@@ -81,9 +81,9 @@ def in_process_worker_settings(monkeypatch):
 def test_worker_scores_with_analyze_and_the_stored_analysis_reads_back(
     tmp_path, analysis_model, analysis_stem, in_process_worker_settings
 ):
-    from vad_core.analysis import analyze
     from vad_core.batch.stored import read_analysis
     from vad_core.batch.worker import ScoringWorker, checkpoint_files
+    from vad_core.pipeline.analysis import analyze
 
     clip = SAMPLE_CLIPS / "Test004.mp4"
     worker = ScoringWorker(device="cpu", threads=1)
@@ -179,8 +179,8 @@ def test_ped2_batch_report_is_self_contained(shared_run):
 @pytest.mark.slow
 @pytest.mark.dataset
 def test_ped2_batch_tables_and_scores_equal_analyze(shared_run, ped2, bundled):
-    from vad_core.analysis import analyze
-    from vad_core.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_checkpoint
+    from vad_core.pipeline.analysis import analyze
 
     frames = pd.read_parquet(shared_run.out / "frames.parquet")
     segments = pd.read_parquet(shared_run.out / "segments.parquet")

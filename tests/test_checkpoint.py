@@ -13,10 +13,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from vad_core.checkpoint import MEAN_FRAME_KEY, checkpoint_paths, load_checkpoint, save_checkpoint
 from vad_core.errors import BadInput
-from vad_core.model import ModelConfig, SpatioTemporalAE
-from vad_core.preprocess import Normalizer
+from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.checkpoint import MEAN_FRAME_KEY, checkpoint_paths, load_checkpoint, save_checkpoint
+from vad_core.model.preprocess import Normalizer
 
 TINY = ModelConfig(input_size=35, encoder_channels=(8, 4), lstm_channels=(4, 2, 4), time_steps=4)
 CARD = {
@@ -242,7 +242,7 @@ def test_a_symlink_in_the_way_is_refused_and_its_target_untouched(saved, tmp_pat
 
 
 def test_files_are_created_exclusively_so_a_file_appearing_meanwhile_is_never_replaced(tmp_path):
-    from vad_core.checkpoint import _create
+    from vad_core.model.checkpoint import _create
 
     path = tmp_path / "raced.json"
     path.write_text("the other writer's card")
@@ -272,7 +272,7 @@ def test_a_checkpoint_under_a_file_is_bad_input(saved, tmp_path):
 
 
 def test_rewriting_a_card_is_explicit_and_whole(saved, tmp_path):
-    from vad_core.checkpoint import record_evaluation, rewrite_card
+    from vad_core.model.checkpoint import record_evaluation, rewrite_card
 
     stem = saved[0]
     card = json.loads(stem.with_suffix(".json").read_text())
@@ -408,7 +408,7 @@ def test_a_header_claiming_more_data_than_the_file_holds_is_refused(saved):
     ],
 )
 def test_card_arrays_are_exactly_as_large_as_their_data(doc, match):
-    from vad_core.card_arrays import decode_array, encode_array
+    from vad_core.model.card_arrays import decode_array, encode_array
 
     with pytest.raises(ValueError, match=match):
         decode_array(doc, "x")

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from vad_core.analysis import Analysis, SegmentRule
-from vad_core.curves import CURVES, curve_threshold, curve_values, score_threshold
 from vad_core.errors import BadInput
-from vad_core.labels import label_runs, parse_labels
-from vad_core.regions import find_regions, frame_regions
-from vad_core.render import (
+from vad_core.io.labels import label_runs, parse_labels
+from vad_core.pipeline.analysis import Analysis, SegmentRule
+from vad_core.pipeline.curves import CURVES, curve_threshold, curve_values, score_threshold
+from vad_core.pipeline.regions import find_regions, frame_regions
+from vad_core.pipeline.render import (
     HEAT_RANGE,
     HeatStyle,
     PreviewFrames,
@@ -23,7 +23,7 @@ from vad_core.render import (
     overlay,
     preview_shape,
 )
-from vad_core.scoring import ERROR_KINDS, REDUCTIONS, ScoringConfig, find_segments
+from vad_core.scoring.scores import ERROR_KINDS, REDUCTIONS, ScoringConfig, find_segments
 
 SIZE = 48
 

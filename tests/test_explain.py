@@ -1,4 +1,4 @@
-"""vad_core.explain: a frame's intermediate values, recomputed from its error map, equal the Analysis curves."""
+"""vad_core.pipeline.explain: a frame's intermediate values, recomputed from its error map, equal the curves."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from vad_core import analyze
-from vad_core.explain import explain_frame, gaussian_weights, heat_rgb
-from vad_core.render import HEAT_RANGE
-from vad_core.scoring import smooth
+from vad_core.pipeline.explain import explain_frame, gaussian_weights, heat_rgb
+from vad_core.pipeline.render import HEAT_RANGE
+from vad_core.scoring.scores import smooth
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from vad_core.analysis import analyze
-from vad_core.checkpoint import load_checkpoint
-from vad_core.health import HealthReference, health_figures, health_scores, health_segments
-from vad_core.injection import InjectionConfig, inject, read_gray_clip
-from vad_core.video import resize_scale
+from vad_core.io.video import resize_scale
+from vad_core.model.checkpoint import load_checkpoint
+from vad_core.pipeline.analysis import analyze
+from vad_core.scoring.health import HealthReference, health_figures, health_scores, health_segments
+from vad_core.training.injection import InjectionConfig, inject, read_gray_clip
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_analysis_of_a_covered_clip_marks_its_anomalies_as_meaningless(samples, 
 
 def test_figures_computed_block_by_block_equal_the_whole_clips(samples, tiny_model):
     """The analysis workers compute the figures per block; the seams (and a last partial window) change nothing."""
-    from vad_core.limits import FrameSelection
+    from vad_core.io.limits import FrameSelection
 
     result = analyze(samples / "test" / "Test004.mp4", tiny_model, selection=FrameSelection(0, 175))
     whole = health_figures(result.inputs, tiny_model.normalizer.mean_frame)

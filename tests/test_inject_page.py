@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.test_app import APP, TIMEOUT, metric, player_args
 from vad_core import analyze
-from vad_core.injection import InjectionConfig, inject_file
-from vad_core.metrics import auc
+from vad_core.scoring.metrics import auc
+from vad_core.training.injection import InjectionConfig, inject_file
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vad_core.errors import BadInput
-from vad_core.injection import KINDS, InjectionConfig, inject, inject_file, labels_path, speedup_indices
+from vad_core.training.injection import KINDS, InjectionConfig, inject, inject_file, labels_path, speedup_indices
 
 
 def _clip(n: int = 40, height: int = 48, width: int = 64, seed: int = 1) -> np.ndarray:
@@ -145,8 +145,8 @@ def test_bad_frames_or_range_are_refused():
 def test_inject_file_writes_a_playable_clip_and_labels(samples, tmp_path):
     out = tmp_path / "injected.mp4"
     labels = inject_file(samples / "train" / "Train001.mp4", out, InjectionConfig("reverse", 30, 50))
-    from vad_core.injection import read_gray_clip
-    from vad_core.labels import parse_labels
+    from vad_core.io.labels import parse_labels
+    from vad_core.training.injection import read_gray_clip
 
     frames = read_gray_clip(out)
     assert frames.shape == (120, 240, 360)

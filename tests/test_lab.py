@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.test_app import APP, TIMEOUT, metric
 from vad_core import analyze
-from vad_core.explain import explain_frame
+from vad_core.pipeline.explain import explain_frame
 
 
 @pytest.fixture(scope="module")

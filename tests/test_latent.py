@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from vad_core.analysis import analyze, analyze_frames
-from vad_core.calibration import recalibrate
-from vad_core.checkpoint import Calibration, LoadedModel, load_checkpoint
 from vad_core.errors import BadInput
-from vad_core.inference import window_positions
-from vad_core.latent import LATENT_GRID, LatentProjection, trajectory
-from vad_core.model import ModelConfig, SpatioTemporalAE
-from vad_core.preprocess import Normalizer
-from vad_core.scoring import ScoringConfig
-from vad_core.video import read_clip
+from vad_core.io.video import read_clip
+from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.checkpoint import Calibration, LoadedModel, load_checkpoint
+from vad_core.model.inference import window_positions
+from vad_core.model.preprocess import Normalizer
+from vad_core.pipeline.analysis import analyze, analyze_frames
+from vad_core.scoring.latent import LATENT_GRID, LatentProjection, trajectory
+from vad_core.scoring.scores import ScoringConfig
+from vad_core.training.calibration import recalibrate
 
 
 def test_fit_and_project_shapes_and_axes():

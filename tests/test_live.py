@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from vad_core import analyze
-from vad_core.analysis import SegmentRule
-from vad_core.live import LiveFrame, LiveRun, SegmentTracker
-from vad_core.scoring import find_segments
-from vad_core.video import stream_raw_gray
+from vad_core.io.sources import LiveFrame
+from vad_core.io.video import stream_raw_gray
+from vad_core.pipeline.analysis import SegmentRule
+from vad_core.pipeline.live import LiveRun, SegmentTracker
+from vad_core.scoring.scores import find_segments
 
 
 class PacedClip:

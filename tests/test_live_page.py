@@ -17,7 +17,7 @@ from app.work_queue import work_queue
 from tests.test_app import APP, TIMEOUT, metric, player_args
 from tests.test_inject_page import open_page
 from vad_core import analyze
-from vad_core.live import LiveRun
+from vad_core.pipeline.live import LiveRun
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +119,7 @@ def test_stream_urls_are_off_unless_the_operator_lists_their_hosts(analysis_stem
 
 def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analysis_model, monkeypatch):
     from app.views import live as page
-    from vad_core.sources import PushSource
+    from vad_core.io.sources import PushSource
 
     source = PushSource("camera", fps=10.0)
     for _ in range(25):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vad_core.metrics import (
+from vad_core.scoring.metrics import (
     auc,
     equal_error_rate,
     frame_auc_macro,

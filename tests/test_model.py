@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vad_core.blocks import SpatialDecoder, SpatialEncoder, TemporalBlock
-from vad_core.layers import ConvBlock, ConvLSTM, ConvLSTMCell, DeconvBlock
-from vad_core.layers.conv import make_activation
-from vad_core.model import ModelConfig, SpatioTemporalAE
+from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.blocks import SpatialDecoder, SpatialEncoder, TemporalBlock
+from vad_core.model.layers import ConvBlock, ConvLSTM, ConvLSTMCell, DeconvBlock
+from vad_core.model.layers.conv import make_activation
 
 TINY = ModelConfig(input_size=35, encoder_channels=(8, 4), lstm_channels=(4, 2, 4), time_steps=4)
 

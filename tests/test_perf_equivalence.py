@@ -11,17 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vad_core.analysis import analyze, analyze_frames
 from vad_core.bench import TOLERANCE, TOLERANCE_FRAME_ERROR, equivalence, memory_check, model_flops
-from vad_core.checkpoint import Calibration, LoadedModel
-from vad_core.framestore import FrameStore, iter_chunks
-from vad_core.inference import map_blocks
-from vad_core.layers.subpixel import conv_transpose2d_into_padded, conv_transpose2d_subpixel, phase_weight
-from vad_core.layers.winograd import add_conv3x3_winograd_, winograd_ok, winograd_weight
-from vad_core.model import ModelConfig, SpatioTemporalAE
-from vad_core.preprocess import Normalizer
-from vad_core.scoring import ScoringConfig
-from vad_core.video import read_clip
+from vad_core.io.framestore import FrameStore, iter_chunks
+from vad_core.io.video import read_clip
+from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.checkpoint import Calibration, LoadedModel
+from vad_core.model.inference import map_blocks
+from vad_core.model.layers.subpixel import conv_transpose2d_into_padded, conv_transpose2d_subpixel, phase_weight
+from vad_core.model.layers.winograd import add_conv3x3_winograd_, winograd_ok, winograd_weight
+from vad_core.model.preprocess import Normalizer
+from vad_core.pipeline.analysis import analyze, analyze_frames
+from vad_core.scoring.scores import ScoringConfig
 
 TOL = TOLERANCE["cpu"]
 TINY = ModelConfig(input_size=35, encoder_channels=(8, 4), lstm_channels=(4, 2, 4), time_steps=4)
@@ -159,8 +159,8 @@ def test_fast_path_with_the_analysis_model(analysis_model, samples):
 
 def test_training_output_layer_gradients_match_the_plain_deconv(monkeypatch):
     """With autograd, the 1-channel output layer runs sub-pixel (faster to train); gradients are the same."""
-    from vad_core.layers import DeconvBlock
-    from vad_core.layers import conv as conv_module
+    from vad_core.model.layers import DeconvBlock
+    from vad_core.model.layers import conv as conv_module
 
     block = DeconvBlock(6, 1, kernel_size=11, stride=4, activation=None)
     x = torch.randn(2, 6, 7, 7)

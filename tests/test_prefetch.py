@@ -1,4 +1,4 @@
-"""Decoding ahead of the model (vad_core.prefetch), the stage clock, and the fast output writing: the frames,
+"""Decoding ahead of the model (vad_core.io.prefetch), the stage clock, and the fast output writing: the frames,
 errors and files are exactly those of the plain path."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vad_core.analysis import analyze, quantization_table
 from vad_core.errors import BadInput
-from vad_core.prefetch import Prefetch
+from vad_core.io.prefetch import Prefetch
+from vad_core.io.video import IN_PROCESS, stream_raw_gray
+from vad_core.pipeline.analysis import analyze, quantization_table
 from vad_core.stages import StageClock, process_start
-from vad_core.video import IN_PROCESS, stream_raw_gray
 
 
 @pytest.fixture(scope="module")

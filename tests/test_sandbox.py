@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from vad_core import BadInput
-from vad_core.sandbox import SandboxedDecoder, SandboxLimits
-from vad_core.video import stream_raw_gray
+from vad_core.io.sandbox import SandboxedDecoder, SandboxLimits
+from vad_core.io.video import stream_raw_gray
 
 
-def _children(name: str = "vad_core.sandbox") -> list[int]:
+def _children(name: str = "vad_core.io.sandbox") -> list[int]:
     """Pids of this process's decoder children, from /proc."""
     pids = []
     for entry in Path("/proc").iterdir():
@@ -87,7 +87,7 @@ def test_the_child_cannot_grow_past_its_memory_cap(samples):
 def test_the_child_dies_with_its_parent(samples, tmp_path):
     """A server killed by SIGKILL leaves no decoder behind."""
     script = (
-        "import sys, time; from pathlib import Path; from vad_core.sandbox import SandboxedDecoder\n"
+        "import sys, time; from pathlib import Path; from vad_core.io.sandbox import SandboxedDecoder\n"
         f"with SandboxedDecoder().open(Path({str(samples / 'test' / 'Test004.mp4')!r})) as v:\n"
         "    next(v.frames); print('decoding', flush=True); time.sleep(60)\n"
     )

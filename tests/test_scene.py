@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from vad_core.analysis import analyze
-from vad_core.checkpoint import load_checkpoint
 from vad_core.errors import BadInput
-from vad_core.injection import read_gray_clip
-from vad_core.scene import FAMILIAR_LIMIT, SceneReference
-from vad_core.scoring import ScoringConfig, fit_place_scale, reduce_maps
-from vad_core.video import write_h264
+from vad_core.io.video import write_h264
+from vad_core.model.checkpoint import load_checkpoint
+from vad_core.pipeline.analysis import analyze
+from vad_core.scoring.scene import FAMILIAR_LIMIT, SceneReference
+from vad_core.scoring.scores import ScoringConfig, fit_place_scale, reduce_maps
+from vad_core.training.injection import read_gray_clip
 
 
 def test_place_scale_is_each_places_quantile_floored_at_the_median_place():
@@ -118,8 +118,8 @@ def test_the_analysis_page_warns_above_everything_and_offers_to_adapt(bundled, n
 
 @pytest.mark.slow
 def test_select_scoring_ranks_every_candidate_on_injected_anomalies(tiny_model, samples):
-    from vad_core.selection import PROXY_KINDS, candidate_scorings, select_scoring
-    from vad_core.video import list_clips
+    from vad_core.io.video import list_clips
+    from vad_core.training.selection import PROXY_KINDS, candidate_scorings, select_scoring
 
     report = select_scoring(tiny_model, list_clips(samples / "train"), count=1)
     assert report.calibration_clips == ["Train001.mp4"]

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from vad_core.scoring import (
+from vad_core.scoring.scores import (
     ScoringConfig,
     Segment,
     appearance_error_map,

@@ -16,9 +16,9 @@ import pytest
 
 from tests.live_helpers import RtspServer, write_growing_ts
 from vad_core import BadInput
-from vad_core.sandbox import SandboxLimits
-from vad_core.sources import ChildSource, FileSource, PushSource, SourceSpec, open_source, redact
-from vad_core.video import stream_raw_gray
+from vad_core.io.sandbox import SandboxLimits
+from vad_core.io.sources import ChildSource, FileSource, PushSource, SourceSpec, open_source, redact
+from vad_core.io.video import stream_raw_gray
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_an_rtsp_stream_that_stalls_reconnects_then_gives_up_after_its_retries(c
 
 
 def test_a_source_shorter_than_a_window_ends_the_run_with_one_sentence_not_a_hang(analysis_model):
-    from vad_core.live import LiveRun
+    from vad_core.pipeline.live import LiveRun
 
     for count in (0, 5):
         source = PushSource("short", fps=10)

@@ -9,8 +9,8 @@ import tempfile
 
 import numpy as np
 
-from vad_core.framestore import FrameStore
-from vad_core.tempdirs import owned_prefix, owner_alive, sweep_dead
+from vad_core.io.framestore import FrameStore
+from vad_core.io.tempdirs import owned_prefix, owner_alive, sweep_dead
 
 PREFIXES = ("vad-player-", "vad-upload-", "vad_frames_")
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from vad_core.analysis import analyze
-from vad_core.calibration import calibrate, recalibrate, split_clips
-from vad_core.checkpoint import load_checkpoint, save_checkpoint
 from vad_core.errors import BadInput
-from vad_core.scoring import ScoringConfig
-from vad_core.train import TrainConfig, _resume_path, train
-from vad_core.video import list_clips
+from vad_core.io.video import list_clips
+from vad_core.model.checkpoint import load_checkpoint, save_checkpoint
+from vad_core.pipeline.analysis import analyze
+from vad_core.scoring.scores import ScoringConfig
+from vad_core.training.calibration import calibrate, recalibrate, split_clips
+from vad_core.training.train import TrainConfig, _resume_path, train
 
 pytestmark = pytest.mark.slow
 

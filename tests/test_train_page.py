@@ -17,7 +17,7 @@ from app.state import SAMPLES
 from app.training import ClipFile, TrainingRequest, TrainingRunner
 from tests.test_app import APP, TIMEOUT, player_args
 from vad_core import BadInput, load_checkpoint
-from vad_core.curves import CURVE_LABELS
+from vad_core.pipeline.curves import CURVE_LABELS
 
 pytestmark = pytest.mark.slow
 SAMPLE_CLIPS = tuple(ClipFile(p.name, path=p) for p in sorted((SAMPLES / "train").glob("*.mp4")))

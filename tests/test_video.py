@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vad_core.errors import BadInput
-from vad_core.video import (
+from vad_core.io.video import (
     DEFAULT_FPS,
     list_clips,
     probe,

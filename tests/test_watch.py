@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.live_helpers import RtspServer, write_growing_ts
-from vad_core.video import stream_raw_gray
+from vad_core.io.video import stream_raw_gray
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_watch_isolated_in_a_child_scores_a_file_as_analyze(clip, tmp_path, cli)
 
 
 def test_a_source_shorter_than_one_window_is_exit_2_with_one_line(cli, tmp_path):
-    from vad_core.video import write_h264
+    from vad_core.io.video import write_h264
 
     short = write_h264(tmp_path / "short.mp4", [np.zeros((64, 64, 3), np.uint8)] * 5, fps=10)
     done = cli("watch", str(short), "--out", str(tmp_path / "out"))

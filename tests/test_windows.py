@@ -8,10 +8,10 @@ import torch
 
 from vad_core.cpu import decode_threads
 from vad_core.errors import BadInput
-from vad_core.inference import map_blocks, pick_device
-from vad_core.model import ModelConfig, SpatioTemporalAE
-from vad_core.preprocess import Normalizer
-from vad_core.windows import gather_window, inference_starts, training_windows
+from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.inference import map_blocks, pick_device
+from vad_core.model.preprocess import Normalizer
+from vad_core.model.windows import gather_window, inference_starts, training_windows
 
 
 @pytest.mark.parametrize(

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING
 from vad_core.errors import BadInput
 
 if TYPE_CHECKING:
-    from vad_core.analysis import Analysis, analyze  # noqa: F401
-    from vad_core.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
+    from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
+    from vad_core.pipeline.analysis import Analysis, analyze  # noqa: F401
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Analysis": "vad_core.analysis",
-    "analyze": "vad_core.analysis",
-    "DEFAULT_CHECKPOINT": "vad_core.checkpoint",
-    "LoadedModel": "vad_core.checkpoint",
-    "load_checkpoint": "vad_core.checkpoint",
-    "save_checkpoint": "vad_core.checkpoint",
+    "Analysis": "vad_core.pipeline.analysis",
+    "analyze": "vad_core.pipeline.analysis",
+    "DEFAULT_CHECKPOINT": "vad_core.model.checkpoint",
+    "LoadedModel": "vad_core.model.checkpoint",
+    "load_checkpoint": "vad_core.model.checkpoint",
+    "save_checkpoint": "vad_core.model.checkpoint",
 }
 
 __all__ = ["BadInput", "__version__", *_LAZY]

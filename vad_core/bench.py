@@ -28,15 +28,15 @@ import cv2
 import numpy as np
 import torch
 
-from vad_core.analysis import analyze
-from vad_core.checkpoint import DEFAULT_CHECKPOINT, Calibration, LoadedModel, load_checkpoint
 from vad_core.cpu import default_workers
 from vad_core.errors import BadInput
-from vad_core.inference import autocast_for, map_blocks, pick_device, run_windows
-from vad_core.model import ModelConfig, SpatioTemporalAE
-from vad_core.preprocess import Normalizer
-from vad_core.scoring import ScoringConfig
-from vad_core.video import list_clips, read_clip
+from vad_core.io.video import list_clips, read_clip
+from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, Calibration, LoadedModel, load_checkpoint
+from vad_core.model.inference import autocast_for, map_blocks, pick_device, run_windows
+from vad_core.model.preprocess import Normalizer
+from vad_core.pipeline.analysis import analyze
+from vad_core.scoring.scores import ScoringConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PED2_TEST = REPO.parent / "shared" / "data" / "ucsd_ped2" / "test"
@@ -215,7 +215,7 @@ def _gpu_model_fps(net: SpatioTemporalAE, windows: np.ndarray, *, fast: bool, mi
 
 
 def _train_fps(size: int, clip: np.ndarray, device: torch.device, steps: int, batch: int = 4) -> float:
-    """Adam steps on windows of the clip, as vad_core.train runs them (fp32 without AMX), default threads."""
+    """Adam steps on windows of the clip, as vad_core.training.train runs them (fp32 without AMX), default threads."""
     torch.manual_seed(0)
     net = SpatioTemporalAE(ModelConfig(input_size=size)).to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -394,7 +394,7 @@ def _live_rates(text: str) -> list[float]:
 
 def make_live_clip(path: Path, source: Path, frames: int, size: tuple[int, int] = LIVE_SIZE) -> Path:
     """The source clip looped to `frames` frames and upscaled to `size`, as H.264 (a camera's own codec)."""
-    from vad_core.video import stream_raw_gray, write_h264
+    from vad_core.io.video import stream_raw_gray, write_h264
 
     gray = [cv2.resize(g, size, interpolation=cv2.INTER_LINEAR) for g in stream_raw_gray(source)]
     if not gray:
@@ -406,8 +406,8 @@ def make_live_clip(path: Path, source: Path, frames: int, size: tuple[int, int] 
 def live_check(video: Path, rates: list[float], seconds: float, say: Callable[[str], None]) -> dict:
     """The bundled model (else a random one at 131 px) scoring a 640x360 camera at each rate: frames received,
     scored and dropped (whole windows), and the delay from a frame's arrival to its score."""
-    from vad_core.live import LiveRun
-    from vad_core.sources import FileSource
+    from vad_core.io.sources import FileSource
+    from vad_core.pipeline.live import LiveRun
 
     if _bundled_size():
         model = load_checkpoint(DEFAULT_CHECKPOINT, device="cpu")

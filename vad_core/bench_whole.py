@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vad_core.analysis import analyze
 from vad_core.bench import PED2_TEST, REPO, SAMPLE_TEST, reference_fps
-from vad_core.checkpoint import LoadedModel, load_checkpoint
 from vad_core.errors import BadInput
-from vad_core.video import list_clips, read_clip, stream_raw_gray, write_h264
+from vad_core.io.video import list_clips, read_clip, stream_raw_gray, write_h264
+from vad_core.model.checkpoint import LoadedModel, load_checkpoint
+from vad_core.pipeline.analysis import analyze
 
 GOAL_RATIO = 2.5  # whole process vs the plain eager forward
 GOAL_WRITING_SHARE = 0.05  # of the whole command's wall time

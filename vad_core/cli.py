@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, TypeVar
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
-from vad_core.injection import KINDS as INJECTION_KINDS
+from vad_core.training.injection import KINDS as INJECTION_KINDS
 
 if TYPE_CHECKING:
-    from vad_core.train import TrainConfig
+    from vad_core.training.train import TrainConfig
 
 T = TypeVar("T")
 
@@ -74,7 +74,7 @@ WORKERS = _number(int, 1, 256)
 def _input_size(text: str) -> int:
     """argparse type: a model input size the architecture inverts exactly (8n+19, 27 to 1019)."""
     size = int(_number(int, 19, 1024)(text))
-    from vad_core.model import ModelConfig
+    from vad_core.model.autoencoder import ModelConfig
 
     try:
         ModelConfig(input_size=size)
@@ -240,7 +240,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from vad_core.batch.cli import add_parser as add_batch_parser
 
     add_batch_parser(sub)
-    from vad_core.watch import add_parser as add_watch_parser
+    from vad_core.pipeline.watch import add_parser as add_watch_parser
 
     add_watch_parser(sub)
     return parser
@@ -301,18 +301,18 @@ def _command_line() -> str:
 
 def _analyze(args: argparse.Namespace) -> int:
     from vad_core.cpu import decode_threads, likely_device_type
-    from vad_core.prefetch import Prefetch
+    from vad_core.io.prefetch import Prefetch
+    from vad_core.io.video import IN_PROCESS
     from vad_core.stages import StageClock, process_start
-    from vad_core.video import IN_PROCESS
 
     started = process_start()
     _writable_folder(args.out, "--out")
     clock = StageClock()
     threads = decode_threads(likely_device_type(args.device))
     with Prefetch(IN_PROCESS, args.video, threads, clock) as video:  # decodes while torch and the model load
-        from vad_core.analysis import SegmentRule, analyze
-        from vad_core.checkpoint import load_checkpoint
-        from vad_core.limits import AnalysisLimits, FrameSelection
+        from vad_core.io.limits import AnalysisLimits, FrameSelection
+        from vad_core.model.checkpoint import load_checkpoint
+        from vad_core.pipeline.analysis import SegmentRule, analyze
 
         selection = FrameSelection(args.start, args.end, args.every)
         limits = AnalysisLimits(max_frames=args.max_frames, max_seconds=args.max_seconds)
@@ -394,15 +394,15 @@ def _stop_on_signal() -> threading.Event:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from vad_core.train import TrainConfig
+    from vad_core.training.train import TrainConfig
 
     return _run_training(args, _config_from(args, TrainConfig, command=_command_line()))
 
 
 def _adapt(args: argparse.Namespace) -> int:
-    from vad_core.checkpoint import DEFAULT_CHECKPOINT, new_checkpoint_paths
-    from vad_core.train import TrainConfig, default_normal_range
-    from vad_core.video import probe
+    from vad_core.io.video import probe
+    from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, new_checkpoint_paths
+    from vad_core.training.train import TrainConfig, default_normal_range
 
     new_checkpoint_paths(args.out)  # before the clip is even probed
     info = probe(args.video)
@@ -419,8 +419,8 @@ def _adapt(args: argparse.Namespace) -> int:
 
 
 def _run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
-    from vad_core.checkpoint import new_checkpoint_paths
-    from vad_core.train import TrainProgress, train
+    from vad_core.model.checkpoint import new_checkpoint_paths
+    from vad_core.training.train import TrainProgress, train
 
     new_checkpoint_paths(cfg.out)  # a taken or unusable name fails now, not after the training budget is spent
     stop = _stop_on_signal()
@@ -443,8 +443,8 @@ def _run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from vad_core.calibration import recalibrate
-    from vad_core.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_checkpoint
+    from vad_core.training.calibration import recalibrate
 
     model = load_checkpoint(args.checkpoint)
     current, size = model.scoring, model.cfg.input_size
@@ -468,9 +468,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _scene(args: argparse.Namespace) -> int:
-    from vad_core.analysis import analyze
-    from vad_core.checkpoint import load_checkpoint
-    from vad_core.video import image_files, list_clips
+    from vad_core.io.video import image_files, list_clips
+    from vad_core.model.checkpoint import load_checkpoint
+    from vad_core.pipeline.analysis import analyze
 
     model = load_checkpoint(args.checkpoint, device=args.device)
     if model.scene is None:
@@ -500,9 +500,9 @@ def _scene(args: argparse.Namespace) -> int:
 
 
 def _select_scoring(args: argparse.Namespace) -> int:
-    from vad_core.checkpoint import load_checkpoint
-    from vad_core.selection import select_scoring
-    from vad_core.video import list_clips
+    from vad_core.io.video import list_clips
+    from vad_core.model.checkpoint import load_checkpoint
+    from vad_core.training.selection import select_scoring
 
     data = Path(args.data)
     if not data.is_dir():
@@ -528,8 +528,8 @@ def _select_scoring(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from vad_core.checkpoint import load_checkpoint, record_evaluation
-    from vad_core.evaluation import evaluate_dataset
+    from vad_core.model.checkpoint import load_checkpoint, record_evaluation
+    from vad_core.training.evaluation import evaluate_dataset
 
     if not Path(args.data).is_dir():
         raise BadInput(f"{args.data}: dataset folder not found")
@@ -560,8 +560,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _inject(args: argparse.Namespace) -> int:
-    from vad_core.injection import InjectionConfig, inject_file, labels_path
-    from vad_core.metrics import auc
+    from vad_core.scoring.metrics import auc
+    from vad_core.training.injection import InjectionConfig, inject_file, labels_path
 
     cfg = _config_from(args, InjectionConfig)
     out = _new_file(args.out, "--out")
@@ -580,8 +580,8 @@ def _inject(args: argparse.Namespace) -> int:
         "labels": str(labels_path(args.out)),
     }
     if args.analyze:
-        from vad_core.analysis import analyze
-        from vad_core.checkpoint import load_checkpoint
+        from vad_core.model.checkpoint import load_checkpoint
+        from vad_core.pipeline.analysis import analyze
 
         model = load_checkpoint(args.checkpoint, device=args.device)
         with _progress(args, unit="frame", desc="analyzing") as bar:
@@ -614,7 +614,7 @@ def _inject(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from vad_core.watch import run
+    from vad_core.pipeline.watch import run
 
     return run(args)
 

@@ -30,18 +30,18 @@ import plotly
 import streamlit.components.v1 as components
 
 from app.components.images import data_url
-from vad_core.analysis import Analysis
 from vad_core.errors import BadInput
-from vad_core.latent import LatentTrajectory
-from vad_core.regions import clip_regions
-from vad_core.render import HEAT_RANGE, heat_levels
-from vad_core.tempdirs import owned_prefix, sweep_dead
+from vad_core.io.tempdirs import owned_prefix, sweep_dead
+from vad_core.pipeline.analysis import Analysis
+from vad_core.pipeline.regions import clip_regions
+from vad_core.pipeline.render import HEAT_RANGE, heat_levels
+from vad_core.scoring.latent import LatentTrajectory
 
 SOURCE = Path(__file__).with_name("player")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SAFE_KEY = re.compile(r"^[0-9a-f-]+$")
 MEDIA_BUDGET_BYTES = int(os.environ.get("VAD_MEDIA_BUDGET_MB") or 512) << 20
-# Temporary folders this app makes, each named for its owning process (vad_core.tempdirs): player media,
+# Temporary folders this app makes, each named for its owning process (vad_core.io.tempdirs): player media,
 # uploads being analyzed (VAD_UPLOAD_DIR, else the temp folder), exports, frame-store spills.
 TEMP_PREFIXES = ("vad-player-", "vad-upload-", "vad-export-", "vad-inject-", "vad_frames_")
 

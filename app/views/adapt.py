@@ -21,9 +21,9 @@ from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
 from app.views.training_status import LIVE_KEY, job_status
 from vad_core import BadInput, LoadedModel
-from vad_core.analysis import Analysis
-from vad_core.scene import FAMILIAR_LIMIT
-from vad_core.train import default_normal_range
+from vad_core.pipeline.analysis import Analysis
+from vad_core.scoring.scene import FAMILIAR_LIMIT
+from vad_core.training.train import default_normal_range
 
 OPEN_KEY = "adapt_open"  # the digest of the clip whose adapt panel the warning's button opened
 JOB_KEY = "adapt_job"  # the name of the adapt run this session started

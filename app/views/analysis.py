@@ -43,12 +43,12 @@ from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
 from app.work_queue import heavy_slot, session_id
 from vad_core import Analysis, BadInput, LoadedModel
-from vad_core.health import HEALTH_LABELS
-from vad_core.labels import label_runs, parse_labels
-from vad_core.limits import FrameSelection, OverLimit, suggest_step
-from vad_core.metrics import auc
-from vad_core.render import HEAT_RANGE, colormap_lut
-from vad_core.scoring import Segment, frame_labels_from_segments
+from vad_core.io.labels import label_runs, parse_labels
+from vad_core.io.limits import FrameSelection, OverLimit, suggest_step
+from vad_core.pipeline.render import HEAT_RANGE, colormap_lut
+from vad_core.scoring.health import HEALTH_LABELS
+from vad_core.scoring.metrics import auc
+from vad_core.scoring.scores import Segment, frame_labels_from_segments
 
 INTRO = (
     "An autoencoder learned what normal footage of this scene looks like; where it cannot reconstruct the video, "

@@ -42,7 +42,7 @@ from app.state import (
 from vad_core import BadInput, LoadedModel
 from vad_core.batch.outputs import VideoRecord, load_records, load_summary
 from vad_core.batch.stored import read_analysis
-from vad_core.render import PreviewFrames
+from vad_core.pipeline.render import PreviewFrames
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER_KEY = "batch_folder"  # the open batch output folder (str)

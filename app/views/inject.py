@@ -3,7 +3,7 @@
     st.navigation([..., st.Page(inject.render, title="Inject an anomaly", url_path="inject")]).run()
 
 The injected range is the ground truth: the plot shows it as a band and the page reports the clip's frame AUC.
-The frames come from vad_core.injection (the same code as `python -m vad_core inject`); the rest is the
+The frames come from vad_core.training.injection (the same code as `python -m vad_core inject`); the rest is the
 analysis page's view of a clip.
 """
 
@@ -19,10 +19,10 @@ import streamlit as st
 from app.state import SAMPLES, VIDEO_TYPES, Source, app_decoder, app_limits
 from app.views.analysis import open_with_progress, show_clip, sidebar_models
 from vad_core import BadInput
-from vad_core.injection import KINDS, InjectionConfig, inject_file
-from vad_core.limits import AnalysisLimits, OverLimit
-from vad_core.tempdirs import owned_prefix
-from vad_core.video import count_frames
+from vad_core.io.limits import AnalysisLimits, OverLimit
+from vad_core.io.tempdirs import owned_prefix
+from vad_core.io.video import count_frames
+from vad_core.training.injection import KINDS, InjectionConfig, inject_file
 
 INTRO = (
     "Take a clip with nothing abnormal in it, inject an anomaly of a kind you choose over the frames you choose, "

@@ -3,7 +3,7 @@
     st.navigation([..., st.Page(lab.render, title="Reconstruction lab", url_path="lab")]).run()
 
 It shows the clip open on the analysis page (or analyzes the default sample through the same cache).
-Every number comes from vad_core.explain.explain_frame; this module only lays out.
+Every number comes from vad_core.pipeline.explain.explain_frame; this module only lays out.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from app.views.analysis import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from vad_core import LoadedModel
-from vad_core.explain import FrameSteps, explain_frame, heat_rgb
-from vad_core.scoring import ERROR_KINDS
+from vad_core.pipeline.explain import FrameSteps, explain_frame, heat_rgb
+from vad_core.scoring.scores import ERROR_KINDS
 
 SLIDER_KEY = "lab_frame_slider"
 NUMBER_KEY = "lab_frame_number"

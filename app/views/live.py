@@ -2,7 +2,7 @@
 
     st.navigation([st.Page(live.render, title="Watch a live source")]).run()
 
-A vad_core.live.LiveRun (the one analysis engine, fed frame by frame) scores in its own threads; this page starts
+A LiveRun (vad_core.pipeline.live: the one analysis engine, fed frame by frame) scores in its threads; this page starts
 it, draws it every LIVE_REFRESH_S seconds (an st.fragment) and stops it. The camera comes through streamlit-webrtc
 with no STUN or TURN server (the page makes no request off the machine); its frame callback only turns the frame
 gray and puts it in a bounded queue (streamlit-webrtc issue 1494: heavy work there makes the stream lag). A run
@@ -33,13 +33,13 @@ from app.views.analysis import chosen_model_stem, load_or_stop, show_clip
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
 from vad_core import BadInput, LoadedModel
-from vad_core.analysis import Analysis, ScoredBlock, SegmentRule
-from vad_core.live import LiveFrame, LiveRun, LiveStatus, Source
-from vad_core.regions import frame_regions
-from vad_core.render import colormap_lut, draw_boxes, heat_levels, overlay
-from vad_core.sandbox import SandboxLimits
-from vad_core.scoring import Segment, find_segments
-from vad_core.sources import FileSource, PushSource, SourceSpec, open_source, redact
+from vad_core.io.sandbox import SandboxLimits
+from vad_core.io.sources import FileSource, LiveFrame, PushSource, Source, SourceSpec, open_source, redact
+from vad_core.pipeline.analysis import Analysis, ScoredBlock, SegmentRule
+from vad_core.pipeline.live import LiveRun, LiveStatus
+from vad_core.pipeline.regions import frame_regions
+from vad_core.pipeline.render import colormap_lut, draw_boxes, heat_levels, overlay
+from vad_core.scoring.scores import Segment, find_segments
 
 LOG = logging.getLogger(__name__)
 LIVE_KEY = "live_session"  # this browser session's LiveSession while it runs

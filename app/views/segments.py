@@ -12,9 +12,9 @@ import streamlit as st
 
 from app.components.images import data_url
 from app.state import Clip
-from vad_core.health import HEALTH_LABELS, HealthSegment
-from vad_core.render import HeatStyle, render_frame
-from vad_core.scoring import Segment
+from vad_core.pipeline.render import HeatStyle, render_frame
+from vad_core.scoring.health import HEALTH_LABELS, HealthSegment
+from vad_core.scoring.scores import Segment
 
 TABLE_KEY = "segment_table"
 STARTS_KEY = "segment_starts"

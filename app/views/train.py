@@ -22,7 +22,7 @@ from app.views import analysis
 from app.views.controls import MODEL_KEY
 from app.views.training_status import LIVE_KEY, STATE_TEXT, job_status
 from vad_core import BadInput
-from vad_core.train import PRESETS
+from vad_core.training.train import PRESETS
 
 INTRO = (
     "A model knows only the scene it was trained on: footage of another camera looks anomalous everywhere. "

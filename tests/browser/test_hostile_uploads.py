@@ -223,7 +223,7 @@ def test_a_page_that_frames_the_app_cannot_drive_the_player(browser, hostile_ser
 
 
 def _decoder_children(server_pid: int) -> list[int]:
-    """The server's decoder children (python -m vad_core.sandbox), from /proc."""
+    """The server's decoder children (python -m vad_core.io.sandbox), from /proc."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -232,7 +232,7 @@ def _decoder_children(server_pid: int) -> list[int]:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if parent == server_pid and b"vad_core.sandbox" in command:
+            if parent == server_pid and b"vad_core.io.sandbox" in command:
                 found.append(int(entry.name))
     return found
 

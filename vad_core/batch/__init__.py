@@ -4,7 +4,7 @@ from vad_core.batch import BatchConfig, run_batch
 summary = run_batch(BatchConfig(inputs=["../shared/data/ucsd_ped2/test"], out=Path("batch_out")))
 print(summary["done"], summary["failed"], summary["skipped"])
 
-Modules: inputs (what to score), worker (the model replica; scoring is vad_core.analysis.analyze),
+Modules: inputs (what to score), worker (the model replica; scoring is vad_core.pipeline.analysis.analyze),
 run (the Ray driver), outputs (the output folder), stored (a saved analysis read back), report (report.html),
 cli (the `batch` subcommand). Names are imported on first use: the CLI's parser must not pay for torch.
 """

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vad_core.errors import BadInput
-from vad_core.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from vad_core.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 MANIFEST_SUFFIXES = {".txt", ".lst", ".csv"}
 

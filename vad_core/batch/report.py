@@ -4,7 +4,7 @@ path = write_report(Path("batch_out"), model)   # batch_out/report.html
 
 It holds the ranked table (by peak c(t), then anomalous seconds), a small multiple of each video's c(t) as
 inline SVG, and for each of the worst segments its peak frame with the error heatmap and boxes (the same
-drawing as the app's export, vad_core.render), as an inline PNG. No script, no stylesheet, no font: the
+drawing as the app's export, vad_core.pipeline.render), as an inline PNG. No script, no stylesheet, no font: the
 page renders offline, from a mail attachment or a shared drive.
 """
 
@@ -20,10 +20,10 @@ import pandas as pd
 
 from vad_core.batch.outputs import VideoRecord, atomic_write, load_records, load_summary
 from vad_core.batch.stored import read_analysis
-from vad_core.checkpoint import LoadedModel
 from vad_core.errors import BadInput
-from vad_core.render import HeatStyle, preview_shape, render_frame
-from vad_core.video import stream_raw_gray
+from vad_core.io.video import stream_raw_gray
+from vad_core.model.checkpoint import LoadedModel
+from vad_core.pipeline.render import HeatStyle, preview_shape, render_frame
 
 REPORT = "report.html"
 KEY_FRAMES = 8  # worst segments shown with their key frame

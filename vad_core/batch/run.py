@@ -29,8 +29,8 @@ from tqdm import tqdm
 from vad_core.batch.inputs import Video, content_hash, find_videos
 from vad_core.batch.outputs import BatchOutput
 from vad_core.batch.worker import ScoringWorker, checkpoint_files
-from vad_core.checkpoint import DEFAULT_CHECKPOINT
 from vad_core.errors import BadInput
+from vad_core.model.checkpoint import DEFAULT_CHECKPOINT
 
 Log = Callable[[str], None]
 
@@ -270,7 +270,7 @@ def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
     """Score every video the inputs name into cfg.out; return the summary (also DIR/summary.json)."""
     started = time.perf_counter()
     _stop_on_sigterm()
-    from vad_core.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_checkpoint
 
     videos = find_videos(cfg.inputs)
     stem = cfg.checkpoint or DEFAULT_CHECKPOINT
@@ -344,7 +344,7 @@ def measure_scaling(cfg: BatchConfig, counts: list[int], rounds: int = 1, log: L
     runs from the first video sent to the last result (every replica has loaded the model by then). With
     rounds > 1 the counts alternate and each count's best round is its figure: a shared machine's other work
     comes and goes, and the best round is the one it disturbed least. Outputs are not written."""
-    from vad_core.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_checkpoint
 
     stem = cfg.checkpoint or DEFAULT_CHECKPOINT
     load_checkpoint(stem, device="cpu")

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vad_core.analysis import Analysis, SegmentRule
-from vad_core.checkpoint import LoadedModel
 from vad_core.errors import BadInput
-from vad_core.framestore import iter_chunks
-from vad_core.scoring import ScoringConfig
+from vad_core.io.framestore import iter_chunks
+from vad_core.model.checkpoint import LoadedModel
+from vad_core.pipeline.analysis import Analysis, SegmentRule
+from vad_core.scoring.scores import ScoringConfig
 
 STATE_FILE = "analysis.npz"
 MAPS_FILE = "error_maps.npz"

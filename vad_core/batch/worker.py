@@ -6,7 +6,7 @@ result = worker.score("Test004.mp4", "/data/Test004.mp4")   # {"ok": True, "fram
 result = worker.score("x.mp4", b"...video bytes...")         # a video shipped through Ray's object store
 
 The driver (vad_core.batch.run) wraps this class in ray.remote; nothing here imports Ray, so the same code
-runs in a test without a cluster. Scoring is the project's one engine, vad_core.analysis.analyze, and the
+runs in a test without a cluster. Scoring is the project's one engine, vad_core.pipeline.analysis.analyze, and the
 files are the ones `analyze --out` writes (vad_core.batch.stored.write_analysis calls Analysis.save).
 """
 
@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from vad_core.checkpoint import checkpoint_paths
 from vad_core.errors import BadInput
+from vad_core.model.checkpoint import checkpoint_paths
 
 CRASH_HOOK = "VAD_BATCH_CRASH_ONCE"  # tests: "NAME=MARKER" kills the worker process once while it scores NAME
 UNSAFE = re.compile(r"[^\w.+-]")
@@ -66,7 +66,7 @@ class ScoringWorker:
         key = checkpoint["weights"][:64] + checkpoint["card"]
         if self.model is not None and key == self._key:
             return
-        from vad_core.checkpoint import load_checkpoint
+        from vad_core.model.checkpoint import load_checkpoint
 
         stem = Path(self._folder.name) / checkpoint["stem"].decode()
         weights, card = checkpoint_paths(stem)
@@ -102,8 +102,8 @@ class ScoringWorker:
         """Analyze one video, loading the checkpoint first if this replica has not: {"ok": True, frames, seconds,
         files (name -> bytes), warnings, scene}, or {"ok": False, "reason": its one line} for a video that cannot
         be used. Other errors propagate."""
-        from vad_core.analysis import analyze
         from vad_core.batch.stored import write_analysis
+        from vad_core.pipeline.analysis import analyze
 
         if checkpoint is not None:
             self.load(checkpoint)

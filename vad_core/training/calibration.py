@@ -1,0 +1,180 @@
+"""Calibration: the normal-error quantiles that turn e(t) into the calibrated score c(t) = e(t) / tau.
+
+train_part, held_out = split_clips(paths, size=131, val_fraction=0.15)
+cal = calibrate(model, held_out, quantile=0.99)          # cal.tau, cal.pixel_tau
+fit = fit_normal(model, held_out, quantile=0.99)         # fit.calibration, fit.projection (latent view), fit.scene
+recalibrate("assets/models/ped2", "my_normal_clips", ScoringConfig(kind="appearance"))
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from vad_core.errors import BadInput
+from vad_core.io.video import list_clips, read_clip
+from vad_core.model.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, rewrite_card
+from vad_core.pipeline.analysis import analyze_frames
+from vad_core.scoring.health import HealthReference
+from vad_core.scoring.latent import LatentProjection
+from vad_core.scoring.scene import MAX_PLACE_FRAMES, SceneReference, fit_place_scales, frame_distances
+from vad_core.scoring.scores import ERROR_KINDS, ScoringConfig, smooth
+from vad_core.training.selection import PROXY_KINDS, choose_per_place
+
+
+def split_clips(paths: list[Path], size: int, val_fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Load clips and hold out the tail of each, so calibration sees the scene but unseen frames."""
+    loading = tqdm(paths, desc="loading clips", unit="clip", leave=False, disable=None)
+    clips = [read_clip(path, size) for path in loading]
+    return hold_out_tails(clips, val_fraction)
+
+
+def hold_out_tails(clips: list[np.ndarray], val_fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(heads, tails): the last val_fraction of each clip is held out; empty tails are left out."""
+    heads, tails = [], []
+    for frames in clips:
+        cut = len(frames) - round(len(frames) * val_fraction)
+        heads.append(frames[:cut])
+        if cut < len(frames):
+            tails.append(frames[cut:])
+    return heads, tails
+
+
+@dataclass
+class NormalFit:
+    """What held-out normal frames fix for a model: the score's calibration, the latent view's PCA, and the
+    scene reference (per-place error levels and the scene check's figures)."""
+
+    calibration: Calibration
+    projection: LatentProjection
+    scene: SceneReference
+    scoring: ScoringConfig
+    selection: dict | None = None  # how the per-place choice was made, for the card
+
+
+def fit_normal(
+    model: LoadedModel,
+    clips: list[np.ndarray],
+    quantile: float,
+    scene: str = "",
+    place_clips: list[np.ndarray] | None = None,
+    select_clips: list[np.ndarray] | None = None,
+) -> NormalFit:
+    """Calibration (see calibrate), the latent projection and the scene reference, from one analysis of the
+    held-out normal clips. The place scales come first (the per-place scores, and so tau, are taken on them);
+    they are fitted on place_clips too (say, spread_pieces of the training part of the same clips): a per-place
+    quantile needs many frames, and its overall level does not matter, since tau comes after. With
+    select_clips (whole normal clips, SELECTION_CLIPS of them used as normal and as many injected), per-place
+    scoring is first switched on or off by choose_per_place."""
+    selection = None
+    choice = choose_per_place(model, select_clips, quantile) if select_clips else None
+    if choice is not None:
+        model = replace(model, scoring=choice[0])
+        selection = {
+            "method": "per-place on or off, by pooled frame AUC on anomalies injected into normal clips",
+            "proxies": list(PROXY_KINDS),
+            "candidates": [
+                {"per_place": c.scoring.per_place, "auc_micro": c.auc_micro, "auc_video_norm": c.auc_video_norm}
+                for c in choice[1]
+            ],
+        }
+    results = [analyze_frames(iter(clip), model, name="calibration") for clip in clips]
+    if not results:
+        raise BadInput("no normal clips long enough to calibrate on")
+    pieces = [c for c in place_clips or [] if len(c) >= model.cfg.time_steps]
+    extra = [analyze_frames(iter(clip), model, name="places") for clip in pieces]
+    maps = {kind: [r.maps[kind] for r in results + extra] for kind in ERROR_KINDS}
+    scales = fit_place_scales(maps, model.scoring, quantile)
+    for result in results:
+        result.score_places(scales)
+    errors = np.concatenate([smooth(r.raw_error(), model.scoring.smooth_sigma) for r in results])
+    local = np.concatenate([r.frame_errors[f"{model.scoring.kind}_local_max"] for r in results])
+    calibration = Calibration(
+        tau=float(np.quantile(errors, quantile)),
+        pixel_tau=float(np.quantile(local, quantile)),
+        quantile=quantile,
+        frames=int(errors.size),
+        quantiles={str(q): float(np.quantile(errors, q)) for q in (0.5, 0.9, 0.95, 0.99, 0.999, 1.0)},
+    )
+    latents = np.concatenate([r.latent for r in results])
+    positions = np.concatenate([r.latent_position for r in results])
+    projection = LatentProjection.fit(latents, positions, model.cfg.time_steps)
+    figures = [r.scene_figures(projection) for r in results]
+    reference = {name: float(np.quantile(np.concatenate([f[name] for f in figures]), quantile)) for name in figures[0]}
+    norm = model.normalizer
+    distances = np.concatenate([frame_distances(r.inputs, norm.mean_frame, norm.std) for r in results])
+    reference["background"] = float(np.quantile(distances, quantile))
+    health = HealthReference.fit([r.health for r in results])
+    scene_reference = SceneReference(scales, reference, scene, calibration.frames, health)
+    return NormalFit(calibration, projection, scene_reference, model.scoring, selection)
+
+
+def spread_pieces(clips: list[np.ndarray], frames: int, piece: int) -> list[np.ndarray]:
+    """Pieces of `piece` frames spread evenly through each clip, about `frames` frames in all: a sample of
+    normal footage that sees every part of every clip, for per-place statistics."""
+    total = sum(len(c) for c in clips)
+    out = []
+    for clip in clips:
+        count = max(1, round(len(clip) * min(frames / max(total, 1), 1.0) / piece))
+        if len(clip) <= piece * count:
+            out.append(clip)
+            continue
+        starts = np.linspace(0, len(clip) - piece, count).round().astype(int)
+        out += [clip[start : start + piece] for start in starts]
+    return out
+
+
+def calibrate(model: LoadedModel, clips: list[np.ndarray], quantile: float) -> Calibration:
+    """tau: the quantile of smoothed e(t) over normal frames; pixel_tau: the same quantile of the
+    unsmoothed localized (patch-mean) maximum, used to outline high-error regions."""
+    return fit_normal(model, clips, quantile).calibration
+
+
+def scene_name(data: str | Path) -> str:
+    """How the scene check names the model's scene: the calibration footage's folder (a dataset's name)."""
+    data = Path(data)
+    name = data.parent.name if data.name == "train" else data.name
+    return f"the footage in {name}" if name else "its training footage"
+
+
+def recalibrate(
+    stem: str | Path,
+    data: str | Path,
+    scoring: ScoringConfig | None = None,
+    val_fraction: float = 1.0,
+    quantile: float = 0.99,
+    command: str = "",
+    select: bool = False,
+) -> Calibration:
+    """Re-fit the calibration (optionally with another scoring) and the latent projection on normal clips,
+    and rewrite the card.
+
+    val_fraction 1.0 uses whole clips: right for footage the model never trained on, such as a
+    user's own camera. Use the training run's fraction to reuse its held-out tails. select: let the clips
+    switch per-place scoring on or off (fit_normal).
+    """
+    model = load_checkpoint(stem)
+    if scoring is not None:
+        model = replace(model, scoring=scoring)
+    data = Path(data)
+    paths = list_clips(data / "train" if (data / "train").is_dir() else data)
+    heads, held_out = split_clips(paths, model.cfg.input_size, val_fraction)
+    held_out = [c for c in held_out if len(c) >= model.cfg.time_steps]
+    pieces = spread_pieces(heads, MAX_PLACE_FRAMES, 2 * model.cfg.time_steps)
+    choosing = (heads if any(len(h) for h in heads) else held_out) if select else None
+    fit = fit_normal(model, held_out, quantile, scene_name(data), place_clips=pieces, select_clips=choosing)
+    _, card_path = checkpoint_paths(stem)
+    card = json.loads(card_path.read_text())
+    card["scoring"] = fit.scoring.to_dict()
+    if fit.selection is not None:
+        card["scoring_selection"] = fit.selection
+    card["calibration"] = asdict(fit.calibration)
+    card["latent_projection"] = fit.projection.to_dict()
+    card["scene_reference"] = fit.scene.to_dict()
+    card["calibration_data"] = {"data": str(data), "val_fraction": val_fraction, "command": command}
+    rewrite_card(stem, card)
+    return fit.calibration
