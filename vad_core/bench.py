@@ -178,9 +178,7 @@ def reference_fps(net: SpatioTemporalAE, windows: np.ndarray, threads: int, batc
         torch.set_num_threads(previous)
 
 
-def _optimized_fps(
-    net: SpatioTemporalAE, windows: np.ndarray, workers: int | None, threads: int | None = None
-) -> float:
+def optimized_fps(net: SpatioTemporalAE, windows: np.ndarray, workers: int | None, threads: int | None = None) -> float:
     """The fast path as analysis runs it (worker threads, batching, autocast on CUDA), no decode or scoring."""
     device = next(net.parameters()).device
     t, size = windows.shape[1], windows.shape[-1]
@@ -548,10 +546,10 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
         if gpu:
             measure("optimized", _gpu_model_fps(net, norm_windows, fast=True, mixed=True))
         else:
-            measure("optimized", _optimized_fps(net, norm_windows, workers))
+            measure("optimized", optimized_fps(net, norm_windows, workers))
             if threads != 1:
                 measure("reference_1_thread", reference_fps(net, norm_windows, 1, 4))
-            measure("optimized_1_thread", _optimized_fps(net, norm_windows, 1, threads=1))
+            measure("optimized_1_thread", optimized_fps(net, norm_windows, 1, threads=1))
         per_round.append(this)
     if gpu:  # which part of the gain is the fast path and which the float16
         best("plain_fp16", _gpu_model_fps(net, norm_windows, fast=False, mixed=True))
@@ -621,7 +619,7 @@ def _acceptance(report: dict, device: torch.device) -> dict:
     if memory and "growth_mb" in memory:
         longest = max((v for k, v in memory.items() if k.endswith("min")), key=lambda v: v["frames"])
         out["peak_rss_under_1500_mb"] = longest["peak_rss_mb"] < 1500
-        out["rss_growth_under_300_mb"] = memory["growth_mb"] < 300
+        out["rss_growth_under_100_mb"] = memory["growth_mb"] < 100  # a 10-minute clip vs a 1-minute one
     if device.type == "cuda":
         out["gpu_model_at_least_5000_fps"] = report["frames_per_second"]["optimized"] >= 5000
     return out
