@@ -3,6 +3,8 @@ errors and files are exactly those of the plain path."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -56,6 +58,15 @@ def test_analyze_through_a_prefetch_equals_analyze(clip, tiny_model):
     np.testing.assert_array_equal(fetched.score, plain.score)
     assert set(fetched.stage_seconds) == {"decode", "model", "scoring", "stitching"}
     assert fetched.stage_seconds is clock.seconds
+
+
+def test_the_decoding_side_never_loads_torch():
+    """What analyze runs before torch has loaded (the CLI and the prefetch) and the decoder children need no torch:
+    the overlap of decoding with the 1.5-4 s torch import rests on it, and so does a light sandbox child."""
+    modules = ["cli", "io.prefetch", "io.sandbox", "io.sources", "cpu", "stages"]
+    code = f"import sys, {', '.join('vad_core.' + m for m in modules)}; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_stage_clock_counts_cpu_not_waiting():
