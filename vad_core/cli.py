@@ -339,12 +339,13 @@ def _analyze(args: argparse.Namespace) -> int:
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
     writing = time.time()
     out = result.save(args.out, rule)
+    written = time.time()
     segments = result.segments_document(rule)["segments"]  # with their kind, as segments.json has them
     timing = {  # seconds from the start of this process, and the CPU seconds of each stage (vad_core.stages)
         "first_frame_s": (video.first_frame_at or model_ready) - started,
         "model_ready_s": model_ready - started,
         "analysis_s": result.seconds,
-        "writing_s": time.time() - writing,
+        "writing_s": written - writing,
         "total_s": time.time() - started,
         "cpu_s": result.stage_seconds,
     }

@@ -164,13 +164,11 @@ def map_blocks(
             windows = x.reshape(-1, t, *x.shape[1:])  # (n, H, W) -> (n / T, T, H, W)
             if latent_grid:
                 r, z = run_windows_latent(model, windows, latent_grid, mixed_precision)
-                r, z = r.reshape(x.shape), z.reshape(len(x), -1)  # (n / T, T, D) -> (n, D)
+                extra = (z.reshape(len(x), -1)[emit_from:],)  # (n / T, T, D) -> (n, D)
             else:
-                r = run_windows(model, windows, mixed_precision).reshape(x.shape)
+                r, extra = run_windows(model, windows, mixed_precision), ()
         with clock.measure("scoring"):
-            if latent_grid:
-                return fn(x[emit_from:], r[emit_from:], z[emit_from:])
-            return fn(x[emit_from:], r[emit_from:])
+            return fn(x[emit_from:], r.reshape(x.shape)[emit_from:], *extra)
 
     threads = threads or max(1, cpu_budget() // workers)  # no oversubscription
     previous = torch.get_num_threads()

@@ -41,9 +41,10 @@ from vad_core.scoring.health import (
     HEALTH_FIGURES,
     HealthSegment,
     block_figures,
+    borrow_first_change,
+    change_between,
     health_scores,
     health_segments,
-    set_first_change,
 )
 from vad_core.scoring.latent import LATENT_GRID, LatentProjection, LatentTrajectory, trajectory
 from vad_core.scoring.scene import SceneCheck, SceneReference, background_distance, check_scene, frame_figures
@@ -334,9 +335,8 @@ class ScoredBlock:
     first: tuple[np.ndarray, np.ndarray]  # normalized (x, r) of the first and last frames
     last: tuple[np.ndarray, np.ndarray]
     latent: np.ndarray  # float16 (n, D): pooled bottleneck states
-    health: dict[
-        str, np.ndarray
-    ]  # camera-health figures (vad_core.scoring.health); change[0] waits for the previous block
+    # camera-health figures (vad_core.scoring.health); change[0] waits for the previous block, as motion[0]
+    health: dict[str, np.ndarray]
     start: int = 0
 
 
@@ -446,15 +446,15 @@ def analyze_frames(
             with clock.measure("stitching"):
                 block.start = done
                 motion = block.maps["motion"]
-                if prev is None:  # frame 0 has no predecessor: borrow frame 1's motion
+                if prev is None:  # frame 0 has no predecessor: borrow frame 1's motion and change
                     motion[0] = motion[1]
+                    borrow_first_change(block.health)
                 else:
                     motion[0] = motion_error_map(*block.first, *prev)
+                    block.health["change"][0] = change_between(prev_input, block.inputs[0])
                 for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
                     block.errors[key][0] = value[0]
-                prev = block.last
-                set_first_change(block.health, prev_input, block.inputs[0])
-                prev_input = block.inputs[-1]
+                prev, prev_input = block.last, block.inputs[-1]
                 for key, value in block.health.items():
                     health[key].append(value)
                 for kind in ERROR_KINDS:

@@ -92,8 +92,8 @@ def _shift(frame: np.ndarray, reference: np.ndarray, window: np.ndarray) -> floa
 
 def block_figures(frames: np.ndarray, mean_frame: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame change, structure and shift of consecutive uint8 frames (n, S, S) at the model's size; frame 0's
-    change is NaN (its predecessor is not among them: set_first_change). Blocks of a clip are independent, so the
-    analysis workers compute them as each block is scored."""
+    change is NaN (its predecessor is not among them: change_between or borrow_first_change fill it in). Blocks
+    of a clip are independent, so the analysis workers compute them as each block is scored."""
     reference = np.asarray(mean_frame, dtype=np.float32)
     window = cv2.createHanningWindow(reference.shape[::-1], cv2.CV_32F)
     change, structure, shift, previous = [], [], [], None
@@ -111,25 +111,28 @@ def block_figures(frames: np.ndarray, mean_frame: np.ndarray) -> dict[str, np.nd
     }
 
 
+def change_between(previous: np.ndarray, frame: np.ndarray) -> float:
+    """Frame 0's change of a block: the mean absolute change from the uint8 frame before it (the previous block's
+    last), as block_figures takes it between its own frames."""
+    return _change(np.asarray(previous, np.float32) / 255.0, np.asarray(frame, np.float32) / 255.0)
+
+
 def _change(previous: np.ndarray, frame: np.ndarray) -> float:
     """Mean absolute change between two frames scaled to [0, 1] (float32)."""
     return float(np.abs(frame - previous).mean())
 
 
-def set_first_change(figures: dict[str, np.ndarray], previous: np.ndarray | None, first: np.ndarray) -> None:
-    """Frame 0's change of a block: against the uint8 frame before it; for a clip's first frame (previous None),
-    the change of frame 1 (it has no predecessor)."""
+def borrow_first_change(figures: dict[str, np.ndarray]) -> None:
+    """A clip's frame 0 has no predecessor: it takes frame 1's change (as its motion map takes frame 1's)."""
     change = figures["change"]
-    if previous is not None:
-        change[0] = _change(np.asarray(previous, np.float32) / 255.0, np.asarray(first, np.float32) / 255.0)
-    elif len(change) > 1:
+    if len(change) > 1:
         change[0] = change[1]
 
 
 def health_figures(inputs: np.ndarray, mean_frame: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame change, structure and shift of a clip's uint8 frames (N, S, S) at the model's size."""
     figures = block_figures(inputs, mean_frame)
-    set_first_change(figures, None, inputs[0] if len(inputs) else None)
+    borrow_first_change(figures)
     return figures
 
 
