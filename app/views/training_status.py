@@ -83,6 +83,8 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
     if snap.losses:
         text += f" · loss {snap.losses[-1]:.4f}"
     st.progress(min(snap.fraction, 1.0), text=text)
+    if snap.losses:  # right under the progress: the notices and buttons below come and go, and a chart that
+        st.plotly_chart(_loss_figure(snap), key="loss_curve")  # moves in the page is remounted with its old figure
     if snap.queued and not snap.finished:
         st.info(snap.queued, icon=":material/hourglass_top:")
     if snap.state == "failed":
@@ -103,5 +105,3 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
         st.info(CANCELLING, icon=":material/hourglass_top:")
         if st.button("Stop at once, save nothing", icon=":material/cancel:", key="kill_training"):
             job.cancel(session)
-    if snap.losses:
-        st.plotly_chart(_loss_figure(snap), key="loss_curve")
