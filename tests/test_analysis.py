@@ -10,7 +10,15 @@ import pandas as pd
 import pytest
 
 from vad_core.pipeline.analysis import SegmentRule, analyze
-from vad_core.scoring.scores import ScoringConfig, calibrated, patch_mean, reduce_map, regularity, smooth
+from vad_core.scoring.scores import (
+    ScoringConfig,
+    calibrated,
+    motion_error_map,
+    patch_mean,
+    reduce_map,
+    regularity,
+    smooth,
+)
 
 COLUMNS = ["frame", "time_s", "error", "regularity", "score", "anomalous"]
 
@@ -133,3 +141,25 @@ def test_frame_folder_gives_the_same_scores_as_the_video(tmp_path, samples, tiny
     from_folder = analyze(tmp_path, tiny_model)
     assert from_folder.frame_count == from_video.frame_count == 120
     assert np.allclose(from_folder.score, from_video.score, rtol=1e-4, atol=1e-6)
+
+
+def test_missed_motion_map_is_the_motion_the_reconstruction_did_not_reproduce(samples, analysis_model):
+    """The engine's "missed" form (in torch, in the workers and across block seams) follows motion_error_map."""
+    model = replace(analysis_model, scoring=replace(analysis_model.scoring, motion="missed"))
+    result = analyze(samples / "test" / "Test004.mp4", model)
+    norm, step = model.normalizer, 1.0 / 255.0 / model.normalizer.std  # one grey level in normalized units
+    x = norm.apply(result.inputs.astype(np.float32) / 255.0)
+    r = norm.apply(result.recons.astype(np.float32) / 255.0)
+    got = result.maps["motion"].astype(np.float32)
+    assert (got >= 0).all() and (got == 0).mean() > 0.1  # shimmer over still pixels is not counted
+    for t in range(1, result.frame_count):
+        expected = motion_error_map(x[t], r[t], x[t - 1], r[t - 1], "missed")
+        ok = (
+            (result.recons[t] > 0)
+            & (result.recons[t] < 255)
+            & (result.recons[t - 1] > 0)
+            & (result.recons[t - 1] < 255)
+        )
+        dx, dr = np.abs(x[t] - x[t - 1]), np.abs(r[t] - r[t - 1])
+        bound = 2 * (dx + dr) * step + 2 * step**2 + 1e-3 * expected  # 8-bit frames, float16 maps
+        assert np.all(np.abs(got[t][ok] - expected[ok]) <= bound[ok]), t

@@ -44,6 +44,19 @@ def test_motion_error_map_by_hand():
     assert appearance_error_map(frame, frame + 0.3).sum() > 0
 
 
+def test_missed_motion_counts_only_motion_the_reconstruction_did_not_reproduce():
+    # max((x_t - x_t-1)^2 - (r_t - r_t-1)^2, 0): 2^2 - 1^2 = 3 where the input moved more than the
+    # reconstruction; 0 where the reconstruction shimmers (moves by 1) over a still input.
+    x, x_prev = np.array([[3.0, 1.0]]), np.array([[1.0, 1.0]])
+    r, r_prev = np.array([[1.0, 1.5]]), np.array([[2.0, 0.5]])
+    assert motion_error_map(x, r, x_prev, r_prev, "missed").tolist() == [[3.0, 0.0]]
+    assert motion_error_map(x, r, x_prev, r_prev, "error").tolist() == [[9.0, 1.0]]
+    with pytest.raises(ValueError, match="motion form"):
+        ScoringConfig(motion="optical flow")
+    with pytest.raises(ValueError, match="place_quantile"):
+        ScoringConfig(place_quantile=0)
+
+
 def test_reduce_sum():
     m = np.array([[0.0, 1.0], [4.0, 9.0]], np.float32)
     assert reduce_map(m, ScoringConfig(reduce="sum")) == 14.0

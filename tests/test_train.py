@@ -14,7 +14,7 @@ from vad_core.errors import BadInput
 from vad_core.io.video import list_clips
 from vad_core.model.checkpoint import load_checkpoint, save_checkpoint
 from vad_core.pipeline.analysis import analyze
-from vad_core.scoring.scores import ScoringConfig
+from vad_core.scoring.scores import MOTION_FORMS, ScoringConfig
 from vad_core.training.calibration import calibrate, recalibrate, split_clips
 from vad_core.training.train import TrainConfig, _resume_path, train
 
@@ -52,10 +52,15 @@ def test_calibration_fields(trained_tiny):
         assert key in card["calibration"]
     assert card["model"]["input_size"] == 35 and card["preprocess"]["input_size"] == 35
     assert card["preprocess"]["mean_frame_subtracted"] is True and card["preprocess"]["std"] > 0
-    chosen = card["scoring"]["per_place"]  # switched on or off by anomalies injected into the normal clips
-    assert card["scoring"] == ScoringConfig(per_place=chosen).to_dict()
+    # per-place scales and the motion form are chosen by anomalies injected into the normal clips
+    choice = {key: card["scoring"][key] for key in ("per_place", "place_quantile", "motion")}
+    assert card["scoring"] == ScoringConfig(**choice).to_dict()
     candidates = card["scoring_selection"]["candidates"]
-    assert {c["per_place"] for c in candidates} == {False, True} and candidates[0]["per_place"] == chosen
+    tried = {(c["per_place"], c["place_quantile"], c["motion"]) for c in candidates}
+    assert tried == {(on, q, form) for on, q in ((False, 0.99), (True, 0.99), (True, 1.0)) for form in MOTION_FORMS}
+    assert {key: candidates[0][key] for key in choice} == choice
+    aucs = [(c["auc_micro"], c["auc_video_norm"]) for c in candidates]
+    assert aucs == sorted(aucs, reverse=True)
     assert card["training"]["steps"] == trained_tiny.result.steps
     assert card["training"]["clips"] == ["Train001.mp4", "Train002.mp4"]
 

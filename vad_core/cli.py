@@ -170,7 +170,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="judge each place by its own normal error level (default: keep)",
     )
     p.add_argument(
-        "--select-per-place", action="store_true", help="switch per-place scoring on or off by injected anomalies"
+        "--select-per-place", action="store_true", help="choose place scales and motion form by injected anomalies"
     )
     p.add_argument("--smooth", type=_number(float, 0), default=None, help="temporal smoothing sigma (default: keep)")
 

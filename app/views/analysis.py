@@ -58,6 +58,8 @@ INTRO = (
 KIND_TEXT = {
     "motion": "the *motion* error (the error of the reconstructed frame difference)",
     "appearance": "the *appearance* error (the error of the reconstructed frame itself)",
+    "missed_motion": "the *motion* it missed (the input's frame-difference energy that the reconstruction did "
+    "not reproduce)",
 }
 
 
@@ -73,7 +75,7 @@ def _explanation(model: LoadedModel) -> str:
     }[cfg.reduce]
     quantile = 100 * model.calibration.quantile
     return f"""
-- **Raw error e(t)**: how badly the model reconstructs frame t. This model scores {KIND_TEXT[cfg.kind]},
+- **Raw error e(t)**: how badly the model reconstructs frame t. This model scores {KIND_TEXT[cfg.error_map]},
   {reduce}, smoothed over time (σ = {cfg.smooth_sigma:g} frames).
 - **Calibrated score c(t) = e(t) / τ**: τ is the {quantile:g}th percentile of e(t) on normal frames the model never
   trained on. c(t) > 1 means "beyond anything normal footage produced", and it means the same in every clip.

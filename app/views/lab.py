@@ -33,11 +33,15 @@ INTRO = (
 KIND_LATEX = {
     "appearance": r"E_t(p) = \big(x_t(p) - r_t(p)\big)^2",
     "motion": r"E_t(p) = \big((x_t(p) - x_{t-1}(p)) - (r_t(p) - r_{t-1}(p))\big)^2",
+    "missed_motion": r"E_t(p) = \max\big((x_t(p) - x_{t-1}(p))^2 - (r_t(p) - r_{t-1}(p))^2,\ 0\big)",
 }
 KIND_WORDS = {
     "appearance": "the squared error of the reconstructed frame",
     "motion": "the squared error of the reconstructed frame difference: static texture the model renders "
     "badly cancels out, moving things do not",
+    "missed_motion": "the motion it missed: the input's frame-difference energy that the reconstruction did not "
+    "reproduce. Static texture cancels out, and so does shimmer the model invents where nothing moves "
+    "(calibration chose this form for this scene)",
 }
 
 
@@ -180,8 +184,9 @@ def _steps(clip: Clip, model: LoadedModel, steps: FrameSteps) -> None:
     st.subheader(f"How the numbers of frame {t} are built", anchor=False)
     text, picture = st.columns([3, 1], gap="large")
     with text:
-        st.markdown(f"**1 · Error map.** This model scores the *{steps.kind}* error, {KIND_WORDS[steps.kind]}:")
-        st.latex(KIND_LATEX[steps.kind])
+        form = analysis.scoring.error_map
+        st.markdown(f"**1 · Error map.** This model scores the *{steps.kind}* error, {KIND_WORDS[form]}:")
+        st.latex(KIND_LATEX[form])
         st.latex(
             rf"S_t = \sum_p E_t(p) = {_num(steps.reductions['sum'])}, \quad \max_p E_t(p) = {_num(steps.map_max)}"
             rf"\quad ({steps.pixels} \text{{ pixels}})"

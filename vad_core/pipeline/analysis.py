@@ -374,7 +374,11 @@ def _score_block(
     inputs = _to_u8(tx, norm)
     appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
     motion = torch.zeros(tx.shape, dtype=torch.float16)
-    motion[1:] = torch.square((tx[1:] - tx[:-1]) - (tr[1:] - tr[:-1]))  # motion_error_map
+    dx, dr = tx[1:] - tx[:-1], tr[1:] - tr[:-1]
+    if scoring.motion == "missed":  # motion_error_map's forms
+        motion[1:] = torch.clamp_min(torch.square(dx) - torch.square(dr), 0)
+    else:
+        motion[1:] = torch.square(dx - dr)
     motion = motion.numpy()
     errors = reductions("appearance", appearance, scoring, place_scales.get("appearance"))
     errors |= reductions("motion", motion, scoring, place_scales.get("motion"))
@@ -450,7 +454,7 @@ def analyze_frames(
                     motion[0] = motion[1]
                     borrow_first_change(block.health)
                 else:
-                    motion[0] = motion_error_map(*block.first, *prev)
+                    motion[0] = motion_error_map(*block.first, *prev, scoring.motion)
                     block.health["change"][0] = change_between(prev_input, block.inputs[0])
                 for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
                     block.errors[key][0] = value[0]

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 ERROR_KINDS = ("appearance", "motion")
+MOTION_FORMS = ("error", "missed")
 REDUCTIONS = ("sum", "local_max", "local_top")
 LOCAL_REDUCTIONS = ("local_max", "local_top")
 
@@ -30,8 +31,11 @@ class ScoringConfig:
     frames within a clip (chosen by measurement, see the README). per_place (on by default; calibration
     switches it on or off per scene by anomalies injected into normal clips, see the README): divide each patch
     mean by what held-out normal footage produced at that place (the card's place scale), so a far
-    walkway and a near one are judged each by its own normal; the local reductions only. smooth_sigma:
-    Gaussian smoothing of e(t) in frames.
+    walkway and a near one are judged each by its own normal; the local reductions only. place_quantile: which
+    quantile of a place's normal patch means is its scale (1.0: the largest seen). motion: the motion map's
+    form (motion_error_map); "missed" counts only the input's motion that the reconstruction did not
+    reproduce, so flicker the model invents where nothing moves is not scored. smooth_sigma: Gaussian
+    smoothing of e(t) in frames. Calibration chooses per_place, place_quantile and motion per scene.
     """
 
     kind: str = "motion"
@@ -39,6 +43,8 @@ class ScoringConfig:
     patch: int = 24
     top_fraction: float = 0.2
     per_place: bool = True
+    place_quantile: float = 0.99
+    motion: str = "error"
     smooth_sigma: float = 3.0
 
     def __post_init__(self) -> None:
@@ -48,6 +54,15 @@ class ScoringConfig:
             raise ValueError(f"unknown reduction {self.reduce!r}; choose from {REDUCTIONS}")
         if not 0 < self.top_fraction <= 1:
             raise ValueError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
+        if not 0 < self.place_quantile <= 1:
+            raise ValueError(f"place_quantile must be in (0, 1], got {self.place_quantile}")
+        if self.motion not in MOTION_FORMS:
+            raise ValueError(f"unknown motion form {self.motion!r}; choose from {MOTION_FORMS}")
+
+    @property
+    def error_map(self) -> str:
+        """Which map the score reads, for explanations: "appearance", "motion" or "missed_motion"."""
+        return "missed_motion" if self.kind == "motion" and self.motion == "missed" else self.kind
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,8 +78,15 @@ def appearance_error_map(x: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.square(x - r)
 
 
-def motion_error_map(x: np.ndarray, r: np.ndarray, x_prev: np.ndarray, r_prev: np.ndarray) -> np.ndarray:
-    """((x_t - x_t-1) - (r_t - r_t-1))^2 per pixel."""
+def motion_error_map(
+    x: np.ndarray, r: np.ndarray, x_prev: np.ndarray, r_prev: np.ndarray, form: str = "error"
+) -> np.ndarray:
+    """Per pixel, "error": ((x_t - x_t-1) - (r_t - r_t-1))^2, the error of the reconstructed frame difference;
+    "missed": max((x_t - x_t-1)^2 - (r_t - r_t-1)^2, 0), the input's motion energy the reconstruction did not
+    reproduce. A model short of training renders walkers as soft blobs that shimmer: "error" scores that
+    shimmer wherever it is, "missed" only motion the input really has."""
+    if form == "missed":
+        return np.maximum(np.square(x - x_prev) - np.square(r - r_prev), 0)
     return np.square((x - x_prev) - (r - r_prev))
 
 

@@ -23,7 +23,7 @@ from vad_core.scoring.health import HealthReference
 from vad_core.scoring.latent import LatentProjection
 from vad_core.scoring.scene import MAX_PLACE_FRAMES, SceneReference, fit_place_scales, frame_distances
 from vad_core.scoring.scores import ERROR_KINDS, ScoringConfig, smooth
-from vad_core.training.selection import PROXY_KINDS, choose_per_place
+from vad_core.training.selection import PROXY_KINDS, choose_scoring
 
 
 def split_clips(paths: list[Path], size: int, val_fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -68,17 +68,23 @@ def fit_normal(
     held-out normal clips. The place scales come first (the per-place scores, and so tau, are taken on them);
     they are fitted on place_clips too (say, spread_pieces of the training part of the same clips): a per-place
     quantile needs many frames, and its overall level does not matter, since tau comes after. With
-    select_clips (whole normal clips, SELECTION_CLIPS of them used as normal and as many injected), per-place
-    scoring is first switched on or off by choose_per_place."""
+    select_clips (whole normal clips, SELECTION_CLIPS of them used as normal and as many injected), the
+    per-place scales and the motion form are first chosen by choose_scoring."""
     selection = None
-    choice = choose_per_place(model, select_clips, quantile) if select_clips else None
+    choice = choose_scoring(model, select_clips, quantile) if select_clips else None
     if choice is not None:
         model = replace(model, scoring=choice[0])
         selection = {
-            "method": "per-place on or off, by pooled frame AUC on anomalies injected into normal clips",
+            "method": "per-place scales and motion form, by pooled frame AUC on anomalies injected into normal clips",
             "proxies": list(PROXY_KINDS),
             "candidates": [
-                {"per_place": c.scoring.per_place, "auc_micro": c.auc_micro, "auc_video_norm": c.auc_video_norm}
+                {
+                    "per_place": c.scoring.per_place,
+                    "place_quantile": c.scoring.place_quantile,
+                    "motion": c.scoring.motion,
+                    "auc_micro": c.auc_micro,
+                    "auc_video_norm": c.auc_video_norm,
+                }
                 for c in choice[1]
             ],
         }
@@ -88,7 +94,7 @@ def fit_normal(
     pieces = [c for c in place_clips or [] if len(c) >= model.cfg.time_steps]
     extra = [analyze_frames(iter(clip), model, name="places") for clip in pieces]
     maps = {kind: [r.maps[kind] for r in results + extra] for kind in ERROR_KINDS}
-    scales = fit_place_scales(maps, model.scoring, quantile)
+    scales = fit_place_scales(maps, model.scoring)
     for result in results:
         result.score_places(scales)
     errors = np.concatenate([smooth(r.raw_error(), model.scoring.smooth_sigma) for r in results])
@@ -155,7 +161,7 @@ def recalibrate(
 
     val_fraction 1.0 uses whole clips: right for footage the model never trained on, such as a
     user's own camera. Use the training run's fraction to reuse its held-out tails. select: let the clips
-    switch per-place scoring on or off (fit_normal).
+    choose the per-place scales and the motion form (fit_normal).
     """
     model = load_checkpoint(stem)
     if scoring is not None:
