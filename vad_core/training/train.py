@@ -67,7 +67,7 @@ class TrainConfig:
     calibration_quantile: float = 0.99
     save_every_s: float = 60.0
     resume: bool = False
-    select_scoring: bool = True  # calibration switches per-place scoring on or off by injected anomalies
+    select_scoring: bool = True  # calibration chooses place scales and motion form by injected anomalies
     init: str | None = None  # a checkpoint to fine-tune: its architecture and weights are the starting point
     normal_ranges: tuple[tuple[int, int], ...] = ()  # with these, data is one video and these frames are its normal
     command: str = ""  # the command line that started the run, recorded in the card
