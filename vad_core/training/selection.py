@@ -101,7 +101,12 @@ def rank_scorings(
         scores = [_errors(a, scoring, scale) / tau for a, _ in injected]
         micro, video = frame_auc_micro(scores, truth) or 0.0, frame_auc_video_norm(scores, truth) or 0.0
         rows.append(Candidate(scoring, micro, video, frame_auc_macro(scores, truth) or 0.0))
-    return sorted(rows, key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
+    return _best_first(rows)
+
+
+def _best_first(candidates: list[Candidate]) -> list[Candidate]:
+    """By pooled AUC (whether one threshold works across clips), then per-video AUC."""
+    return sorted(candidates, key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
 
 
 def select_scoring(
@@ -170,5 +175,5 @@ def choose_scoring(
             for frames, labels in targets
         ]
         ranked += rank_scorings(normal, injected, [c for c in candidates if c.motion == form], quantile)
-    ranked.sort(key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
+    ranked = _best_first(ranked)
     return ranked[0].scoring, ranked
