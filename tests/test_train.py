@@ -6,17 +6,19 @@ import json
 import math
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from vad_core.errors import BadInput
-from vad_core.io.video import list_clips
+from vad_core.io.video import list_clips, stream_raw_gray, write_h264
+from vad_core.model.autoencoder import ModelConfig
 from vad_core.model.checkpoint import load_checkpoint, save_checkpoint
 from vad_core.pipeline.analysis import analyze
 from vad_core.scoring.scores import MOTION_FORMS, ScoringConfig
 from vad_core.training.calibration import calibrate, recalibrate, split_clips
-from vad_core.training.train import TrainConfig, _resume_path, train
+from vad_core.training.train import TrainConfig, _resume_path, preset_size, train
 
 pytestmark = pytest.mark.slow
 
@@ -133,6 +135,30 @@ def test_stop_request_saves_a_usable_checkpoint(tmp_path, samples):
     assert result.cancelled and result.steps == 3
     assert [p.step for p in steps] == [1, 2, 3] and all(0 < p.fraction <= 1 for p in steps)
     assert load_checkpoint(result.checkpoint).card["training"]["cancelled"] is True
+
+
+def test_the_fast_preset_reduces_small_footage_as_far_as_ped2s():
+    assert [preset_size("fast", rows) for rows in (240, 480, 1080)] == [131, 131, 131]
+    assert preset_size("fast", 158) == 83  # Ped1's 238 x 158: 158 * 131 / 240 = 86, nearest 8n+19
+    assert preset_size("fast", 20) == 27  # the smallest size the encoder takes
+    assert [preset_size("paper", rows) for rows in (100, 240, 1080)] == [227, 227, 227]
+    sizes = [preset_size("fast", rows) for rows in range(1, 400)]
+    assert sizes == sorted(sizes)
+    for size in set(sizes):
+        ModelConfig(input_size=size)  # every size the preset gives inverts exactly
+
+
+def test_a_new_model_takes_the_preset_size_of_its_footage(tmp_path, samples):
+    """Ped2's frames shrunk to 158 rows: the fast preset trains at 83 px, and the card says so."""
+    clip = list_clips(samples / "train")[0]
+    small = [cv2.resize(gray, (238, 158), interpolation=cv2.INTER_AREA) for gray in stream_raw_gray(clip)]
+    (tmp_path / "clips").mkdir()
+    write_h264(tmp_path / "clips" / "small.mp4", [np.dstack([gray] * 3) for gray in small], fps=10)
+    cfg = TrainConfig(data=str(tmp_path / "clips"), out=str(tmp_path / "m"), minutes=0.02, select_scoring=False)
+    result = train(cfg, show_progress=False)
+    model = load_checkpoint(result.checkpoint)
+    assert model.cfg.input_size == 83 and model.card["preprocess"]["input_size"] == 83
+    assert model.normalizer.mean_frame.shape == (83, 83)
 
 
 def test_train_bad_inputs(tmp_path, samples):

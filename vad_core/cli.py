@@ -119,7 +119,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train on normal clips (DATASET/train) and calibrate")
     p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
     p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
-    p.add_argument("--preset", choices=["fast", "paper"], default="fast", help="fast: 131 px; paper: 227 px")
+    preset_help = "fast: 131 px (less for frames under 240 rows); paper: 227 px"
+    p.add_argument("--preset", choices=["fast", "paper"], default="fast", help=preset_help)
     p.add_argument("--input-size", type=_input_size, default=None, help="override the preset's input size (8n+19)")
     p.add_argument("--temporal", choices=["convlstm", "none"], default="convlstm", help="temporal block (ablation)")
     p.add_argument("--epochs", type=COUNT, default=None, help="epochs to train")

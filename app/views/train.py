@@ -22,7 +22,7 @@ from app.views import analysis
 from app.views.controls import MODEL_KEY
 from app.views.training_status import LIVE_KEY, STATE_TEXT, job_status
 from vad_core import BadInput
-from vad_core.training.train import PRESETS
+from vad_core.training.train import FAST_REFERENCE_ROWS, PRESETS
 
 INTRO = (
     "A model knows only the scene it was trained on: footage of another camera looks anomalous everywhere. "
@@ -36,7 +36,7 @@ SOURCES = {
     "folder": "A dataset folder on this server",
 }
 PRESET_TEXT = {
-    "fast": f"fast · {PRESETS['fast']} px, usable in minutes on a laptop CPU",
+    "fast": f"fast · {PRESETS['fast']} px (less for footage under {FAST_REFERENCE_ROWS} rows), minutes on a CPU",
     "paper": f"paper · {PRESETS['paper']} px, the paper's input, slower",
 }
 
