@@ -35,12 +35,12 @@ KIND_LATEX = {
     "motion": r"E_t(p) = \big((x_t(p) - x_{t-1}(p)) - (r_t(p) - r_{t-1}(p))\big)^2",
     "missed_motion": r"E_t(p) = \max\big((x_t(p) - x_{t-1}(p))^2 - (r_t(p) - r_{t-1}(p))^2,\ 0\big)",
 }
-KIND_WORDS = {
-    "appearance": "the squared error of the reconstructed frame",
-    "motion": "the squared error of the reconstructed frame difference: static texture the model renders "
-    "badly cancels out, moving things do not",
-    "missed_motion": "the motion it missed: the input's frame-difference energy that the reconstruction did not "
-    "reproduce. Static texture cancels out, and so does shimmer the model invents where nothing moves "
+KIND_WORDS = {  # what the model scores, by error map
+    "appearance": "the *appearance* error, the squared error of the reconstructed frame",
+    "motion": "the *motion* error, the squared error of the reconstructed frame difference: static texture the "
+    "model renders badly cancels out, moving things do not",
+    "missed_motion": "the *motion it missed*, the input's frame-difference energy that the reconstruction did "
+    "not reproduce. Static texture cancels out, and so does shimmer the model invents where nothing moves "
     "(calibration chose this form for this scene)",
 }
 
@@ -185,7 +185,7 @@ def _steps(clip: Clip, model: LoadedModel, steps: FrameSteps) -> None:
     text, picture = st.columns([3, 1], gap="large")
     with text:
         form = analysis.scoring.error_map
-        st.markdown(f"**1 · Error map.** This model scores the *{steps.kind}* error, {KIND_WORDS[form]}:")
+        st.markdown(f"**1 · Error map.** This model scores {KIND_WORDS[form]}:")
         st.latex(KIND_LATEX[form])
         st.latex(
             rf"S_t = \sum_p E_t(p) = {_num(steps.reductions['sum'])}, \quad \max_p E_t(p) = {_num(steps.map_max)}"
