@@ -75,10 +75,6 @@ class TrainConfig:
     command: str = ""  # the command line that started the run, recorded in the card
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
-    def size_for(self, short_side: int) -> int:
-        """The model's input size: --input-size, else the preset's for frames whose shorter side is short_side."""
-        return self.input_size or preset_size(self.preset, short_side)
-
 
 def preset_size(preset: str, short_side: int) -> int:
     """The input size a preset gives footage whose frames' shorter side is short_side px.
@@ -291,8 +287,7 @@ def train(
 def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporalAE, dict | None]:
     """A new network of the preset's size, or (with cfg.init) the checkpoint's network and where it came from."""
     if cfg.init is None:
-        size = cfg.size_for(min(min(info.height, info.width) for info in map(probe, _clip_paths(cfg))))
-        return SpatioTemporalAE(ModelConfig(input_size=size, temporal=cfg.temporal)).to(device), None
+        return SpatioTemporalAE(ModelConfig(input_size=_new_model_size(cfg), temporal=cfg.temporal)).to(device), None
     parent = load_checkpoint(cfg.init, device=str(device))
     if cfg.input_size and cfg.input_size != parent.cfg.input_size:
         raise BadInput(f"--input-size {cfg.input_size} differs from {parent.name}'s {parent.cfg.input_size} px")
@@ -350,6 +345,13 @@ def _read_clip(path: Path, size: int, limits: tuple[int | None, float | None]) -
     if not frames:
         raise BadInput(f"{path.name}: no frames could be decoded")
     return np.stack(frames)
+
+
+def _new_model_size(cfg: TrainConfig) -> int:
+    """--input-size, else the preset's size for the smallest shorter side among the clips (probed, not decoded)."""
+    if cfg.input_size:
+        return cfg.input_size
+    return preset_size(cfg.preset, min(min(info.height, info.width) for info in map(probe, _clip_paths(cfg))))
 
 
 def _clip_paths(cfg: TrainConfig) -> list[Path]:
