@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -50,6 +51,34 @@ def captions(page) -> str:
     return " ".join(page.locator("[data-testid='stCaptionContainer']").all_inner_texts())
 
 
+@dataclass
+class Export:
+    """The exporter's progress: it asks for the annotated video once, then downloads it."""
+
+    asked: bool = False
+    download: object = None  # Playwright's download event, once the file came
+
+
+def exporter_finished(page, export: Export) -> bool:
+    ready = not export.asked and player_ready(page) and f"{EXPORTED} · model" in captions(page)
+    if ready and page.get_by_role("button", name="Annotated video", exact=True).count():
+        page.get_by_role("button", name="Annotated video", exact=True).click()  # made in a slot
+        export.asked = True
+    elif export.asked and page.get_by_role("button", name="Download the annotated video").count():
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Download the annotated video").click()
+        export.download = download
+    return export.download is not None
+
+
+def finished(role: str, page, export: Export) -> bool:
+    if role == "trainer":
+        return shows(page, "Finished.")
+    if role == "exporter":
+        return exporter_finished(page, export)
+    return player_ready(page) and f"{role} · model" in captions(page)
+
+
 def test_four_sessions_train_analyze_and_export_at_once(browser, capped_server):
     url, temp = capped_server
     sessions = {role: open_dashboard(browser, url) for role in ("trainer", "exporter", *(p.name for p in UPLOADS))}
@@ -68,7 +97,7 @@ def test_four_sessions_train_analyze_and_export_at_once(browser, capped_server):
 
         done: dict[str, float] = {}
         queued: set[str] = set()
-        download, asked = None, False
+        export = Export()
         deadline = time.monotonic() + ALL_S
         while len(done) < len(pages):
             assert time.monotonic() < deadline, f"not finished after {ALL_S} s: {sorted(set(pages) - set(done))}"
@@ -78,20 +107,7 @@ def test_four_sessions_train_analyze_and_export_at_once(browser, capped_server):
                 if role != "trainer" and shows(page, "ahead of you"):
                     queued.add(role)
                     sessions[role][1].screenshot(f"four-sessions-queued-{Path(role).stem}")
-                if role == "trainer":
-                    finished = shows(page, "Finished.")
-                elif role == "exporter":
-                    ready = not asked and player_ready(page) and f"{EXPORTED} · model" in captions(page)
-                    if ready and page.get_by_role("button", name="Annotated video", exact=True).count():
-                        page.get_by_role("button", name="Annotated video", exact=True).click()  # made in a slot
-                        asked = True
-                    elif asked and page.get_by_role("button", name="Download the annotated video").count():
-                        with page.expect_download(timeout=60_000) as download:
-                            page.get_by_role("button", name="Download the annotated video").click()
-                    finished = download is not None
-                else:
-                    finished = player_ready(page) and f"{role} · model" in captions(page)
-                if finished:
+                if finished(role, page, export):
                     done[role] = time.monotonic() - started
             time.sleep(0.2)
         (ARTIFACTS / "four-sessions.txt").write_text(
@@ -110,7 +126,7 @@ def test_four_sessions_train_analyze_and_export_at_once(browser, capped_server):
         for role, page in pages.items():
             assert page.locator("[data-testid='stException']").count() == 0, role
             assert page.locator("[data-testid='stAlertContentError']").count() == 0, role
-        with av.open(download.value.path()) as container:
+        with av.open(export.download.value.path()) as container:
             stream = container.streams.video[0]
             assert stream.codec_context.name == "h264" and sum(1 for _ in container.decode(stream)) == 180
         media = {Player(pages[role]).attr("data-media") for role in pages if role != "trainer"}
