@@ -14,8 +14,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vad_core.errors import BadInput
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.checkpoint import MEAN_FRAME_KEY, checkpoint_paths, load_checkpoint, save_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.model.preprocess import Normalizer
 
 TINY = ModelConfig(input_size=35, encoder_channels=(8, 4), lstm_channels=(4, 2, 4), time_steps=4)

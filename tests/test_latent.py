@@ -11,8 +11,9 @@ import torch
 
 from vad_core.errors import BadInput
 from vad_core.io.video import read_clip
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.checkpoint import Calibration, LoadedModel, load_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.model.inference import window_positions
 from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.analysis import analyze, analyze_frames

@@ -13,8 +13,8 @@ import torch
 
 from vad_core.errors import BadInput
 from vad_core.io.video import list_clips, stream_raw_gray, write_h264
-from vad_core.model.autoencoder import ModelConfig
 from vad_core.model.checkpoint import load_checkpoint, save_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.pipeline.analysis import analyze
 from vad_core.scoring.scores import MOTION_FORMS, ScoringConfig
 from vad_core.training.calibration import calibrate, recalibrate, split_clips

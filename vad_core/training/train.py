@@ -28,8 +28,9 @@ from tqdm import tqdm
 
 from vad_core.errors import BadInput
 from vad_core.io.video import list_clips, probe, stream_gray
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, save_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.model.inference import pick_device
 from vad_core.model.preprocess import Normalizer
 from vad_core.model.windows import gather_window, training_windows
@@ -40,7 +41,6 @@ from vad_core.training.selection import SELECTION_CLIPS
 
 PRESETS: dict[str, int] = {"fast": 131, "paper": 227}  # input size in px (fast: for frames of 240 rows or more)
 FAST_REFERENCE_ROWS = 240  # Ped2's frame height, which the fast preset reduces to 131 px
-SMALLEST_INPUT = 27  # the smallest 8n+19 size the encoder's strided convolutions take
 MAX_NORMAL_FRAMES = 20_000  # frames marked normal in one video are held in memory at the model's size
 CLIP_LIMIT_VARIABLES = ("VAD_TRAIN_MAX_FRAMES", "VAD_TRAIN_MAX_SECONDS")  # per clip; when the config sets none
 
@@ -87,8 +87,7 @@ def preset_size(preset: str, short_side: int) -> int:
         raise BadInput(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     if preset != "fast" or short_side >= FAST_REFERENCE_ROWS:
         return PRESETS[preset]
-    target = short_side * PRESETS["fast"] / FAST_REFERENCE_ROWS
-    return max(SMALLEST_INPUT, 8 * round((target - 19) / 8) + 19)
+    return ModelConfig.nearest_valid_size(short_side * PRESETS["fast"] / FAST_REFERENCE_ROWS)
 
 
 @dataclass
