@@ -409,7 +409,7 @@ def test_a_header_claiming_more_data_than_the_file_holds_is_refused(saved):
     ],
 )
 def test_card_arrays_are_exactly_as_large_as_their_data(doc, match):
-    from vad_core.model.card_arrays import decode_array, encode_array
+    from vad_core.io.card_arrays import decode_array, encode_array
 
     with pytest.raises(ValueError, match=match):
         decode_array(doc, "x")

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
+from vad_core.runs import flag_runs
+
 ERROR_KINDS = ("appearance", "motion")
 MOTION_FORMS = ("error", "missed")
 REDUCTIONS = ("sum", "local_max", "local_top")
@@ -219,14 +221,12 @@ def find_segments(
     flags &= ~np.isnan(score)
     if not flags.any():
         return []
-    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
-    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
     merged: list[list[int]] = []
-    for start, end in runs:
+    for start, end in flag_runs(flags):
         if merged and start - merged[-1][1] - 1 <= merge_gap:
-            merged[-1][1] = int(end)
+            merged[-1][1] = end
         else:
-            merged.append([int(start), int(end)])
+            merged.append([start, end])
     segments = []
     for start, end in merged:
         if end - start + 1 < min_duration:
