@@ -24,7 +24,7 @@ from vad_core.model.card_checks import architecture, is_int, number, section
 from vad_core.model.config import ModelConfig
 from vad_core.scoring.latent import LATENT_GRID, LatentProjection
 from vad_core.scoring.scene import SceneReference
-from vad_core.scoring.scores import ERROR_KINDS, REDUCTIONS, ScoringConfig
+from vad_core.scoring.scores import ERROR_KINDS, REDUCTIONS, MotionForm, ScoringConfig
 
 MAX_CARD_BYTES = 64 * 2**20  # a card with its arrays is well under 2 MB
 
@@ -181,7 +181,7 @@ class SelectionCandidate:
 
     per_place: bool
     place_quantile: float
-    motion: str
+    motion: MotionForm
     auc_micro: float
     auc_video_norm: float
 

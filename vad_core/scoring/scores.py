@@ -8,6 +8,7 @@ segs = find_segments(e / tau, threshold=1.0, min_duration=5, merge_gap=5)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -15,9 +16,12 @@ from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from vad_core.runs import flag_runs
 
-ERROR_KINDS = ("appearance", "motion")
-MOTION_FORMS = ("error", "missed")
-REDUCTIONS = ("sum", "local_max", "local_top")
+ErrorKind = Literal["appearance", "motion"]
+MotionForm = Literal["error", "missed"]
+Reduction = Literal["sum", "local_max", "local_top"]
+ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)
+MOTION_FORMS: tuple[str, ...] = get_args(MotionForm)
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 LOCAL_REDUCTIONS = ("local_max", "local_top")
 
 
@@ -40,13 +44,13 @@ class ScoringConfig:
     smoothing of e(t) in frames. Calibration chooses per_place, place_quantile and motion per scene.
     """
 
-    kind: str = "motion"
-    reduce: str = "local_top"
+    kind: ErrorKind = "motion"
+    reduce: Reduction = "local_top"
     patch: int = 24
     top_fraction: float = 0.2
     per_place: bool = True
     place_quantile: float = 0.99
-    motion: str = "error"
+    motion: MotionForm = "error"
     smooth_sigma: float = 3.0
 
     def __post_init__(self) -> None:
