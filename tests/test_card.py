@@ -45,3 +45,9 @@ def test_a_setting_outside_its_choices_is_bad_input_naming_it(tmp_path, change, 
     path.write_text(json.dumps(json.loads(PED2.read_text()) | change))
     with pytest.raises(BadInput, match=match):
         read_card(path)
+
+
+def test_a_trained_card_writes_back_byte_for_byte(trained_tiny):
+    path = trained_tiny.stem.with_suffix(".json")
+    card = read_card(path)
+    assert card.to_json() == path.read_bytes() and card.training.clips == ["Train001.mp4", "Train002.mp4"]
