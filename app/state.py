@@ -85,7 +85,7 @@ def load_model(stem: str) -> LoadedModel:
 
 def model_fingerprint(model: LoadedModel) -> str:
     """Changes whenever the weights' card (training run, calibration, scoring) changes."""
-    return hashlib.sha256(json.dumps(model.card, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(model.card.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 import pickle
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vad_core.errors import BadInput
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.autoencoder import SpatioTemporalAE
+from vad_core.model.card import ModelCard, read_card
 from vad_core.model.checkpoint import MEAN_FRAME_KEY, checkpoint_paths, load_checkpoint, save_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.model.preprocess import Normalizer
 
 TINY = ModelConfig(input_size=35, encoder_channels=(8, 4), lstm_channels=(4, 2, 4), time_steps=4)
@@ -24,6 +27,7 @@ CARD = {
     "scoring": {"kind": "appearance", "reduce": "sum", "patch": 8, "smooth_sigma": 1.0},
     "calibration": {"tau": 2.0, "pixel_tau": 0.5, "quantile": 0.99, "frames": 40},
 }
+TINY_CARD = ModelCard.from_dict(json.loads(json.dumps(CARD | {"model": TINY.to_dict()})))  # as a file holds it
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def saved(tmp_path) -> tuple[Path, SpatioTemporalAE, Normalizer]:
     mean = np.random.default_rng(0).random((35, 35), dtype=np.float32)
     normalizer = Normalizer(mean, 0.2)
     stem = tmp_path / "tiny"
-    assert save_checkpoint(stem, net, normalizer, CARD) == tmp_path / "tiny.safetensors"
+    assert save_checkpoint(stem, net, normalizer, TINY_CARD) == tmp_path / "tiny.safetensors"
     return stem, net, normalizer
 
 
@@ -210,13 +214,13 @@ def _files(folder: Path) -> dict[str, bytes]:
 def test_a_model_named_like_another_models_card_cannot_overwrite_it(saved, tmp_path):
     _, net, normalizer = saved
     victim = tmp_path / "victim"
-    save_checkpoint(victim, net, normalizer, CARD)
+    save_checkpoint(victim, net, normalizer, TINY_CARD)
     before = _files(tmp_path)
     for name in ("victim.json", "victim.safetensors", "victim.JSON", "tiny.resume", "evil.pt", "x.ckpt"):
         with pytest.raises(BadInput, match="would be read back as another file"):
-            save_checkpoint(tmp_path / name, net, normalizer, CARD)
+            save_checkpoint(tmp_path / name, net, normalizer, TINY_CARD)
     assert _files(tmp_path) == before
-    assert load_checkpoint(victim).card["name"] == "tiny"
+    assert load_checkpoint(victim).card.name == "tiny"
 
 
 @pytest.mark.parametrize("existing", ["tiny.safetensors", "tiny.json", "both"])
@@ -227,7 +231,7 @@ def test_saving_over_an_existing_model_is_refused_and_changes_nothing(saved, tmp
         (tmp_path / other).unlink()
     before = _files(tmp_path)
     with pytest.raises(BadInput, match=r"exists already in .*never overwritten"):
-        save_checkpoint(stem, net, normalizer, CARD | {"name": "other"})
+        save_checkpoint(stem, net, normalizer, replace(TINY_CARD, name="other"))
     assert _files(tmp_path) == before
 
 
@@ -237,7 +241,7 @@ def test_a_symlink_in_the_way_is_refused_and_its_target_untouched(saved, tmp_pat
     target.write_text("keep me")
     (tmp_path / "linked.json").symlink_to(target)
     with pytest.raises(BadInput, match="exists already"):
-        save_checkpoint(tmp_path / "linked", net, normalizer, CARD)
+        save_checkpoint(tmp_path / "linked", net, normalizer, TINY_CARD)
     assert target.read_text() == "keep me" and not (tmp_path / "linked.safetensors").exists()
 
 
@@ -261,23 +265,23 @@ def test_training_state_of_one_model_cannot_land_on_a_model_named_stem_resume(sa
     (tmp_path / "cam.resume.safetensors").write_bytes(b"an older model's weights")
     (tmp_path / "cam.resume.json").write_text("{}")
     with pytest.raises(BadInput, match=r"a model named cam\.resume exists .* over that model's weights"):
-        save_checkpoint(tmp_path / "cam", net, normalizer, CARD)
+        save_checkpoint(tmp_path / "cam", net, normalizer, TINY_CARD)
 
 
 def test_a_checkpoint_under_a_file_is_bad_input(saved, tmp_path):
     _, net, normalizer = saved
     (tmp_path / "plain").write_text("a file")
     with pytest.raises(BadInput, match="is a file, not a folder"):
-        save_checkpoint(tmp_path / "plain" / "sub" / "m", net, normalizer, CARD)
+        save_checkpoint(tmp_path / "plain" / "sub" / "m", net, normalizer, TINY_CARD)
 
 
 def test_rewriting_a_card_is_explicit_and_whole(saved, tmp_path):
     from vad_core.model.checkpoint import record_evaluation, rewrite_card
 
     stem = saved[0]
-    card = json.loads(stem.with_suffix(".json").read_text())
-    rewrite_card(stem, card | {"note": "refitted"})
-    assert load_checkpoint(stem).card["note"] == "refitted"
+    card = read_card(stem.with_suffix(".json"))
+    rewrite_card(stem, replace(card, extra={"note": "refitted"}))
+    assert load_checkpoint(stem).card.extra["note"] == "refitted"
     record_evaluation(stem, {"auc_micro": 0.5}, data=tmp_path / "ds")
     assert json.loads(stem.with_suffix(".json").read_text())["evaluation"] == {"ds": {"auc_micro": 0.5}}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.json", "tiny.safetensors"]  # no temporary left
@@ -408,7 +412,7 @@ def test_a_header_claiming_more_data_than_the_file_holds_is_refused(saved):
     ],
 )
 def test_card_arrays_are_exactly_as_large_as_their_data(doc, match):
-    from vad_core.model.card_arrays import decode_array, encode_array
+    from vad_core.io.card_arrays import decode_array, encode_array
 
     with pytest.raises(ValueError, match=match):
         decode_array(doc, "x")

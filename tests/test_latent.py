@@ -11,8 +11,9 @@ import torch
 
 from vad_core.errors import BadInput
 from vad_core.io.video import read_clip
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
-from vad_core.model.checkpoint import Calibration, LoadedModel, load_checkpoint
+from vad_core.model.autoencoder import SpatioTemporalAE
+from vad_core.model.checkpoint import LoadedModel, load_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.model.inference import window_positions
 from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.analysis import analyze, analyze_frames
@@ -151,13 +152,8 @@ def test_latents_have_one_row_per_frame_and_match_the_model(tiny_model, samples)
 def test_without_a_temporal_block_the_latent_is_the_encoder_output(samples):
     cfg = ModelConfig(input_size=35, temporal="none")
     torch.manual_seed(0)
-    model = LoadedModel(
-        SpatioTemporalAE(cfg).eval(),
-        Normalizer.identity(35),
-        ScoringConfig(per_place=False),
-        Calibration(1.0, 1.0, 0.99, 0),
-        {},
-        "no-lstm",
+    model = LoadedModel.uncalibrated(
+        SpatioTemporalAE(cfg).eval(), Normalizer.identity(35), ScoringConfig(per_place=False), "no-lstm"
     )
     frames = read_clip(samples / "train" / "Train001.mp4", 35)[:20]
     result = analyze_frames(iter(frames), model)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.blocks import SpatialDecoder, SpatialEncoder, TemporalBlock
+from vad_core.model.config import ACTIVATION_NAMES, ModelConfig
 from vad_core.model.layers import ConvBlock, ConvLSTM, ConvLSTMCell, DeconvBlock
-from vad_core.model.layers.conv import make_activation
+from vad_core.model.layers.conv import ACTIVATIONS, make_activation
 
 TINY = ModelConfig(input_size=35, encoder_channels=(8, 4), lstm_channels=(4, 2, 4), time_steps=4)
 
@@ -238,3 +242,11 @@ def test_config_dict_round_trip_and_unknown_keys():
     assert ModelConfig.from_dict(data) == cfg
     with pytest.raises(ValueError, match="unknown model config keys"):
         ModelConfig.from_dict(data | {"dropout": 0.1})
+
+
+def test_the_config_is_read_without_torch_and_names_the_activations_the_layers_build():
+    code = "import sys; from vad_core.model import ModelConfig; ModelConfig(131); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    assert set(ACTIVATION_NAMES) == set(ACTIVATIONS)
+    assert [ModelConfig.nearest_valid_size(t) for t in (0, 30, 86.2, 131, 132)] == [27, 27, 83, 131, 131]
+    assert all(ModelConfig(input_size=ModelConfig.nearest_valid_size(t)) for t in range(400))

@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from vad_core.bench import TOLERANCE, TOLERANCE_FRAME_ERROR, equivalence, memory_check, model_flops
 from vad_core.io.framestore import FrameStore, iter_chunks
 from vad_core.io.video import read_clip
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
-from vad_core.model.checkpoint import Calibration, LoadedModel
+from vad_core.model.autoencoder import SpatioTemporalAE
+from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.config import ModelConfig
 from vad_core.model.inference import map_blocks
 from vad_core.model.layers.subpixel import conv_transpose2d_into_padded, conv_transpose2d_subpixel, phase_weight
 from vad_core.model.layers.winograd import add_conv3x3_winograd_, winograd_ok, winograd_weight
@@ -199,7 +200,7 @@ def test_model_flops_of_the_paper_model():
 
 
 def _loaded(net: SpatioTemporalAE, norm: Normalizer) -> LoadedModel:
-    return LoadedModel(net, norm, ScoringConfig(per_place=False), Calibration(1.0, 1.0, 0.99, 0), {}, "tiny")
+    return LoadedModel.uncalibrated(net, norm, ScoringConfig(per_place=False), "tiny")
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])

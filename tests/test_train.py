@@ -13,8 +13,8 @@ import torch
 
 from vad_core.errors import BadInput
 from vad_core.io.video import list_clips, stream_raw_gray, write_h264
-from vad_core.model.autoencoder import ModelConfig
 from vad_core.model.checkpoint import load_checkpoint, save_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.pipeline.analysis import analyze
 from vad_core.scoring.scores import MOTION_FORMS, ScoringConfig
 from vad_core.training.calibration import calibrate, recalibrate, split_clips
@@ -134,7 +134,7 @@ def test_stop_request_saves_a_usable_checkpoint(tmp_path, samples):
     result = train(cfg, on_step=lambda p: steps.append(p), should_stop=lambda: len(steps) >= 3, show_progress=False)
     assert result.cancelled and result.steps == 3
     assert [p.step for p in steps] == [1, 2, 3] and all(0 < p.fraction <= 1 for p in steps)
-    assert load_checkpoint(result.checkpoint).card["training"]["cancelled"] is True
+    assert load_checkpoint(result.checkpoint).card.training.cancelled is True
 
 
 def test_the_fast_preset_reduces_small_footage_as_far_as_ped2s():
@@ -157,7 +157,7 @@ def test_a_new_model_takes_the_preset_size_of_its_footage(tmp_path, samples):
     cfg = TrainConfig(data=str(tmp_path / "clips"), out=str(tmp_path / "m"), minutes=0.02, select_scoring=False)
     result = train(cfg, show_progress=False)
     model = load_checkpoint(result.checkpoint)
-    assert model.cfg.input_size == 83 and model.card["preprocess"]["input_size"] == 83
+    assert model.cfg.input_size == 83 and model.card.preprocess.input_size == 83
     assert model.normalizer.mean_frame.shape == (83, 83)
 
 

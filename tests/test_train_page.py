@@ -59,7 +59,7 @@ def test_a_run_trains_calibrates_and_saves_a_pickable_model(models_dir):
     assert snap.checkpoint == models_dir / "cam-1.safetensors"
     model = load_checkpoint(models_dir / "cam-1")
     assert model.cfg.input_size == 131 and model.calibration.frames > 0 and model.calibration.tau > 0
-    assert model.card["training"]["clips"] == ["000_Train001.mp4", "001_Train002.mp4"]
+    assert model.card.training.clips == ["000_Train001.mp4", "001_Train002.mp4"]
     assert user_models() == [models_dir / "cam-1"]
     assert [e.label for e in available_models()][1:] == [f"cam-1 (trained by {session_label('tok-a')})"]
     assert sorted(p.name for p in models_dir.iterdir()) == ["cam-1.json", "cam-1.safetensors", "cam-1.trainer"]
@@ -75,7 +75,7 @@ def test_a_cancelled_run_keeps_what_it_learned(models_dir):
     job.cancel("")  # the session that started it (none: a run started outside the app)
     snap = wait_finished(job)
     assert snap.state == "cancelled" and snap.fraction < 0.1
-    assert load_checkpoint(models_dir / "cam-cancel").card["training"]["cancelled"] is True
+    assert load_checkpoint(models_dir / "cam-cancel").card.training.cancelled is True
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import torch
 
 from vad_core.cpu import decode_threads
 from vad_core.errors import BadInput
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
+from vad_core.model.autoencoder import SpatioTemporalAE
+from vad_core.model.config import ModelConfig
 from vad_core.model.inference import map_blocks, pick_device
 from vad_core.model.preprocess import Normalizer
 from vad_core.model.windows import gather_window, inference_starts, training_windows

@@ -68,11 +68,11 @@ def parse_ranges(text: str, frames: int) -> tuple[tuple[int, int], ...]:
 
 def learned_runs(analysis: Analysis, model: LoadedModel) -> list[tuple[int, int]]:
     """The rows of this analysis that the model was adapted on ("learned as normal"), as inclusive runs."""
-    adaptation = model.card.get("adaptation")
-    if not isinstance(adaptation, dict) or adaptation.get("clip") != analysis.name:
+    adaptation = model.card.adaptation
+    if adaptation is None or adaptation.clip != analysis.name:
         return []
     runs = []
-    for start, end in adaptation.get("ranges", []):
+    for start, end in adaptation.ranges or []:
         first = -(-(start - analysis.first_frame) // analysis.frame_step)  # the first row at or after start
         last = (end - 1 - analysis.first_frame) // analysis.frame_step
         first, last = max(first, 0), min(last, analysis.frame_count - 1)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from vad_core.errors import BadInput, parse_json
-from vad_core.scoring.scores import find_segments
+from vad_core.runs import flag_runs
 
 LABEL_COLUMNS = ("label", "labels", "anomalous", "anomaly", "gt", "y")
 
@@ -97,4 +97,4 @@ def parse_labels(data: bytes, filename: str, clip: str, frames: int) -> np.ndarr
 
 def label_runs(labels: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (start, end) frame runs labelled anomalous."""
-    return [(s.start, s.end) for s in find_segments(np.asarray(labels, dtype=np.float64), 0.5)]
+    return flag_runs(np.asarray(labels, dtype=np.float64) > 0.5)

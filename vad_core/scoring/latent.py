@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vad_core.errors import BadInput
+from vad_core.io.card_arrays import decode_array, encode_array
 from vad_core.io.framestore import iter_chunks
-from vad_core.model.card_arrays import decode_array, encode_array
 
 LATENT_GRID = 4  # bottleneck maps (14 x 14 at 131 px) are pooled to 4 x 4 per channel
 MIN_FIT_FRAMES = 3  # a 2-D PCA needs at least three points to mean anything

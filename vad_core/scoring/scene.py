@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vad_core.io.card_arrays import decode_array, encode_array
 from vad_core.io.framestore import iter_chunks
-from vad_core.model.card_arrays import decode_array, encode_array
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.scores import ERROR_KINDS, ScoringConfig, fit_place_scale, patch_mean
 

@@ -8,14 +8,20 @@ segs = find_segments(e / tau, threshold=1.0, min_duration=5, merge_gap=5)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
-ERROR_KINDS = ("appearance", "motion")
-MOTION_FORMS = ("error", "missed")
-REDUCTIONS = ("sum", "local_max", "local_top")
+from vad_core.runs import flag_runs
+
+ErrorKind = Literal["appearance", "motion"]
+MotionForm = Literal["error", "missed"]
+Reduction = Literal["sum", "local_max", "local_top"]
+ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)
+MOTION_FORMS: tuple[str, ...] = get_args(MotionForm)
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 LOCAL_REDUCTIONS = ("local_max", "local_top")
 
 
@@ -38,13 +44,13 @@ class ScoringConfig:
     smoothing of e(t) in frames. Calibration chooses per_place, place_quantile and motion per scene.
     """
 
-    kind: str = "motion"
-    reduce: str = "local_top"
+    kind: ErrorKind = "motion"
+    reduce: Reduction = "local_top"
     patch: int = 24
     top_fraction: float = 0.2
     per_place: bool = True
     place_quantile: float = 0.99
-    motion: str = "error"
+    motion: MotionForm = "error"
     smooth_sigma: float = 3.0
 
     def __post_init__(self) -> None:
@@ -219,14 +225,12 @@ def find_segments(
     flags &= ~np.isnan(score)
     if not flags.any():
         return []
-    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
-    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
     merged: list[list[int]] = []
-    for start, end in runs:
+    for start, end in flag_runs(flags):
         if merged and start - merged[-1][1] - 1 <= merge_gap:
-            merged[-1][1] = int(end)
+            merged[-1][1] = end
         else:
-            merged.append([int(start), int(end)])
+            merged.append([start, end])
     segments = []
     for start, end in merged:
         if end - start + 1 < min_duration:

@@ -8,8 +8,7 @@ recalibrate("assets/models/ped2", "my_normal_clips", ScoringConfig(kind="appeara
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ from tqdm import tqdm
 
 from vad_core.errors import BadInput
 from vad_core.io.video import list_clips, read_clip
-from vad_core.model.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, rewrite_card
+from vad_core.model.card import Calibration, CalibrationData, ScoringSelection, SelectionCandidate
+from vad_core.model.checkpoint import LoadedModel, load_checkpoint, rewrite_card
 from vad_core.pipeline.analysis import analyze_frames
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.latent import LatentProjection
@@ -53,7 +53,7 @@ class NormalFit:
     projection: LatentProjection
     scene: SceneReference
     scoring: ScoringConfig
-    selection: dict | None = None  # how the per-place choice was made, for the card
+    selection: ScoringSelection | None = None  # how the per-place choice was made, for the card
 
 
 def fit_normal(
@@ -74,20 +74,16 @@ def fit_normal(
     choice = choose_scoring(model, select_clips, quantile) if select_clips else None
     if choice is not None:
         model = replace(model, scoring=choice[0])
-        selection = {
-            "method": "per-place scales and motion form, by pooled frame AUC on anomalies injected into normal clips",
-            "proxies": list(PROXY_KINDS),
-            "candidates": [
-                {
-                    "per_place": c.scoring.per_place,
-                    "place_quantile": c.scoring.place_quantile,
-                    "motion": c.scoring.motion,
-                    "auc_micro": c.auc_micro,
-                    "auc_video_norm": c.auc_video_norm,
-                }
+        selection = ScoringSelection(
+            method="per-place scales and motion form, by pooled frame AUC on anomalies injected into normal clips",
+            proxies=list(PROXY_KINDS),
+            candidates=[
+                SelectionCandidate(
+                    c.scoring.per_place, c.scoring.place_quantile, c.scoring.motion, c.auc_micro, c.auc_video_norm
+                )
                 for c in choice[1]
             ],
-        }
+        )
     results = [analyze_frames(iter(clip), model, name="calibration") for clip in clips]
     if not results:
         raise BadInput("no normal clips long enough to calibrate on")
@@ -173,14 +169,14 @@ def recalibrate(
     pieces = spread_pieces(heads, MAX_PLACE_FRAMES, 2 * model.cfg.time_steps)
     choosing = (heads if any(len(h) for h in heads) else held_out) if select else None
     fit = fit_normal(model, held_out, quantile, scene_name(data), place_clips=pieces, select_clips=choosing)
-    _, card_path = checkpoint_paths(stem)
-    card = json.loads(card_path.read_text())
-    card["scoring"] = fit.scoring.to_dict()
-    if fit.selection is not None:
-        card["scoring_selection"] = fit.selection
-    card["calibration"] = asdict(fit.calibration)
-    card["latent_projection"] = fit.projection.to_dict()
-    card["scene_reference"] = fit.scene.to_dict()
-    card["calibration_data"] = {"data": str(data), "val_fraction": val_fraction, "command": command}
+    card = replace(
+        model.card,
+        scoring=fit.scoring,
+        scoring_selection=fit.selection or model.card.scoring_selection,
+        calibration=fit.calibration,
+        latent_projection=fit.projection,
+        scene_reference=fit.scene,
+        calibration_data=CalibrationData(data=str(data), val_fraction=val_fraction, command=command),
+    )
     rewrite_card(stem, card)
     return fit.calibration

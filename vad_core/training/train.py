@@ -28,19 +28,28 @@ from tqdm import tqdm
 
 from vad_core.errors import BadInput
 from vad_core.io.video import list_clips, probe, stream_gray
-from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
-from vad_core.model.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, save_checkpoint
+from vad_core.model.autoencoder import SpatioTemporalAE
+from vad_core.model.card import (
+    Adaptation,
+    Calibration,
+    CalibrationData,
+    ModelCard,
+    Parent,
+    Preprocess,
+    TrainingRecord,
+)
+from vad_core.model.checkpoint import LoadedModel, checkpoint_paths, load_checkpoint, save_checkpoint
+from vad_core.model.config import ModelConfig
 from vad_core.model.inference import pick_device
 from vad_core.model.preprocess import Normalizer
 from vad_core.model.windows import gather_window, training_windows
 from vad_core.scoring.scene import MAX_PLACE_FRAMES
 from vad_core.scoring.scores import ScoringConfig
-from vad_core.training.calibration import fit_normal, hold_out_tails, scene_name, spread_pieces
+from vad_core.training.calibration import NormalFit, fit_normal, hold_out_tails, scene_name, spread_pieces
 from vad_core.training.selection import SELECTION_CLIPS
 
 PRESETS: dict[str, int] = {"fast": 131, "paper": 227}  # input size in px (fast: for frames of 240 rows or more)
 FAST_REFERENCE_ROWS = 240  # Ped2's frame height, which the fast preset reduces to 131 px
-SMALLEST_INPUT = 27  # the smallest 8n+19 size the encoder's strided convolutions take
 MAX_NORMAL_FRAMES = 20_000  # frames marked normal in one video are held in memory at the model's size
 CLIP_LIMIT_VARIABLES = ("VAD_TRAIN_MAX_FRAMES", "VAD_TRAIN_MAX_SECONDS")  # per clip; when the config sets none
 
@@ -87,8 +96,7 @@ def preset_size(preset: str, short_side: int) -> int:
         raise BadInput(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     if preset != "fast" or short_side >= FAST_REFERENCE_ROWS:
         return PRESETS[preset]
-    target = short_side * PRESETS["fast"] / FAST_REFERENCE_ROWS
-    return max(SMALLEST_INPUT, 8 * round((target - 19) / 8) + 19)
+    return ModelConfig.nearest_valid_size(short_side * PRESETS["fast"] / FAST_REFERENCE_ROWS)
 
 
 @dataclass
@@ -170,7 +178,49 @@ def train(
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     net, origin = _start_model(cfg, device)
-    model_cfg = net.cfg
+    data = _training_data(cfg, net.cfg)
+    use_bf16 = cfg.bf16 and (device.type == "cuda" or cpu_has_amx())
+    run = _optimize(cfg, net, data, device, use_bf16, on_step, should_stop, show_progress)
+    net.eval()
+    fit = _fit_normal(cfg, net, data)
+    card = _card(cfg, net.cfg, data, run, fit, origin, training_on=(str(device), use_bf16))
+    path = save_checkpoint(cfg.out, net, data.normalizer, card)
+    _resume_path(cfg.out).unlink(missing_ok=True)
+    frames_seen = run.step * cfg.batch_size * net.cfg.time_steps
+    return TrainResult(path, run.step, frames_seen, run.seconds, run.losses, fit.calibration, run.cancelled)
+
+
+@dataclass
+class _TrainingData:
+    """A run's normal clips: the training part normalized, the held-out tails as decoded, their windows."""
+
+    train_clips: list[np.ndarray]
+    val_clips: list[np.ndarray]
+    names: list[str]
+    normalizer: Normalizer
+    index: np.ndarray  # (window, 3): clip, start, stride
+
+
+@dataclass
+class _Run:
+    """Where the optimizer is: restored from a resume file or from the start; seconds include earlier sessions."""
+
+    step: int = 0
+    epoch: int = 0
+    seconds: float = 0.0
+    losses: list[float] = field(default_factory=list)
+    cancelled: bool = False
+
+    def resume_meta(self) -> dict:
+        """What the resume file's metadata keeps (its format is fixed: a resume state outlives a version)."""
+        return {"step": self.step, "epoch": self.epoch, "elapsed_s": self.seconds, "losses": self.losses}
+
+    @classmethod
+    def resumed(cls, meta: dict) -> _Run:
+        return cls(meta["step"], meta["epoch"], meta["elapsed_s"], meta["losses"])
+
+
+def _training_data(cfg: TrainConfig, model_cfg: ModelConfig) -> _TrainingData:
     train_clips, val_clips, clip_names = _normal_clips(cfg, model_cfg.input_size)
     val_clips = [c for c in val_clips if len(c) >= model_cfg.time_steps]
     if not val_clips:
@@ -180,111 +230,133 @@ def train(
     index = training_windows([len(c) for c in train_clips], model_cfg.time_steps, cfg.strides)
     if len(index) == 0:
         raise BadInput(f"training clips are shorter than one window of {model_cfg.time_steps} frames")
+    return _TrainingData(train_clips, val_clips, clip_names, normalizer, index)
 
+
+def _optimize(
+    cfg: TrainConfig,
+    net: SpatioTemporalAE,
+    data: _TrainingData,
+    device: torch.device,
+    use_bf16: bool,
+    on_step: Callable[[TrainProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    show_progress: bool,
+) -> _Run:
+    """Adam on shuffled windows until the budget is spent or should_stop; the state saved every save_every_s."""
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    use_bf16 = cfg.bf16 and (device.type == "cuda" or cpu_has_amx())
     resume_path = _resume_path(cfg.out)
-    step, epoch, elapsed_before, losses = 0, 0, 0.0, []
-    if cfg.resume and resume_path.is_file():
-        meta = _load_resume(resume_path, net, opt)
-        step, epoch, elapsed_before, losses = meta["step"], meta["epoch"], meta["elapsed_s"], meta["losses"]
-
+    run = _Run.resumed(_load_resume(resume_path, net, opt)) if cfg.resume and resume_path.is_file() else _Run()
+    elapsed_before, time_steps = run.seconds, net.cfg.time_steps
     budget_s = cfg.minutes * 60 if cfg.minutes is not None else math.inf
-    frames_per_step = cfg.batch_size * model_cfg.time_steps
-    steps_per_epoch = math.ceil(len(index) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(data.index) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs is not None else None
     rng = np.random.default_rng(cfg.seed)
-    for _ in range(epoch):  # a resumed run replays the shuffles of the epochs already done
-        rng.permutation(len(index))
-    start, last_save, cancelled = time.perf_counter(), time.perf_counter(), False
-    bar = tqdm(total=total_steps, initial=step, desc="training", unit="step", disable=not show_progress)
+    for _ in range(run.epoch):  # a resumed run replays the shuffles of the epochs already done
+        rng.permutation(len(data.index))
+    start, last_save = time.perf_counter(), time.perf_counter()
+    bar = tqdm(total=total_steps, initial=run.step, desc="training", unit="step", disable=not show_progress)
     net.train()
-    done = False
-    while not done:
-        order = rng.permutation(len(index))
-        for b in range(step % steps_per_epoch * cfg.batch_size, len(order), cfg.batch_size):
-            rows = index[order[b : b + cfg.batch_size]]
-            batch = np.stack([gather_window(train_clips[c], s, k, model_cfg.time_steps) for c, s, k in rows])
-            x = torch.from_numpy(batch).to(device).unsqueeze(2)  # (B, T, H, W) -> (B, T, 1, H, W)
-            with _autocast(device, use_bf16):
-                recon = net(x)
-            loss = torch.nn.functional.mse_loss(recon.float(), x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            losses.append(loss.item())
-            elapsed = elapsed_before + time.perf_counter() - start
-            fraction = step / total_steps if total_steps else min(elapsed / budget_s, 1.0)
+    while True:
+        order = rng.permutation(len(data.index))
+        for b in range(run.step % steps_per_epoch * cfg.batch_size, len(order), cfg.batch_size):
+            rows = data.index[order[b : b + cfg.batch_size]]
+            batch = np.stack([gather_window(data.train_clips[c], s, k, time_steps) for c, s, k in rows])
+            run.losses.append(_step(net, opt, batch, device, use_bf16))
+            run.step += 1
+            run.seconds = elapsed_before + time.perf_counter() - start
+            fraction = run.step / total_steps if total_steps else min(run.seconds / budget_s, 1.0)
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", epoch=epoch)
+            bar.set_postfix(loss=f"{run.losses[-1]:.4f}", epoch=run.epoch)
             if on_step:
-                on_step(TrainProgress(step, epoch, losses[-1], step * frames_per_step, elapsed, fraction))
+                frames = run.step * cfg.batch_size * time_steps
+                on_step(TrainProgress(run.step, run.epoch, run.losses[-1], frames, run.seconds, fraction))
             if time.perf_counter() - last_save > cfg.save_every_s:
-                meta = {"step": step, "epoch": epoch, "elapsed_s": elapsed, "losses": losses}
-                _save_resume(resume_path, net, opt, meta)
+                _save_resume(resume_path, net, opt, run.resume_meta())
                 last_save = time.perf_counter()
-            cancelled = bool(should_stop and should_stop())
-            if cancelled or elapsed >= budget_s or (total_steps is not None and step >= total_steps):
-                done = True
-                break
-        else:
-            epoch += 1
-    bar.close()
-    seconds = elapsed_before + time.perf_counter() - start
+            run.cancelled = bool(should_stop and should_stop())
+            if run.cancelled or run.seconds >= budget_s or (total_steps is not None and run.step >= total_steps):
+                bar.close()
+                run.seconds = elapsed_before + time.perf_counter() - start
+                return run
+        run.epoch += 1
 
-    net.eval()
-    scoring = cfg.scoring
-    uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.calibration_quantile, frames=0)
-    loaded = LoadedModel(net, normalizer, scoring, uncalibrated, {}, Path(cfg.out).name)
-    pieces = spread_pieces(train_clips, MAX_PLACE_FRAMES, 2 * model_cfg.time_steps)
-    place_clips = [normalizer.invert(piece) for piece in pieces]  # back to [0, 1] frames, as analysis takes
-    select = [normalizer.invert(c) for c in train_clips[: 2 * SELECTION_CLIPS]] if cfg.select_scoring else None
-    fit = fit_normal(loaded, val_clips, cfg.calibration_quantile, _scene(cfg), place_clips, select)
-    calibration = fit.calibration
-    card = {
-        "name": Path(cfg.out).name,
-        "library": "vad_core",
-        "library_version": _version(),
-        "training": {
-            "data": str(cfg.data),
-            "clips": clip_names,
-            "command": cfg.command,
-            "config": asdict(cfg),  # json writes its tuples as lists
-            "device": str(device),
-            "bf16": use_bf16,
-            "steps": step,
-            "epochs_completed": epoch,
-            "frames_seen": step * frames_per_step,
-            "seconds": round(seconds, 1),
-            "final_loss": float(np.mean(losses[-50:])) if losses else None,
-            "cancelled": cancelled,
-        },
-        "preprocess": {
-            "grayscale": True,
-            "input_size": model_cfg.input_size,
-            "scale": "x / 255",
-            "mean_frame_subtracted": True,
-        },
-        "scoring": fit.scoring.to_dict(),
-        "calibration_data": {"val_fraction": cfg.val_fraction, "clips": clip_names},
-        "calibration": asdict(calibration),
-        "latent_projection": fit.projection.to_dict(),  # the latent view's PCA, fitted on the same held-out frames
-        "scene_reference": fit.scene.to_dict(),
-    }
-    if fit.selection is not None:
-        card["scoring_selection"] = fit.selection
-    if origin is not None:
-        card["parent"] = origin
+
+def _step(
+    net: SpatioTemporalAE, opt: torch.optim.Optimizer, batch: np.ndarray, device: torch.device, bf16: bool
+) -> float:
+    """One optimizer step on a batch of windows (B, T, H, W); its loss."""
+    x = torch.from_numpy(batch).to(device).unsqueeze(2)  # (B, T, H, W) -> (B, T, 1, H, W)
+    with _autocast(device, bf16):
+        recon = net(x)
+    loss = torch.nn.functional.mse_loss(recon.float(), x)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _fit_normal(cfg: TrainConfig, net: SpatioTemporalAE, data: _TrainingData) -> NormalFit:
+    """Calibration, latent projection and scene reference from the held-out tails (see fit_normal)."""
+    time_steps = net.cfg.time_steps
+    loaded = LoadedModel.uncalibrated(net, data.normalizer, cfg.scoring, Path(cfg.out).name, cfg.calibration_quantile)
+    pieces = spread_pieces(data.train_clips, MAX_PLACE_FRAMES, 2 * time_steps)
+    place_clips = [data.normalizer.invert(piece) for piece in pieces]  # back to [0, 1] frames, as analysis takes
+    chosen = data.train_clips[: 2 * SELECTION_CLIPS] if cfg.select_scoring else None
+    select = [data.normalizer.invert(c) for c in chosen] if chosen is not None else None
+    return fit_normal(loaded, data.val_clips, cfg.calibration_quantile, _scene(cfg), place_clips, select)
+
+
+def _card(
+    cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    data: _TrainingData,
+    run: _Run,
+    fit: NormalFit,
+    origin: Parent | None,
+    training_on: tuple[str, bool],
+) -> ModelCard:
+    """The new model's card: how it was trained, its preprocessing, and what calibration fitted."""
+    device, bf16 = training_on
+    training = TrainingRecord(
+        data=str(cfg.data),
+        clips=data.names,
+        command=cfg.command,
+        config=asdict(cfg),
+        device=device,
+        bf16=bf16,
+        steps=run.step,
+        epochs_completed=run.epoch,
+        frames_seen=run.step * cfg.batch_size * model_cfg.time_steps,
+        seconds=round(run.seconds, 1),
+        final_loss=float(np.mean(run.losses[-50:])) if run.losses else None,
+        cancelled=run.cancelled,
+    )
+    adaptation = None
     if cfg.normal_ranges:  # what the analysis view draws as "learned as normal" on this clip
         ranges = [list(r) for r in cfg.normal_ranges]
-        card["adaptation"] = {"clip": Path(cfg.data).name, "ranges": ranges, "minutes": cfg.minutes}
-    path = save_checkpoint(cfg.out, net, normalizer, card)
-    resume_path.unlink(missing_ok=True)
-    return TrainResult(path, step, step * frames_per_step, seconds, losses, calibration, cancelled)
+        adaptation = Adaptation(clip=Path(cfg.data).name, ranges=ranges, minutes=cfg.minutes)
+    return ModelCard(
+        model=model_cfg,
+        calibration=fit.calibration,
+        scoring=fit.scoring,
+        preprocess=Preprocess(
+            grayscale=True, input_size=model_cfg.input_size, scale="x / 255", mean_frame_subtracted=True
+        ),
+        name=Path(cfg.out).name,
+        library="vad_core",
+        library_version=_version(),
+        training=training,
+        calibration_data=CalibrationData(val_fraction=cfg.val_fraction, clips=data.names),
+        latent_projection=fit.projection,  # the latent view's PCA, fitted on the same held-out frames
+        scene_reference=fit.scene,
+        scoring_selection=fit.selection,
+        parent=origin,
+        adaptation=adaptation,
+    )
 
 
-def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporalAE, dict | None]:
+def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporalAE, Parent | None]:
     """A new network of the preset's size, or (with cfg.init) the checkpoint's network and where it came from."""
     if cfg.init is None:
         return SpatioTemporalAE(ModelConfig(input_size=_new_model_size(cfg), temporal=cfg.temporal)).to(device), None
@@ -292,12 +364,12 @@ def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporal
     if cfg.input_size and cfg.input_size != parent.cfg.input_size:
         raise BadInput(f"--input-size {cfg.input_size} differs from {parent.name}'s {parent.cfg.input_size} px")
     weights, _ = checkpoint_paths(cfg.init)
-    origin = {
-        "model": parent.name,
-        "checkpoint": str(cfg.init),
-        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-        "trained_on": parent.card.get("training", {}).get("data"),
-    }
+    origin = Parent(
+        model=parent.name,
+        checkpoint=str(cfg.init),
+        weights_sha256=hashlib.sha256(weights.read_bytes()).hexdigest(),
+        trained_on=parent.card.training.data if parent.card.training else None,
+    )
     return parent.net, origin
 
 

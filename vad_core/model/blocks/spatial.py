@@ -7,12 +7,12 @@ z = enc(x)     # (B, T, 1, 227, 227) -> (B, T, 64, 26, 26)
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vad_core.model.config import ModelConfig
 from vad_core.model.layers import ConvBlock, DeconvBlock
 from vad_core.model.layers.conv import activate_, cached, folds_tanh, from_sigmoid_space, tanh_
 from vad_core.model.layers.subpixel import (
@@ -22,9 +22,6 @@ from vad_core.model.layers.subpixel import (
     phase_weight,
     subpixel_phases,
 )
-
-if TYPE_CHECKING:
-    from vad_core.model.autoencoder import ModelConfig
 
 
 def channels_last(x: Tensor) -> Tensor:

@@ -7,14 +7,10 @@ y, mid = block(z, return_bottleneck=True)   # mid: the middle layer's output
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from torch import Tensor, nn
 
+from vad_core.model.config import ModelConfig
 from vad_core.model.layers import ConvLSTM
-
-if TYPE_CHECKING:
-    from vad_core.model.autoencoder import ModelConfig
 
 
 class TemporalBlock(nn.Module):

@@ -1,4 +1,4 @@
-"""Arrays inside a JSON model card: exact float32, one line each.
+"""Arrays inside a JSON model card: exact float32, one line each (here in io: scoring and the card both use it).
 
 doc = encode_array(np.eye(2))            # {"shape": [2, 2], "float32_base64": "..."}
 values = decode_array(doc, "place_scale.motion")
