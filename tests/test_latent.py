@@ -15,7 +15,8 @@ from vad_core.model.autoencoder import ModelConfig, SpatioTemporalAE
 from vad_core.model.checkpoint import Calibration, LoadedModel, load_checkpoint
 from vad_core.model.inference import window_positions
 from vad_core.model.preprocess import Normalizer
-from vad_core.pipeline.analysis import analyze, analyze_frames
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.engine import analyze_frames
 from vad_core.scoring.latent import LATENT_GRID, LatentProjection, trajectory
 from vad_core.scoring.scores import ScoringConfig
 from vad_core.training.calibration import recalibrate

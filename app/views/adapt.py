@@ -21,7 +21,7 @@ from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
 from app.views.training_status import LIVE_KEY, job_status
 from vad_core import BadInput, LoadedModel
-from vad_core.pipeline.analysis import Analysis
+from vad_core.pipeline.result import Analysis
 from vad_core.scoring.scene import FAMILIAR_LIMIT
 from vad_core.training.train import default_normal_range
 

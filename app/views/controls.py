@@ -17,9 +17,9 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from app.models import ModelEntry, available_models
 from app.state import VIDEO_TYPES, sample_paths
-from vad_core.pipeline.analysis import Analysis, SegmentRule
 from vad_core.pipeline.curves import CURVE_LABELS, CURVES, curve_threshold, score_threshold
 from vad_core.pipeline.render import COLORMAPS, HeatStyle
+from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import ERROR_KINDS
 
 DEFAULT_SAMPLE = "Test004.mp4"  # the bundled model's clearest case: a cart crosses the walkway

@@ -35,10 +35,11 @@ from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_qu
 from vad_core import BadInput, LoadedModel
 from vad_core.io.sandbox import SandboxLimits
 from vad_core.io.sources import FileSource, LiveFrame, PushSource, Source, SourceSpec, open_source, redact
-from vad_core.pipeline.analysis import Analysis, ScoredBlock, SegmentRule
+from vad_core.pipeline.engine import ScoredBlock
 from vad_core.pipeline.live import LiveRun, LiveStatus
 from vad_core.pipeline.regions import frame_regions
 from vad_core.pipeline.render import colormap_lut, draw_boxes, heat_levels, overlay
+from vad_core.pipeline.result import SegmentRule
 from vad_core.scoring.scores import Segment, find_segments
 
 LOG = logging.getLogger(__name__)
@@ -326,26 +327,17 @@ def rolling_figure(scores: np.ndarray, rule: SegmentRule, segments: list[Segment
     return figure
 
 
-class _BlockView:
-    """The latest scored block through the few Analysis attributes that render.heat_levels and regions read."""
-
-    local_map = Analysis.local_map
-
-    def __init__(self, block: ScoredBlock, model: LoadedModel) -> None:
-        self.maps, self.inputs = block.maps, block.inputs
-        self.scoring, self.pixel_tau = model.scoring, model.calibration.pixel_tau
-
-
 def current_frame(block: ScoredBlock, model: LoadedModel, shape: tuple[int, int] | None, boxes: bool) -> np.ndarray:
     """The block's last frame as the model saw it (back at the source's aspect), its heatmap and boxes on top."""
-    view, last = _BlockView(block, model), len(block.inputs) - 1
+    last = len(block.inputs) - 1
+    error_map, pixel_tau = block.maps[model.scoring.kind][last], model.calibration.pixel_tau
     gray = block.inputs[last]
     if shape is not None:
         h, w = shape
         gray = cv2.resize(gray, (360, max(2, round(360 * h / w))), interpolation=cv2.INTER_LINEAR)
-    image = overlay(gray, heat_levels(view, last), colormap_lut(HEAT_COLORMAP), HEAT_OPACITY)
+    image = overlay(gray, heat_levels(error_map, pixel_tau), colormap_lut(HEAT_COLORMAP), HEAT_OPACITY)
     if boxes:
-        draw_boxes(image, frame_regions(view, last), block.inputs.shape[1])
+        draw_boxes(image, frame_regions(error_map, model.scoring.patch, pixel_tau), block.inputs.shape[1])
     return image
 
 

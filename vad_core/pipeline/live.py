@@ -27,8 +27,10 @@ from vad_core.errors import BadInput
 from vad_core.io.sources import LiveFrame, Source
 from vad_core.io.video import resize_scale
 from vad_core.model.checkpoint import LoadedModel
-from vad_core.pipeline.analysis import Analysis, ScoredBlock, SegmentRule, analyze_frames, error_key
+from vad_core.pipeline.engine import ScoredBlock, analyze_frames
+from vad_core.pipeline.frame_errors import error_key
 from vad_core.pipeline.render import PreviewFrames
+from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import Segment, smooth
 
 QUEUE_WINDOWS = 3  # windows waiting to be scored; past that, a new window is dropped whole

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from vad_core.errors import BadInput
 from vad_core.io.video import list_clips, read_clip
 from vad_core.model.checkpoint import Calibration, LoadedModel, checkpoint_paths, load_checkpoint, rewrite_card
-from vad_core.pipeline.analysis import analyze_frames
+from vad_core.pipeline.engine import analyze_frames
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.latent import LatentProjection
 from vad_core.scoring.scene import MAX_PLACE_FRAMES, SceneReference, fit_place_scales, frame_distances
