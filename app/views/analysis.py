@@ -20,7 +20,7 @@ from app.components.player import PlayerView, finite_list, player
 from app.models import ModelEntry
 from app.state import (
     Clip,
-    Source,
+    ClipSource,
     app_limits,
     clip_store,
     load_model,
@@ -113,10 +113,10 @@ def load_or_stop(stem: str) -> LoadedModel:
         st.stop()
 
 
-def _source(choice: VideoChoice) -> Source:
+def _source(choice: VideoChoice) -> ClipSource:
     if choice.upload is not None:
-        return Source.upload(choice.upload.name, choice.upload.getvalue())
-    return Source.sample(next(p for p in sample_paths() if p.name == choice.sample))
+        return ClipSource.upload(choice.upload.name, choice.upload.getvalue())
+    return ClipSource.sample(next(p for p in sample_paths() if p.name == choice.sample))
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _progress_bar(name: str) -> ProgressBar:
     return ProgressBar(progress, prepare, slot)
 
 
-def _selection_controls(source: Source, over: OverLimit) -> FrameSelection:
+def _selection_controls(source: ClipSource, over: OverLimit) -> FrameSelection:
     """Sidebar inputs for a sub-range and a stride, defaulting to every k-th frame so that the clip fits."""
     limit = app_limits().max_frames or 1
     total = over.total or 0
@@ -173,7 +173,7 @@ def _selection_controls(source: Source, over: OverLimit) -> FrameSelection:
         st.stop()
 
 
-def open_with_progress(source: Source, model: LoadedModel) -> Clip:
+def open_with_progress(source: ClipSource, model: LoadedModel) -> Clip:
     """The analyzed clip; a clip over the app's frame limit gets sub-range and stride controls instead of failing."""
     selection = None
     over = st.session_state.get("over_limit", {}).get(source.digest)
@@ -204,7 +204,7 @@ def open_with_progress(source: Source, model: LoadedModel) -> Clip:
 
 
 def _open_queued(
-    source: Source,
+    source: ClipSource,
     model: LoadedModel,
     bar: ProgressBar,
     selection: FrameSelection | None,
@@ -228,7 +228,7 @@ def _open_queued(
     return clip
 
 
-def _compared(source: Source, clip: Clip, entry: ModelEntry | None) -> tuple[str, Analysis] | None:
+def _compared(source: ClipSource, clip: Clip, entry: ModelEntry | None) -> tuple[str, Analysis] | None:
     """The same frames analyzed by a second model, for the comparison curve (cached like any analysis)."""
     if entry is None:
         return None
@@ -303,7 +303,7 @@ def render() -> None:
 
 
 def show_clip(
-    source: Source,
+    source: ClipSource,
     clip: Clip,
     model: LoadedModel,
     truth: np.ndarray | None,

@@ -28,7 +28,7 @@ from app.data_root import ROOT_VARIABLE, allowed_folder, data_root
 from app.state import (
     VIDEO_TYPES,
     Clip,
-    Source,
+    ClipSource,
     app_decoder,
     checkpoint_stem,
     clip_store,
@@ -40,7 +40,7 @@ from app.state import (
     upload_root,
 )
 from vad_core import BadInput, LoadedModel
-from vad_core.batch.outputs import VideoRecord, load_records, load_summary
+from vad_core.batch.outputs import RANKINGS, VideoRecord, load_records, load_summary, ranked
 from vad_core.batch.stored import read_analysis
 from vad_core.pipeline.render import PreviewFrames
 
@@ -50,14 +50,7 @@ OPEN_KEY = "batch_open"  # the video opened in the analysis view (its batch name
 UPLOADS_KEY = "batch_uploads"  # this session's own folder of scored uploads
 MAX_UPLOADS = 10
 MULTIPLES = 24  # small multiples drawn (the worst first); the table lists every video
-RANKINGS = {"peak": "Peak c(t)", "anomalous": "Anomalous seconds"}
-
-
-def ranked(records: list[VideoRecord], by: str) -> list[VideoRecord]:
-    """Worst first: by peak c(t) (then anomalous seconds), or by anomalous seconds (then peak)."""
-    if by == "anomalous":
-        return sorted(records, key=lambda r: (-r.anomalous_seconds, -r.peak, r.video))
-    return sorted(records, key=lambda r: (-r.peak, -r.anomalous_seconds, r.video))
+RANKING_LABELS = {"peak": "Peak c(t)", "anomalous": "Anomalous seconds"}  # vad_core.batch.outputs.RANKINGS
 
 
 def ranking_table(records: list[VideoRecord]) -> pd.DataFrame:
@@ -241,7 +234,7 @@ def _show_batch(folder: Path) -> None:
     if not records:
         st.info("No video of this batch was scored.")
         return
-    by = st.radio("Rank by", list(RANKINGS), format_func=RANKINGS.get, horizontal=True, key="batch_rank")
+    by = st.radio("Rank by", list(RANKINGS), format_func=RANKING_LABELS.get, horizontal=True, key="batch_rank")
     order = ranked(records, by)
     st.dataframe(ranking_table(order), hide_index=True, width="stretch")
     frames = pd.read_parquet(folder / "frames.parquet", columns=["video", "score"])
@@ -284,7 +277,7 @@ def _show_video(folder: Path, name: str) -> None:
         st.caption(f"Shown on {note}.")
     known = sample_labels_for(clip)
     truth, truth_note = (known[1], f"UCSD Ped2 ground truth of {known[0]}") if known else (None, "")
-    show_clip(Source(clip.name, record.content_hash, path=Path(record.path)), clip, model, truth, truth_note)
+    show_clip(ClipSource(clip.name, record.content_hash, path=Path(record.path)), clip, model, truth, truth_note)
 
 
 def render() -> None:

@@ -26,8 +26,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.state import Source as ClipSource
-from app.state import app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
+from app.state import ClipSource, app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
 from app.stream_hosts import HOSTS_VARIABLE, allowed_stream, stream_hosts
 from app.views.analysis import chosen_model_stem, load_or_stop, show_clip
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
@@ -365,16 +364,16 @@ def _alerts(live: LiveSession, segments: list[Segment], scored: int, rule: Segme
     if not segments:
         st.caption(f"No segment yet: c(t) has not stayed above {rule.threshold:g} for {rule.min_duration} frames.")
         return
-    source_frames = live.run.source_frames()
     for seg in reversed(segments[-SHOWN_ALERTS:]):
-        is_open = live.run.running and seg.end >= scored - 1 - rule.merge_gap
-        peak_source = int(source_frames[seg.peak_frame]) if seg.peak_frame < len(source_frames) else None
+        is_open = live.run.segment_open(seg, scored, rule)
+        peak_source = live.run.source_frame(seg.peak_frame)
         thumb = live.tap.thumbnail(peak_source) if peak_source is not None else None
         with st.container(border=True):
             left, right = st.columns([1, 4], vertical_alignment="center")
             if thumb is not None:
                 left.image(thumb, width=THUMB_WIDTH)
-            start_s = (source_frames[seg.start] if seg.start < len(source_frames) else seg.start) / fps
+            start = live.run.source_frame(seg.start)
+            start_s = (start if start is not None else seg.start) / fps
             end = "**open**" if is_open else f"frame {seg.end}"
             right.markdown(
                 f":red[**Anomaly**] · frames {seg.start} → {end} · from {start_s:.1f} s · peak c(t) "
