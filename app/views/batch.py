@@ -28,17 +28,16 @@ from app.data_root import ROOT_VARIABLE, allowed_folder, data_root
 from app.state import (
     VIDEO_TYPES,
     Clip,
-    ClipSource,
     app_decoder,
     checkpoint_stem,
     clip_store,
     load_model,
     model_fingerprint,
     safe_upload_name,
-    sample_labels_for,
     store_analysis,
     upload_root,
 )
+from app.views.clip_view import sample_truth, show_clip
 from vad_core import BadInput, LoadedModel
 from vad_core.batch.outputs import RANKINGS, VideoRecord, load_records, load_summary, ranked
 from vad_core.batch.stored import read_analysis
@@ -258,8 +257,6 @@ def _show_batch(folder: Path) -> None:
 
 
 def _show_video(folder: Path, name: str) -> None:
-    from app.views.analysis import show_clip  # the analysis view itself, fed the stored analysis
-
     summary = load_summary(folder)
     record = next((r for r in load_records(folder) if r.video == name), None)
     if record is None:
@@ -275,9 +272,7 @@ def _show_video(folder: Path, name: str) -> None:
         return
     if note:
         st.caption(f"Shown on {note}.")
-    known = sample_labels_for(clip)
-    truth, truth_note = (known[1], f"UCSD Ped2 ground truth of {known[0]}") if known else (None, "")
-    show_clip(ClipSource(clip.name, record.content_hash, path=Path(record.path)), clip, model, truth, truth_note)
+    show_clip(clip, model, *sample_truth(clip))  # the analysis view itself, fed the stored analysis
 
 
 def render() -> None:

@@ -168,6 +168,18 @@ def detection_controls(analysis: Analysis) -> Detection:
     return Detection(curve, float(threshold), int(min_duration), int(merge_gap))
 
 
+def start_detection_at(rule: SegmentRule) -> None:
+    """Start the detection controls at a rule (a live run's, when its recorded part opens): the c(t) curve at the
+    rule's threshold; duration and gap set only where they differ from the widgets' own defaults (Streamlit
+    warns about a widget given both)."""
+    st.session_state.update(score_threshold=rule.threshold, curve="score")
+    for key, value in (("min_duration", rule.min_duration), ("merge_gap", rule.merge_gap)):
+        if value == getattr(SegmentRule(), key):
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
+
+
 def display_controls(analysis: Analysis) -> tuple[str, HeatStyle]:
     st.sidebar.subheader("Display")
     mode = st.sidebar.radio("View", list(VIEW_MODES), format_func=VIEW_MODES.get, key="view_mode")

@@ -17,7 +17,8 @@ import numpy as np
 import streamlit as st
 
 from app.state import SAMPLES, VIDEO_TYPES, ClipSource, app_decoder, app_limits
-from app.views.analysis import open_with_progress, show_clip, sidebar_models
+from app.views.clip_open import compared_analysis, open_with_progress, sidebar_models
+from app.views.clip_view import show_clip
 from vad_core import BadInput
 from vad_core.io.limits import AnalysisLimits, OverLimit
 from vad_core.io.tempdirs import owned_prefix
@@ -139,4 +140,4 @@ def render() -> None:
     injected_source = ClipSource.upload(injected.name, injected.data)
     clip = open_with_progress(injected_source, model)
     truth = injected.labels[: clip.analysis.frame_count].astype(int)
-    show_clip(injected_source, clip, model, truth, "injected range", compare)
+    show_clip(clip, model, truth, "injected range", lambda: compared_analysis(injected_source, clip, compare))

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.state import Clip, ClipSource, clip_store, sample_paths
-from app.views.analysis import chosen_model, open_with_progress
+from app.views.clip_open import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from vad_core import LoadedModel

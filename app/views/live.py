@@ -26,9 +26,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.state import ClipSource, app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
+from app.state import app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
 from app.stream_hosts import HOSTS_VARIABLE, allowed_stream, stream_hosts
-from app.views.analysis import chosen_model_stem, load_or_stop, show_clip
+from app.views.clip_open import load_or_stop
+from app.views.clip_view import show_clip
+from app.views.controls import chosen_model_stem, start_detection_at
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
 from vad_core import BadInput, LoadedModel
@@ -269,15 +271,7 @@ def _finish(live: LiveSession) -> None:
         except BadInput as err:
             st.error(f"**The recorded part cannot be shown.** {err}", icon=":material/error:")
             return
-    rule = st.session_state.get(RULE_KEY) or SegmentRule()
-    # The analysis view's controls start where the live ones were (set only where they differ from the widgets'
-    # own defaults: Streamlit warns about a widget given both).
-    st.session_state.update(score_threshold=rule.threshold, curve="score")
-    for key, value in (("min_duration", rule.min_duration), ("merge_gap", rule.merge_gap)):
-        if value == getattr(SegmentRule(), key):
-            st.session_state.pop(key, None)
-        else:
-            st.session_state[key] = value
+    start_detection_at(st.session_state.get(RULE_KEY) or SegmentRule())  # the analysis view's, where the live were
     st.session_state[CLIP_KEY] = (clip.key, live.model_stem, live.note)
 
 
@@ -477,7 +471,7 @@ def _show_recorded(key: str, stem: str, note: str) -> None:
     st.subheader(f"Recorded: {clip.name} · the live run's own scores, not rerun", anchor=False)
     if note:
         st.info(note, icon=":material/info:")
-    show_clip(ClipSource(clip.name, clip.digest), clip, load_or_stop(stem), None, "")
+    show_clip(clip, load_or_stop(stem))
 
 
 def render() -> None:
