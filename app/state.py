@@ -89,7 +89,7 @@ def model_fingerprint(model: LoadedModel) -> str:
 
 
 @dataclass(frozen=True)
-class Source:
+class ClipSource:
     """A video to analyze: a bundled sample (path) or an upload (bytes), with its content digest."""
 
     name: str
@@ -98,11 +98,11 @@ class Source:
     data: bytes | None = None
 
     @classmethod
-    def sample(cls, path: Path) -> Source:
+    def sample(cls, path: Path) -> ClipSource:
         return cls(path.name, _file_digest(str(path)), path=path)
 
     @classmethod
-    def upload(cls, name: str, data: bytes) -> Source:
+    def upload(cls, name: str, data: bytes) -> ClipSource:
         return cls(safe_upload_name(name), hashlib.sha256(data).hexdigest(), data=data)
 
     @contextmanager
@@ -282,7 +282,7 @@ def sample_paths() -> list[Path]:
 
 
 def open_clip(
-    source: Source,
+    source: ClipSource,
     model: LoadedModel,
     progress: Callable[[int, int], None],
     on_prepare: Callable[[], None],
@@ -339,8 +339,7 @@ def store_analysis(
     digest = digest or hashlib.sha256(os.urandom(32)).hexdigest()
     key = key or digest[:32]
     media = publish_media(key, analysis, frames)
-    selection = FrameSelection(analysis.first_frame, None, analysis.frame_step)
-    clip = Clip(key, name, digest, analysis, frames, media, selection)
+    clip = Clip(key, name, digest, analysis, frames, media, analysis.selection)
     clip_store().put(clip)
     return clip
 
@@ -354,7 +353,5 @@ def sample_labels_for(clip: Clip) -> tuple[str, np.ndarray] | None:
     """(sample name, frame labels) when the clip's bytes are a bundled sample's, whatever its file name."""
     for path in sample_paths():
         if _file_digest(str(path)) == clip.digest and path.stem in _sample_labels():
-            a = clip.analysis  # the analyzed part: a sub-range, every k-th frame
-            labels = _sample_labels()[path.stem][a.first_frame :: a.frame_step][: a.frame_count]
-            return path.stem, labels
+            return path.stem, clip.analysis.at_rows(_sample_labels()[path.stem])  # the analyzed part's labels
     return None

@@ -11,11 +11,11 @@ SIGTERM (which it turns into "stop, calibrate, save"). A process, not a thread: 
 stays free for the pages, and torch's first optimizer, which imports torch._dynamo and inspects every loaded
 module, starts in seconds instead of minutes among Streamlit's modules.
 
-On a shared server (a class, a control room) the child is fenced in: it runs in a process group of its own,
-which a second Cancel (or a Cancel before its first step) kills outright, and it dies with the server, even a
-SIGKILL-ed one (Linux: PR_SET_PDEATHSIG; elsewhere at exit). Its clips are decoded under the app's analysis
-limits, a folder source must lie under VAD_DATA_ROOT, and what killed servers left in the models folder is swept
-at start-up.
+On a shared server (a class, a control room) the child is fenced in (app.jobs, which runs batch children too):
+it runs in a process group of its own, which a second Cancel (or a Cancel before its first step) kills outright,
+and it dies with the server, even a SIGKILL-ed one (Linux: PR_SET_PDEATHSIG; elsewhere at exit). Its clips are
+decoded under the app's analysis limits, a folder source must lie under VAD_DATA_ROOT, and what killed servers
+left in the models folder is swept at start-up.
 """
 
 from __future__ import annotations
@@ -24,10 +24,7 @@ import atexit
 import fcntl
 import json
 import logging
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +35,7 @@ from typing import BinaryIO
 import streamlit as st
 
 from app.data_root import allowed_folder, data_root
+from app.jobs import ChildJob, run_child
 from app.models import (
     RESUME_SUFFIX,
     RUN_LOCK,
@@ -50,14 +48,12 @@ from app.models import (
     swept_models_folder,
 )
 from app.state import app_limits, safe_upload_name
-from app.work_queue import LeftQueue, Wait, WorkQueue, work_queue
+from app.work_queue import LeftQueue, WorkQueue, work_queue
 from vad_core import BadInput
-from vad_core.io.lifeline import PARENT_PID_VARIABLE
 from vad_core.io.video import image_files, list_clips
 from vad_core.training.train import CLIP_LIMIT_VARIABLES, TrainProgress
 
 LOG = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
 MAX_CLIPS = 50
 MAX_UPLOAD_BYTES = 2 << 30  # uploaded clips of one run, staged on disk while it trains
 MAX_MINUTES = 600.0  # also caps a run given in epochs: one user must not hold the server for days
@@ -114,40 +110,20 @@ class JobSnapshot:
 
 
 @dataclass
-class TrainingJob:
+class TrainingJob(ChildJob):
     """One run: the relay thread writes progress under the lock, views read snapshots."""
 
-    request: TrainingRequest
-    command: list[str]
-    env: dict[str, str] = field(default_factory=dict)  # added to the server's environment for the child
+    request: TrainingRequest = field(kw_only=True)
     state: str = "running"
     message: str = ""
     checkpoint: Path | None = None
-    process: subprocess.Popen | None = None
-    queued: str = ""
     _progress: list[TrainProgress] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _kill: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_step(self, progress: TrainProgress) -> None:
         with self._lock:
             self._progress.append(progress)
             if progress.fraction >= 1.0:
                 self.state = "calibrating"
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._stop.is_set()
-
-    def on_queue(self, wait: Wait | None) -> None:
-        """Where the run stands in the server's heavy-work queue (None: it has its slot)."""
-        with self._lock:
-            self.queued = wait.message() if wait is not None else ""
-
-    @property
-    def killed(self) -> bool:
-        return self._kill.is_set()
 
     def is_owner(self, session: str) -> bool:
         return session == self.request.owner
@@ -159,29 +135,11 @@ class TrainingJob:
         if not self.is_owner(session):
             raise BadInput(f"only {session_label(self.request.owner)}, which started this run, can cancel it")
         with self._lock:
-            if self._stop.is_set() or not self._progress:
-                self._kill.set()
-            self._stop.set()
-        self.signal_child()
-
-    def kill(self) -> None:
-        """Kill the child's process group now (the server is going): nothing is saved."""
-        self._kill.set()
-        self._stop.set()
-        self.signal_child()
-
-    def signal_child(self) -> None:
-        """Send the child what the cancels so far ask for (none yet: nothing); _run calls it again once it starts."""
-        child = self.process
-        if child is None or child.poll() is not None or not self._stop.is_set():
-            return
-        try:
-            if self._kill.is_set():
-                os.killpg(child.pid, signal.SIGKILL)  # its own group (start_new_session): the child and its children
-            else:
-                child.send_signal(signal.SIGTERM)
-        except ProcessLookupError:  # it ended meanwhile
-            pass
+            again = self._stop.is_set() or not self._progress
+        if again:
+            self.kill()
+        else:
+            self.stop()
 
     def finish(self, state: str, message: str, checkpoint: Path | None = None) -> None:
         with self._lock:
@@ -276,41 +234,19 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
     spared by the start-up sweep of a server sharing the folder) while either process lives."""
     outcome: tuple[str, str, Path | None] = ("failed", "the training process did not start", None)
     out = models_folder() / job.request.name
+    summary: dict | None = None
+
+    def relay(line: str) -> None:
+        nonlocal summary
+        event = json.loads(line) if line.startswith("{") else {}
+        if "done" in event:
+            summary = event["done"]
+        elif "step" in event:
+            job.on_step(TrainProgress(**event))
+
     try:
-        with tempfile.TemporaryFile(mode="w+") as errors:
-            # The child dies with the server (vad_core.io.lifeline): with this thread, which outlives it.
-            env = os.environ | {"PYTHONPATH": str(ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
-            # A slot of the server's heavy-work cap (app.work_queue): a cancel while waiting leaves the queue.
-            with queue.slot(
-                f"training of {job.request.name}",
-                on_wait=job.on_queue,
-                should_leave=lambda: job.cancel_requested,
-                owner=job.request.owner,
-            ):
-                job.on_queue(None)
-                # A process group of its own: a kill reaches all of it, and Ctrl-C in the server's terminal does not.
-                child = subprocess.Popen(
-                    job.command,
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=errors,
-                    text=True,
-                    start_new_session=True,
-                    pass_fds=(lock.fileno(),),
-                )
-                job.process = child
-                with child:
-                    job.signal_child()  # cancelled while it was starting
-                    summary = None
-                    for line in child.stdout:
-                        event = json.loads(line) if line.startswith("{") else {}
-                        if "done" in event:
-                            summary = event["done"]
-                        elif "step" in event:
-                            job.on_step(TrainProgress(**event))
-            errors.seek(0)
-            outcome = _outcome(job, summary, child.returncode, errors.read())
+        returncode, stderr = run_child(job, queue, relay, pass_fds=(lock.fileno(),))
+        outcome = _outcome(job, summary, returncode, stderr)
         if outcome[2] is None:
             _discard(out)
         elif job.request.owner:
@@ -404,7 +340,9 @@ class TrainingRunner:
                 lock.close()
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
-            job = TrainingJob(request, command, env=_clip_limits_env())
+            job = TrainingJob(
+                command, f"training of {request.name}", request.owner, _clip_limits_env(), request=request
+            )
             self.job = job
             queue = work_queue()
             thread = threading.Thread(target=_run, args=(job, staging, lock, queue), name=f"vad-train-{request.name}")

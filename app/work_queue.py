@@ -87,11 +87,6 @@ class WorkQueue:
         with self._cond:
             return self._waiting.index(ticket) if ticket in self._waiting else None
 
-    def wait_state(self, ticket: Ticket) -> Wait | None:
-        """Where a waiting ticket stands, or None when it is not waiting."""
-        with self._cond:
-            return self._wait_state(ticket)
-
     def _wait_state(self, ticket: Ticket) -> Wait | None:
         if ticket not in self._waiting:
             return None

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vad_core.pipeline.analysis import SegmentRule, analyze
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.result import SegmentRule
 from vad_core.scoring.scores import (
     ScoringConfig,
     calibrated,

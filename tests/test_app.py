@@ -207,7 +207,7 @@ def test_a_clip_over_the_frame_limit_gets_a_stride_instead_of_failing(analysis_s
 
 
 def test_upload_names_never_become_paths(tmp_path, monkeypatch):
-    from app.state import Source, safe_upload_name
+    from app.state import ClipSource, safe_upload_name
 
     assert safe_upload_name("../../etc/passwd.mp4") == "passwd.mp4"
     assert safe_upload_name("..\\..\\boot.ini") == "boot.ini"
@@ -215,7 +215,7 @@ def test_upload_names_never_become_paths(tmp_path, monkeypatch):
     assert safe_upload_name("..") == safe_upload_name("") == "upload.mp4"
     assert safe_upload_name("my clip (2).mp4") == "my clip (2).mp4"
     monkeypatch.setenv("VAD_UPLOAD_DIR", str(tmp_path))
-    source = Source.upload("../../../escape.mp4", b"data")
+    source = ClipSource.upload("../../../escape.mp4", b"data")
     with source.as_file() as path:
         assert path.parent.parent == tmp_path and path.name == "escape.mp4" and path.read_bytes() == b"data"
     assert upload_dir_is_empty(tmp_path)
@@ -224,10 +224,10 @@ def test_upload_names_never_become_paths(tmp_path, monkeypatch):
 def test_upload_temp_files_are_removed_when_analysis_is_cancelled(analysis_model, samples, tmp_path, monkeypatch):
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-    from app.state import Source, open_clip
+    from app.state import ClipSource, open_clip
 
     monkeypatch.setenv("VAD_UPLOAD_DIR", str(tmp_path))
-    source = Source.upload("cancelled.mp4", (samples / "test" / "Test001.mp4").read_bytes() + b"\0")  # uncached
+    source = ClipSource.upload("cancelled.mp4", (samples / "test" / "Test001.mp4").read_bytes() + b"\0")  # uncached
 
     def cancel(done: int, total: int) -> None:  # Streamlit stops a script run by raising from its next st call
         assert not upload_dir_is_empty(tmp_path)
@@ -270,7 +270,7 @@ def test_sessions_opening_the_same_clip_at_once_analyze_it_once(analysis_model, 
 
     analyze = state.analyze
     monkeypatch.setattr(state, "analyze", slow_analyze)
-    source = state.Source.upload("same.mp4", (samples / "test" / "Test001.mp4").read_bytes() + b"\0\0")  # uncached
+    source = state.ClipSource.upload("same.mp4", (samples / "test" / "Test001.mp4").read_bytes() + b"\0\0")  # uncached
     clips = []
     errors = _at_once(lambda: clips.append(state.open_clip(source, analysis_model, lambda d, t: None, lambda: None)))
     assert not errors and len(calls) == 1

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from vad_core.errors import BadInput
 from vad_core.io.labels import label_runs, parse_labels
-from vad_core.pipeline.analysis import Analysis, SegmentRule
 from vad_core.pipeline.curves import CURVES, curve_threshold, curve_values, score_threshold
 from vad_core.pipeline.regions import find_regions, frame_regions
 from vad_core.pipeline.render import (
@@ -23,6 +22,7 @@ from vad_core.pipeline.render import (
     overlay,
     preview_shape,
 )
+from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import ERROR_KINDS, REDUCTIONS, ScoringConfig, find_segments
 
 SIZE = 48
@@ -89,9 +89,9 @@ def test_find_regions_boxes_connected_pixels_above_threshold():
 
 def test_frame_regions_find_the_bright_square_only_where_it_is():
     result = synthetic([1.0] * 4, blob_frame=2)
-    (box,) = frame_regions(result, 2)
+    (box,) = frame_regions(result.frame_map(2), result.scoring.patch, result.pixel_tau)
     assert box.x <= 24 and box.y <= 10 and box.x + box.w >= 34 and box.y + box.h >= 20
-    assert frame_regions(result, 1) == []
+    assert frame_regions(result.frame_map(1), result.scoring.patch, result.pixel_tau) == []
 
 
 def test_labels_from_the_dataset_json_a_bare_list_and_csv():
@@ -124,7 +124,7 @@ def test_label_runs_are_inclusive():
 
 def test_heat_levels_use_the_calibrated_scale():
     result = synthetic([1.0] * 3, blob_frame=1, blob_value=HEAT_RANGE * 1.0 / 2)
-    levels = heat_levels(result, 1)
+    levels = heat_levels(result.frame_map(1), result.pixel_tau)
     assert levels.dtype == np.uint8 and levels.max() == 128 and levels[0, 0] == 0
 
 

@@ -16,7 +16,8 @@ from vad_core.model.checkpoint import LoadedModel, load_checkpoint
 from vad_core.model.config import ModelConfig
 from vad_core.model.inference import window_positions
 from vad_core.model.preprocess import Normalizer
-from vad_core.pipeline.analysis import analyze, analyze_frames
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.engine import analyze_frames
 from vad_core.scoring.latent import LATENT_GRID, LatentProjection, trajectory
 from vad_core.scoring.scores import ScoringConfig
 from vad_core.training.calibration import recalibrate

@@ -14,8 +14,8 @@ import pytest
 from vad_core import analyze
 from vad_core.io.sources import LiveFrame
 from vad_core.io.video import stream_raw_gray
-from vad_core.pipeline.analysis import SegmentRule
 from vad_core.pipeline.live import LiveRun, SegmentTracker
+from vad_core.pipeline.result import SegmentRule
 from vad_core.scoring.scores import find_segments
 
 

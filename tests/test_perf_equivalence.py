@@ -21,7 +21,8 @@ from vad_core.model.inference import map_blocks
 from vad_core.model.layers.subpixel import conv_transpose2d_into_padded, conv_transpose2d_subpixel, phase_weight
 from vad_core.model.layers.winograd import add_conv3x3_winograd_, winograd_ok, winograd_weight
 from vad_core.model.preprocess import Normalizer
-from vad_core.pipeline.analysis import analyze, analyze_frames
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.engine import analyze_frames
 from vad_core.scoring.scores import ScoringConfig
 
 TOL = TOLERANCE["cpu"]

@@ -15,7 +15,8 @@ import pytest
 from vad_core.errors import BadInput
 from vad_core.io.prefetch import Prefetch
 from vad_core.io.video import IN_PROCESS, stream_raw_gray
-from vad_core.pipeline.analysis import analyze, quantization_table
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.writers import quantization_table
 from vad_core.stages import StageClock, process_start
 
 

@@ -60,8 +60,8 @@ def test_frame_store_spills_and_uploads_are_named_for_their_process(tmp_path, mo
     assert sweep_dead(tmp_path, PREFIXES) == [] and folder.exists()  # ours: kept
     store.close()
 
-    from app.state import Source
+    from app.state import ClipSource
 
     monkeypatch.setenv("VAD_UPLOAD_DIR", str(tmp_path))
-    with Source.upload("clip.mp4", b"data").as_file() as path:
+    with ClipSource.upload("clip.mp4", b"data").as_file() as path:
         assert path.parent.name.startswith(owned_prefix("vad-upload-"))

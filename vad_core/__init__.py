@@ -17,12 +17,13 @@ from vad_core.errors import BadInput
 
 if TYPE_CHECKING:
     from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
-    from vad_core.pipeline.analysis import Analysis, analyze  # noqa: F401
+    from vad_core.pipeline.analysis import analyze  # noqa: F401
+    from vad_core.pipeline.result import Analysis  # noqa: F401
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Analysis": "vad_core.pipeline.analysis",
+    "Analysis": "vad_core.pipeline.result",
     "analyze": "vad_core.pipeline.analysis",
     "DEFAULT_CHECKPOINT": "vad_core.model.checkpoint",
     "LoadedModel": "vad_core.model.checkpoint",

@@ -313,7 +313,8 @@ def _analyze(args: argparse.Namespace) -> int:
     with Prefetch(IN_PROCESS, args.video, threads, clock) as video:  # decodes while torch and the model load
         from vad_core.io.limits import AnalysisLimits, FrameSelection
         from vad_core.model.checkpoint import load_checkpoint
-        from vad_core.pipeline.analysis import SegmentRule, analyze
+        from vad_core.pipeline.analysis import analyze
+        from vad_core.pipeline.result import SegmentRule
 
         selection = FrameSelection(args.start, args.end, args.every)
         limits = AnalysisLimits(max_frames=args.max_frames, max_seconds=args.max_seconds)

@@ -32,9 +32,9 @@ import streamlit.components.v1 as components
 from app.components.images import data_url
 from vad_core.errors import BadInput
 from vad_core.io.tempdirs import owned_prefix, sweep_dead
-from vad_core.pipeline.analysis import Analysis
-from vad_core.pipeline.regions import clip_regions
+from vad_core.pipeline.regions import Box, clip_regions
 from vad_core.pipeline.render import HEAT_RANGE, heat_levels
+from vad_core.pipeline.result import Analysis
 from vad_core.scoring.latent import LatentTrajectory
 
 SOURCE = Path(__file__).with_name("player")
@@ -106,7 +106,7 @@ def publish_media(key: str, analysis: Analysis, frames: np.ndarray, budget_bytes
         "size": [int(frames.shape[2]), int(frames.shape[1])],
         "map_size": size,
         "heat_range": HEAT_RANGE,
-        "boxes": [[[round(v, 4) for v in b.fraction(size)] for b in boxes] for boxes in clip_regions(analysis)],
+        "boxes": [[[round(v, 4) for v in b.fraction(size)] for b in boxes] for boxes in _regions(analysis)],
     }
     lists = {
         "video": lambda i: data_url(frames[i]),
@@ -157,8 +157,12 @@ class _BudgetWriter:
         self.write("]")
 
 
+def _regions(analysis: Analysis) -> list[list[Box]]:
+    return clip_regions(analysis.maps[analysis.scoring.kind], analysis.scoring.patch, analysis.pixel_tau)
+
+
 def _heat_url(analysis: Analysis, kind: str, frame: int) -> str:
-    return data_url(heat_levels(analysis, frame, kind), ".png")
+    return data_url(heat_levels(analysis.frame_map(frame, kind), analysis.pixel_tau), ".png")
 
 
 def media_exists(url: str) -> bool:

@@ -16,12 +16,12 @@ from pathlib import Path
 import streamlit as st
 
 from app.models import session_label, session_token
-from app.state import Clip, Source
+from app.state import Clip, ClipSource
 from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
 from app.views.training_status import LIVE_KEY, job_status
 from vad_core import BadInput, LoadedModel
-from vad_core.pipeline.analysis import Analysis
+from vad_core.pipeline.result import Analysis
 from vad_core.scoring.scene import FAMILIAR_LIMIT
 from vad_core.training.train import default_normal_range
 
@@ -73,16 +73,10 @@ def learned_runs(analysis: Analysis, model: LoadedModel) -> list[tuple[int, int]
         return []
     runs = []
     for start, end in adaptation.ranges or []:
-        first = -(-(start - analysis.first_frame) // analysis.frame_step)  # the first row at or after start
-        last = (end - 1 - analysis.first_frame) // analysis.frame_step
-        first, last = max(first, 0), min(last, analysis.frame_count - 1)
-        if first <= last:
-            runs.append((first, last))
+        rows = analysis.rows_in(start, end)
+        if rows:
+            runs.append((rows[0], rows[-1]))
     return runs
-
-
-def _source_frames(analysis: Analysis) -> int:
-    return analysis.first_frame + analysis.frame_step * analysis.frame_count
 
 
 def _use_adapted(snap: JobSnapshot) -> None:
@@ -97,7 +91,7 @@ def _use_adapted(snap: JobSnapshot) -> None:
         st.rerun()
 
 
-def adapt_panel(source: Source, clip: Clip, model_stem: str) -> None:
+def adapt_panel(source: ClipSource, clip: Clip, model_stem: str) -> None:
     """Mark normal frames (default: the first 30 s, or the first half of a shorter clip), choose minutes, start;
     then the run's live loss and Cancel, and the re-analysis when it ends."""
     analysis = clip.analysis
@@ -106,7 +100,7 @@ def adapt_panel(source: Source, clip: Clip, model_stem: str) -> None:
     session = session_token()
     mine = job is not None and job.is_owner(session) and job.request.name == st.session_state.get(JOB_KEY)
     live = mine and not job.snapshot().finished
-    frames = _source_frames(analysis)
+    frames = analysis.source_end
     opened = st.session_state.get(OPEN_KEY) == clip.digest or live
     with st.expander("Adapt the model to this camera", expanded=opened, icon=":material/tune:"):
         st.markdown(

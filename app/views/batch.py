@@ -4,19 +4,15 @@ videos, see every c(t) at a glance, and open one in the analysis view with its s
     st.navigation([st.Page(batch.render, title="Batch results")]).run()
 
 A folder must lie under the allowed data root (app.data_root, VAD_DATA_ROOT); uploads are scored by
-`python -m vad_core batch` in a child process, into a private folder of this session. Opening a video reads
+`python -m vad_core batch` in a child process of the server (app.batch_runs: a heavy-work slot, stopped when the
+page is left), into a private folder of this session. Opening a video reads
 its stored analysis (vad_core.batch.stored) and decodes only the picture, in the sandboxed decoder.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,40 +20,36 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.batch_runs import BatchJob, batch_runs
 from app.data_root import ROOT_VARIABLE, allowed_folder, data_root
 from app.state import (
     VIDEO_TYPES,
     Clip,
-    Source,
     app_decoder,
     checkpoint_stem,
     clip_store,
     load_model,
     model_fingerprint,
     safe_upload_name,
-    sample_labels_for,
     store_analysis,
     upload_root,
 )
+from app.views.clip_view import sample_truth, show_clip
+from app.work_queue import session_id
 from vad_core import BadInput, LoadedModel
-from vad_core.batch.outputs import VideoRecord, load_records, load_summary
+from vad_core.batch.outputs import RANKINGS, VideoRecord, load_records, load_summary, ranked
 from vad_core.batch.stored import read_analysis
 from vad_core.pipeline.render import PreviewFrames
 
-ROOT = Path(__file__).resolve().parents[2]
 FOLDER_KEY = "batch_folder"  # the open batch output folder (str)
 OPEN_KEY = "batch_open"  # the video opened in the analysis view (its batch name), or absent
 UPLOADS_KEY = "batch_uploads"  # this session's own folder of scored uploads
+JOB_KEY = "batch_job"  # this session's latest batch run of uploads (app.batch_runs.BatchJob)
+ENDED_KEY = "batch_job_ended"  # whether the page has rerun once since that run ended
+REDRAW_S = 0.5
 MAX_UPLOADS = 10
 MULTIPLES = 24  # small multiples drawn (the worst first); the table lists every video
-RANKINGS = {"peak": "Peak c(t)", "anomalous": "Anomalous seconds"}
-
-
-def ranked(records: list[VideoRecord], by: str) -> list[VideoRecord]:
-    """Worst first: by peak c(t) (then anomalous seconds), or by anomalous seconds (then peak)."""
-    if by == "anomalous":
-        return sorted(records, key=lambda r: (-r.anomalous_seconds, -r.peak, r.video))
-    return sorted(records, key=lambda r: (-r.peak, -r.anomalous_seconds, r.video))
+RANKING_LABELS = {"peak": "Peak c(t)", "anomalous": "Anomalous seconds"}  # vad_core.batch.outputs.RANKINGS
 
 
 def ranking_table(records: list[VideoRecord]) -> pd.DataFrame:
@@ -178,8 +170,17 @@ def _score_uploads() -> None:
         accept_multiple_files=True,
         key="batch_uploads_files",
     )
-    if not st.button("Score as a batch", disabled=not uploads):
-        return
+    job: BatchJob | None = st.session_state.get(JOB_KEY)
+    running = job is not None and not job.finished
+    if st.button("Score as a batch", disabled=not uploads or running):
+        _start(uploads)
+    job = st.session_state.get(JOB_KEY)
+    if job is not None:
+        st.fragment(_job_status, run_every=None if job.finished else REDRAW_S)(job)
+
+
+def _start(uploads: list) -> None:
+    """Stage the uploads in a fresh private folder of this session and start `vad_core batch` on them."""
     if len(uploads) > MAX_UPLOADS:
         st.error(
             f"{len(uploads)} files: a batch from the browser takes at most {MAX_UPLOADS}.", icon=":material/error:"
@@ -194,29 +195,30 @@ def _score_uploads() -> None:
     inputs.mkdir()
     for upload in uploads:
         (inputs / safe_upload_name(upload.name)).write_bytes(upload.getvalue())
-    out = own / "out"
-    command = [sys.executable, "-m", "vad_core", "batch", str(inputs), "--out", str(out), "--json"]
-    command += ["--checkpoint", str(checkpoint_stem())]
-    env = os.environ | {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
-    with st.status(f"Scoring {len(uploads)} videos as a batch…", expanded=True) as status:
-        line = st.empty()
-        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        while child.poll() is None:
-            try:
-                summary = json.loads((out / "summary.json").read_text())
-                finished = len(summary["done"]) + len(summary["failed"])
-                line.write(f"{finished} of {len(uploads)} videos finished")
-            except (OSError, ValueError, KeyError):
-                line.write("Starting the workers…")
-            time.sleep(0.5)
-        stderr = child.stderr.read()
-        if not (out / "summary.json").is_file() or child.returncode not in (0, 2):
-            status.update(label="The batch failed", state="error")
-            st.error(stderr.strip().splitlines()[-1] if stderr.strip() else "the batch failed", icon=":material/error:")
-            return
-        status.update(label="Batch scored", state="complete", expanded=False)
-    st.session_state[FOLDER_KEY] = str(out)
-    st.session_state.pop(OPEN_KEY, None)
+    job = batch_runs().start(inputs, own / "out", len(uploads), checkpoint_stem(), session_id() or "")
+    st.session_state[JOB_KEY] = job
+    st.session_state[ENDED_KEY] = False
+
+
+def _job_status(job: BatchJob) -> None:
+    """The run's progress while it runs (redrawn every REDRAW_S, which tells its watcher the page is still open);
+    once it ends, the page reruns once and, if it scored, shows the batch."""
+    job.seen()
+    if not job.finished:
+        with st.status(f"Scoring {job.videos} videos as a batch…", expanded=True):
+            st.write(job.progress())
+        return
+    if not st.session_state.get(ENDED_KEY):
+        st.session_state[ENDED_KEY] = True
+        if job.state == "done":
+            st.session_state[FOLDER_KEY] = str(job.out)
+            st.session_state.pop(OPEN_KEY, None)
+        st.rerun(scope="app")
+    if job.state == "done":
+        st.status("Batch scored", state="complete", expanded=False)
+    else:
+        st.status("The batch failed", state="error")
+        st.error(job.message, icon=":material/error:")
 
 
 def _open(video: str) -> None:
@@ -241,7 +243,7 @@ def _show_batch(folder: Path) -> None:
     if not records:
         st.info("No video of this batch was scored.")
         return
-    by = st.radio("Rank by", list(RANKINGS), format_func=RANKINGS.get, horizontal=True, key="batch_rank")
+    by = st.radio("Rank by", list(RANKINGS), format_func=RANKING_LABELS.get, horizontal=True, key="batch_rank")
     order = ranked(records, by)
     st.dataframe(ranking_table(order), hide_index=True, width="stretch")
     frames = pd.read_parquet(folder / "frames.parquet", columns=["video", "score"])
@@ -265,8 +267,6 @@ def _show_batch(folder: Path) -> None:
 
 
 def _show_video(folder: Path, name: str) -> None:
-    from app.views.analysis import show_clip  # the analysis view itself, fed the stored analysis
-
     summary = load_summary(folder)
     record = next((r for r in load_records(folder) if r.video == name), None)
     if record is None:
@@ -282,9 +282,7 @@ def _show_video(folder: Path, name: str) -> None:
         return
     if note:
         st.caption(f"Shown on {note}.")
-    known = sample_labels_for(clip)
-    truth, truth_note = (known[1], f"UCSD Ped2 ground truth of {known[0]}") if known else (None, "")
-    show_clip(Source(clip.name, record.content_hash, path=Path(record.path)), clip, model, truth, truth_note)
+    show_clip(clip, model, *sample_truth(clip))  # the analysis view itself, fed the stored analysis
 
 
 def render() -> None:
@@ -297,6 +295,9 @@ def render() -> None:
     folder_text = st.session_state.get(FOLDER_KEY)
     opened = st.session_state.get(OPEN_KEY)
     if folder_text and opened:
+        job = st.session_state.get(JOB_KEY)
+        if job is not None and not job.finished:  # still looked at while a video is open
+            st.fragment(_job_status, run_every=REDRAW_S)(job)
         _show_video(Path(folder_text), opened)
         return
     left, right = st.columns(2, gap="large")

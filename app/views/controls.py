@@ -17,9 +17,9 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from app.models import ModelEntry, available_models
 from app.state import VIDEO_TYPES, sample_paths
-from vad_core.pipeline.analysis import Analysis, SegmentRule
 from vad_core.pipeline.curves import CURVE_LABELS, CURVES, curve_threshold, score_threshold
 from vad_core.pipeline.render import COLORMAPS, HeatStyle
+from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import ERROR_KINDS
 
 DEFAULT_SAMPLE = "Test004.mp4"  # the bundled model's clearest case: a cart crosses the walkway
@@ -166,6 +166,18 @@ def detection_controls(analysis: Analysis) -> Detection:
         "Merge gap", min_value=0, max_value=100, value=5, step=1, key="merge_gap", help="frames"
     )
     return Detection(curve, float(threshold), int(min_duration), int(merge_gap))
+
+
+def start_detection_at(rule: SegmentRule) -> None:
+    """Start the detection controls at a rule (a live run's, when its recorded part opens): the c(t) curve at the
+    rule's threshold; duration and gap set only where they differ from the widgets' own defaults (Streamlit
+    warns about a widget given both)."""
+    st.session_state.update(score_threshold=rule.threshold, curve="score")
+    for key, value in (("min_duration", rule.min_duration), ("merge_gap", rule.merge_gap)):
+        if value == getattr(SegmentRule(), key):
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
 
 
 def display_controls(analysis: Analysis) -> tuple[str, HeatStyle]:

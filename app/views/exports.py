@@ -17,8 +17,8 @@ import streamlit as st
 from app.state import Clip
 from app.work_queue import heavy_slot
 from vad_core.io.tempdirs import owned_prefix
-from vad_core.pipeline.analysis import SegmentRule
 from vad_core.pipeline.render import HeatStyle, export_video
+from vad_core.pipeline.result import SegmentRule
 
 VIDEO_KEY = "annotated_video"  # session state: (what it shows, the MP4 bytes) of the last video made
 

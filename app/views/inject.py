@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app.state import SAMPLES, VIDEO_TYPES, Source, app_decoder, app_limits
-from app.views.analysis import open_with_progress, show_clip, sidebar_models
+from app.state import SAMPLES, VIDEO_TYPES, ClipSource, app_decoder, app_limits
+from app.views.clip_open import compared_analysis, open_with_progress, sidebar_models
+from app.views.clip_view import show_clip
 from vad_core import BadInput
 from vad_core.io.limits import AnalysisLimits, OverLimit
 from vad_core.io.tempdirs import owned_prefix
@@ -56,7 +57,7 @@ class Injected:
     source_digest: str
 
 
-def _normal_source() -> Source:
+def _normal_source() -> ClipSource:
     st.sidebar.subheader("Normal clip")
     paths = sorted((SAMPLES / "train").glob("*.mp4"))
     sample = st.sidebar.selectbox("Sample clip (UCSD Ped2 training)", [p.name for p in paths], key="inject_sample")
@@ -65,8 +66,8 @@ def _normal_source() -> Source:
         help="Footage without anomalies, of the scene the chosen model was trained on.",
     )  # fmt: skip
     if upload is not None:
-        return Source.upload(upload.name, upload.getvalue())
-    return Source.sample(next(p for p in paths if p.name == sample))
+        return ClipSource.upload(upload.name, upload.getvalue())
+    return ClipSource.sample(next(p for p in paths if p.name == sample))
 
 
 def _limits() -> AnalysisLimits:
@@ -74,7 +75,7 @@ def _limits() -> AnalysisLimits:
     return replace(app_limits(), max_frames=MAX_FRAMES, max_total_pixels=MAX_PIXELS)
 
 
-def _frame_count(source: Source) -> int:
+def _frame_count(source: ClipSource) -> int:
     """Frames of the clip, counted by decoding it in the decoder child (once per clip and session)."""
     counts = st.session_state.setdefault(COUNTS_KEY, {})
     if source.digest not in counts:
@@ -104,7 +105,7 @@ def _config(frame_count: int) -> InjectionConfig:
     return InjectionConfig(kind, int(start), int(end), seed=int(seed), **options)
 
 
-def _inject(source: Source, cfg: InjectionConfig) -> Injected:
+def _inject(source: ClipSource, cfg: InjectionConfig) -> Injected:
     """Write the injected clip as H.264 in a private folder and keep its bytes; the folder is removed."""
     name = f"{Path(source.name).stem}-{cfg.kind}-{cfg.start}-{cfg.end}-seed{cfg.seed}.mp4"
     with source.as_file() as path, tempfile.TemporaryDirectory(prefix=owned_prefix("vad-inject-")) as folder:
@@ -136,7 +137,7 @@ def render() -> None:
         return
     cfg = injected.config
     st.markdown(f"**{injected.name}**: {KIND_TEXT[cfg.kind]}, frames {cfg.start}–{cfg.end - 1}, seed {cfg.seed}.")
-    injected_source = Source.upload(injected.name, injected.data)
+    injected_source = ClipSource.upload(injected.name, injected.data)
     clip = open_with_progress(injected_source, model)
     truth = injected.labels[: clip.analysis.frame_count].astype(int)
-    show_clip(injected_source, clip, model, truth, "injected range", compare)
+    show_clip(clip, model, truth, "injected range", lambda: compared_analysis(injected_source, clip, compare))

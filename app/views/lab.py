@@ -12,8 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.state import Clip, Source, clip_store, sample_paths
-from app.views.analysis import chosen_model, open_with_progress
+from app.state import Clip, ClipSource, clip_store, sample_paths
+from app.views.clip_open import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from vad_core import LoadedModel
@@ -63,7 +63,7 @@ def _current_clip(model: LoadedModel) -> Clip:
         st.info(
             "The clip from the analysis page is no longer cached; showing a bundled sample.", icon=":material/info:"
         )
-    clip = open_with_progress(Source.sample(path), model)
+    clip = open_with_progress(ClipSource.sample(path), model)
     st.session_state["clip_key"] = clip.key  # the analysis page keeps its own choice; this only remembers the clip
     return clip
 
@@ -275,9 +275,8 @@ def render() -> None:
     st.plotly_chart(
         _error_chart(clip, t, steps.threshold), config={"displayModeBar": False, "staticPlot": False}, key="lab_chart"
     )
-    part = analysis.first_frame != 0 or analysis.frame_step != 1  # a sub-range or every k-th frame
     st.caption(
         f"{clip.name} · model `{model.name}` · {analysis.frame_count} frames · τ = {_num(analysis.tau)}"
-        + (f" · frame {t} is source frame {analysis.first_frame + analysis.frame_step * t}" if part else "")
+        + ("" if analysis.rows_are_frames else f" · frame {t} is source frame {analysis.source_frame(t)}")
     )
     _steps(clip, model, steps)

@@ -26,19 +26,21 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.state import Source as ClipSource
 from app.state import app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
 from app.stream_hosts import HOSTS_VARIABLE, allowed_stream, stream_hosts
-from app.views.analysis import chosen_model_stem, load_or_stop, show_clip
+from app.views.clip_open import load_or_stop
+from app.views.clip_view import show_clip
+from app.views.controls import chosen_model_stem, start_detection_at
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
 from vad_core import BadInput, LoadedModel
 from vad_core.io.sandbox import SandboxLimits
 from vad_core.io.sources import FileSource, LiveFrame, PushSource, Source, SourceSpec, open_source, redact
-from vad_core.pipeline.analysis import Analysis, ScoredBlock, SegmentRule
+from vad_core.pipeline.engine import ScoredBlock
 from vad_core.pipeline.live import LiveRun, LiveStatus
 from vad_core.pipeline.regions import frame_regions
 from vad_core.pipeline.render import colormap_lut, draw_boxes, heat_levels, overlay
+from vad_core.pipeline.result import SegmentRule
 from vad_core.scoring.scores import Segment, find_segments
 
 LOG = logging.getLogger(__name__)
@@ -269,15 +271,7 @@ def _finish(live: LiveSession) -> None:
         except BadInput as err:
             st.error(f"**The recorded part cannot be shown.** {err}", icon=":material/error:")
             return
-    rule = st.session_state.get(RULE_KEY) or SegmentRule()
-    # The analysis view's controls start where the live ones were (set only where they differ from the widgets'
-    # own defaults: Streamlit warns about a widget given both).
-    st.session_state.update(score_threshold=rule.threshold, curve="score")
-    for key, value in (("min_duration", rule.min_duration), ("merge_gap", rule.merge_gap)):
-        if value == getattr(SegmentRule(), key):
-            st.session_state.pop(key, None)
-        else:
-            st.session_state[key] = value
+    start_detection_at(st.session_state.get(RULE_KEY) or SegmentRule())  # the analysis view's, where the live were
     st.session_state[CLIP_KEY] = (clip.key, live.model_stem, live.note)
 
 
@@ -326,26 +320,17 @@ def rolling_figure(scores: np.ndarray, rule: SegmentRule, segments: list[Segment
     return figure
 
 
-class _BlockView:
-    """The latest scored block through the few Analysis attributes that render.heat_levels and regions read."""
-
-    local_map = Analysis.local_map
-
-    def __init__(self, block: ScoredBlock, model: LoadedModel) -> None:
-        self.maps, self.inputs = block.maps, block.inputs
-        self.scoring, self.pixel_tau = model.scoring, model.calibration.pixel_tau
-
-
 def current_frame(block: ScoredBlock, model: LoadedModel, shape: tuple[int, int] | None, boxes: bool) -> np.ndarray:
     """The block's last frame as the model saw it (back at the source's aspect), its heatmap and boxes on top."""
-    view, last = _BlockView(block, model), len(block.inputs) - 1
+    last = len(block.inputs) - 1
+    error_map, pixel_tau = block.maps[model.scoring.kind][last], model.calibration.pixel_tau
     gray = block.inputs[last]
     if shape is not None:
         h, w = shape
         gray = cv2.resize(gray, (360, max(2, round(360 * h / w))), interpolation=cv2.INTER_LINEAR)
-    image = overlay(gray, heat_levels(view, last), colormap_lut(HEAT_COLORMAP), HEAT_OPACITY)
+    image = overlay(gray, heat_levels(error_map, pixel_tau), colormap_lut(HEAT_COLORMAP), HEAT_OPACITY)
     if boxes:
-        draw_boxes(image, frame_regions(view, last), block.inputs.shape[1])
+        draw_boxes(image, frame_regions(error_map, model.scoring.patch, pixel_tau), block.inputs.shape[1])
     return image
 
 
@@ -373,16 +358,16 @@ def _alerts(live: LiveSession, segments: list[Segment], scored: int, rule: Segme
     if not segments:
         st.caption(f"No segment yet: c(t) has not stayed above {rule.threshold:g} for {rule.min_duration} frames.")
         return
-    source_frames = live.run.source_frames()
     for seg in reversed(segments[-SHOWN_ALERTS:]):
-        is_open = live.run.running and seg.end >= scored - 1 - rule.merge_gap
-        peak_source = int(source_frames[seg.peak_frame]) if seg.peak_frame < len(source_frames) else None
+        is_open = live.run.segment_open(seg, scored, rule)
+        peak_source = live.run.source_frame(seg.peak_frame)
         thumb = live.tap.thumbnail(peak_source) if peak_source is not None else None
         with st.container(border=True):
             left, right = st.columns([1, 4], vertical_alignment="center")
             if thumb is not None:
                 left.image(thumb, width=THUMB_WIDTH)
-            start_s = (source_frames[seg.start] if seg.start < len(source_frames) else seg.start) / fps
+            start = live.run.source_frame(seg.start)
+            start_s = (start if start is not None else seg.start) / fps
             end = "**open**" if is_open else f"frame {seg.end}"
             right.markdown(
                 f":red[**Anomaly**] · frames {seg.start} → {end} · from {start_s:.1f} s · peak c(t) "
@@ -486,7 +471,7 @@ def _show_recorded(key: str, stem: str, note: str) -> None:
     st.subheader(f"Recorded: {clip.name} · the live run's own scores, not rerun", anchor=False)
     if note:
         st.info(note, icon=":material/info:")
-    show_clip(ClipSource(clip.name, clip.digest), clip, load_or_stop(stem), None, "")
+    show_clip(clip, load_or_stop(stem))
 
 
 def render() -> None:

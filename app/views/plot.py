@@ -11,8 +11,8 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from vad_core.pipeline.analysis import Analysis
 from vad_core.pipeline.curves import CURVE_LABELS, curve_threshold, curve_values
+from vad_core.pipeline.result import Analysis
 from vad_core.scoring.health import HEALTH_LABELS, HEALTH_RGB, HealthSegment
 from vad_core.scoring.scores import Segment, regularity_events
 

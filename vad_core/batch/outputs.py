@@ -35,6 +35,7 @@ RESULT = "result.json"
 SUMMARY = "summary.json"
 FRAME_COLUMNS = ["video", "frame", "time_s", "error", "score", "anomalous"]
 SEGMENT_COLUMNS = ["video", "kind", "start", "end", "frames", "start_s", "end_s", "peak", "peak_frame"]
+RANKINGS = ("peak", "anomalous")  # what ranked() sorts by first
 
 
 @dataclass
@@ -220,8 +221,14 @@ def load_summary(root: str | Path) -> dict:
         raise BadInput(f"{path}: unreadable ({err})") from err
 
 
-def load_records(root: str | Path) -> list[VideoRecord]:
-    """Every finished video of a batch (done and skipped), worst first: by peak c(t), then anomalous seconds."""
-    summary = load_summary(root)
-    records = [VideoRecord(**r) for r in summary.get("done", []) + summary.get("skipped", [])]
+def ranked(records: list[VideoRecord], by: str = "peak") -> list[VideoRecord]:
+    """Worst first: by peak c(t) (then anomalous seconds), or by anomalous seconds (then peak); then by name."""
+    if by == "anomalous":
+        return sorted(records, key=lambda r: (-r.anomalous_seconds, -r.peak, r.video))
     return sorted(records, key=lambda r: (-r.peak, -r.anomalous_seconds, r.video))
+
+
+def load_records(root: str | Path) -> list[VideoRecord]:
+    """Every finished video of a batch (done and skipped), worst first (ranked by peak c(t))."""
+    summary = load_summary(root)
+    return ranked([VideoRecord(**r) for r in summary.get("done", []) + summary.get("skipped", [])])

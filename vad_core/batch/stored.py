@@ -21,7 +21,7 @@ import numpy as np
 from vad_core.errors import BadInput
 from vad_core.io.framestore import iter_chunks
 from vad_core.model.checkpoint import LoadedModel
-from vad_core.pipeline.analysis import Analysis, SegmentRule
+from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import ScoringConfig
 
 STATE_FILE = "analysis.npz"

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from vad_core.pipeline.analysis import Analysis
+from vad_core.pipeline.result import Analysis
 
 CURVES = ("score", "regularity", "error")
 CURVE_LABELS = {"score": "calibrated score c(t)", "regularity": "regularity s(t)", "error": "raw error e(t)"}

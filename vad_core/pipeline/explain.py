@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from vad_core.pipeline.analysis import Analysis, SegmentRule, error_key
+from vad_core.pipeline.frame_errors import error_key
 from vad_core.pipeline.render import COLORMAPS, HEAT_RANGE, colormap_lut
+from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import Segment, local_maps, reduce_maps_all
 
 TRUNCATE = 4.0  # scipy's gaussian_filter1d default: the kernel reaches 4 sigma either side

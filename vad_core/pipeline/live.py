@@ -27,8 +27,10 @@ from vad_core.errors import BadInput
 from vad_core.io.sources import LiveFrame, Source
 from vad_core.io.video import resize_scale
 from vad_core.model.checkpoint import LoadedModel
-from vad_core.pipeline.analysis import Analysis, ScoredBlock, SegmentRule, analyze_frames, error_key
+from vad_core.pipeline.engine import ScoredBlock, analyze_frames
+from vad_core.pipeline.frame_errors import error_key
 from vad_core.pipeline.render import PreviewFrames
+from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import Segment, smooth
 
 QUEUE_WINDOWS = 3  # windows waiting to be scored; past that, a new window is dropped whole
@@ -74,9 +76,15 @@ class SegmentTracker:
             if not self.opened and frame - self.start + 1 >= self.rule.min_duration:
                 self.opened = True
                 events.append(("open", self._segment(None)))
-        elif self.start is not None and frame - self.last_above > self.rule.merge_gap:
+        elif self.start is not None and not self.still_open(self.last_above, frame, self.rule):
             events += self.finish()
         return events
+
+    @staticmethod
+    def still_open(last_above: int, frame: int, rule: SegmentRule) -> bool:
+        """Whether a run last above the threshold at last_above is still open at frame: it closes once more than
+        merge_gap frames below the threshold follow it (a later frame above would merge into it)."""
+        return frame - last_above <= rule.merge_gap
 
     def finish(self) -> list[tuple[str, Segment]]:
         """Close the run in progress, if it is long enough to have opened."""
@@ -191,6 +199,16 @@ class LiveRun:
     def source_frames(self) -> np.ndarray:
         with self._lock:
             return np.asarray(self._source_frames, dtype=np.int64)
+
+    def source_frame(self, row: int) -> int | None:
+        """The source frame number of a scored frame (windows may have been dropped), None before it is read."""
+        with self._lock:
+            return self._source_frames[row] if 0 <= row < len(self._source_frames) else None
+
+    def segment_open(self, segment: Segment, scored: int, rule: SegmentRule) -> bool:
+        """Whether a segment found with rule in the first `scored` scores may still grow: the run is on and no more
+        than rule.merge_gap frames below the threshold follow it (SegmentTracker's rule for closing a run)."""
+        return self.running and SegmentTracker.still_open(segment.end, scored - 1, rule)
 
     def latest(self) -> ScoredBlock | None:
         """The most recent scored block (its frames, maps and errors), for the live view."""
@@ -338,7 +356,6 @@ class LiveRun:
     def _emit(self, events: list[tuple[str, Segment]]) -> None:
         if self.on_event is None:
             return
-        frames = self._source_frames
         for kind, segment in events:
             end = segment.end if kind == "close" else None
             self.on_event(
@@ -348,7 +365,7 @@ class LiveRun:
                     end,
                     segment.peak,
                     segment.peak_frame,
-                    frames[segment.start],
-                    frames[end] if end is not None else None,
+                    self.source_frame(segment.start),
+                    self.source_frame(end) if end is not None else None,
                 )
             )

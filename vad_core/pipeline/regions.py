@@ -1,7 +1,7 @@
 """Anomaly candidates inside a frame: connected regions of the localized error map above pixel_tau.
 
-boxes = frame_regions(result, frame=42)        # [Box(x, y, w, h, peak), ...] in error-map pixels
-per_frame = clip_regions(result)               # one list of boxes per frame
+boxes = frame_regions(result.frame_map(42), result.scoring.patch, result.pixel_tau)  # [Box(x, y, w, h, peak)]
+per_frame = clip_regions(result.maps[result.scoring.kind], result.scoring.patch, result.pixel_tau)
 x0, y0, x1, y1 = boxes[0].fraction(result.inputs.shape[1])
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vad_core.pipeline.analysis import Analysis
+from vad_core.scoring.scores import patch_mean
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,12 @@ def find_regions(local_map: np.ndarray, threshold: float, min_area: int = 16) ->
     return sorted(boxes, key=lambda b: b.peak, reverse=True)
 
 
-def frame_regions(analysis: Analysis, frame: int, min_area: int = 16) -> list[Box]:
-    """High-error regions of one frame, on the scoring kind's map and the calibrated pixel threshold."""
-    return find_regions(analysis.local_map(frame), analysis.pixel_tau, min_area)
+def frame_regions(error_map: np.ndarray, patch: int, pixel_tau: float, min_area: int = 16) -> list[Box]:
+    """High-error regions of one frame's error map (the scoring kind's): its patch means above the calibrated
+    pixel threshold. It takes the map, not an Analysis, so that a live block is drawn the same way."""
+    return find_regions(patch_mean(np.asarray(error_map, np.float32), patch), pixel_tau, min_area)
 
 
-def clip_regions(analysis: Analysis, min_area: int = 16) -> list[list[Box]]:
-    return [frame_regions(analysis, i, min_area) for i in range(analysis.frame_count)]
+def clip_regions(maps: np.ndarray, patch: int, pixel_tau: float, min_area: int = 16) -> list[list[Box]]:
+    """frame_regions of every frame of (N, S, S) maps."""
+    return [frame_regions(error_map, patch, pixel_tau, min_area) for error_map in maps]

@@ -20,10 +20,11 @@ import numpy as np
 
 from vad_core.io.framestore import DEFAULT_BUDGET_BYTES, FrameStore
 from vad_core.io.video import write_h264
-from vad_core.pipeline.analysis import HEAT_RANGE, Analysis, SegmentRule
 from vad_core.pipeline.regions import Box, frame_regions
+from vad_core.pipeline.result import Analysis, SegmentRule
+from vad_core.pipeline.writers import HEAT_RANGE
 from vad_core.scoring.health import HEALTH_LABELS, HEALTH_RGB, HealthSegment
-from vad_core.scoring.scores import Segment
+from vad_core.scoring.scores import Segment, frame_labels_from_segments
 
 COLORMAPS = {
     "inferno": cv2.COLORMAP_INFERNO,
@@ -94,10 +95,10 @@ def colormap_lut(name: str) -> np.ndarray:
     return np.column_stack([rgb, np.round(alpha)]).astype(np.uint8)
 
 
-def heat_levels(analysis: Analysis, frame: int, kind: str | None = None) -> np.ndarray:
+def heat_levels(error_map: np.ndarray, pixel_tau: float) -> np.ndarray:
     """(S, S) uint8 per-pixel error on the calibrated scale: 255 means HEAT_RANGE x pixel_tau or more."""
-    error = analysis.maps[kind or analysis.scoring.kind][frame].astype(np.float32)
-    return np.clip(error / (HEAT_RANGE * analysis.pixel_tau) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    error = np.asarray(error_map, np.float32)
+    return np.clip(error / (HEAT_RANGE * pixel_tau) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def overlay(gray: np.ndarray, levels: np.ndarray, lut: np.ndarray, opacity: float) -> np.ndarray:
@@ -120,11 +121,11 @@ def draw_boxes(rgb: np.ndarray, boxes: list[Box], map_size: int) -> np.ndarray:
 
 def render_frame(analysis: Analysis, frames: np.ndarray, frame: int, style: HeatStyle) -> np.ndarray:
     """One preview frame with its heatmap and, if asked, the boxes of its high-error regions."""
-    image = overlay(
-        frames[frame], heat_levels(analysis, frame, style.kind), colormap_lut(style.colormap), style.opacity
-    )
+    levels = heat_levels(analysis.frame_map(frame, style.kind), analysis.pixel_tau)
+    image = overlay(frames[frame], levels, colormap_lut(style.colormap), style.opacity)
     if style.boxes:
-        draw_boxes(image, frame_regions(analysis, frame), analysis.inputs.shape[1])
+        boxes = frame_regions(analysis.frame_map(frame), analysis.scoring.patch, analysis.pixel_tau)
+        draw_boxes(image, boxes, analysis.inputs.shape[1])
     return image
 
 
@@ -183,9 +184,7 @@ def annotated_frames(
 ) -> Iterator[np.ndarray]:
     """Export frames: heatmap overlay, boxes and marks, over a score strip with a cursor."""
     segments = analysis.segments(rule)
-    flags = np.zeros(analysis.frame_count, dtype=bool)
-    for seg in segments:
-        flags[seg.start : seg.end + 1] = True
+    flags = frame_labels_from_segments(segments, analysis.frame_count)
     health = analysis.health_segments()
     faults: list[str | None] = [None] * analysis.frame_count
     for fault in health:

@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     from vad_core.io.sandbox import SandboxLimits
     from vad_core.io.sources import SourceSpec, open_source
     from vad_core.model.checkpoint import load_checkpoint
-    from vad_core.pipeline.analysis import SegmentRule
     from vad_core.pipeline.live import LiveRun, SegmentEvent
+    from vad_core.pipeline.result import SegmentRule
 
     def say(message: str) -> None:
         print(f"watch: {message}", file=sys.stderr, flush=True)

@@ -18,7 +18,7 @@ from vad_core.errors import BadInput
 from vad_core.io.video import list_clips, read_clip
 from vad_core.model.card import Calibration, CalibrationData, ScoringSelection, SelectionCandidate
 from vad_core.model.checkpoint import LoadedModel, load_checkpoint, rewrite_card
-from vad_core.pipeline.analysis import analyze_frames
+from vad_core.pipeline.engine import analyze_frames
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.latent import LatentProjection
 from vad_core.scoring.scene import MAX_PLACE_FRAMES, SceneReference, fit_place_scales, frame_distances

@@ -17,7 +17,8 @@ from vad_core.errors import BadInput, parse_json
 from vad_core.io.labels import label_array
 from vad_core.io.video import list_clips
 from vad_core.model.checkpoint import LoadedModel
-from vad_core.pipeline.analysis import Analysis, analyze
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.result import Analysis
 from vad_core.scoring.metrics import equal_error_rate, frame_auc_macro, frame_auc_micro, frame_auc_video_norm, pixel_auc
 
 MAX_LABELS_BYTES = 256 * 2**20  # frame labels of a very large dataset fit in a few MB

@@ -22,7 +22,9 @@ from vad_core.errors import BadInput
 from vad_core.io.framestore import iter_chunks
 from vad_core.io.video import resize_scale
 from vad_core.model.checkpoint import LoadedModel
-from vad_core.pipeline.analysis import Analysis, analyze, analyze_frames
+from vad_core.pipeline.analysis import analyze
+from vad_core.pipeline.engine import analyze_frames
+from vad_core.pipeline.result import Analysis
 from vad_core.scoring.metrics import frame_auc_macro, frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import fit_place_scales
 from vad_core.scoring.scores import MOTION_FORMS, REDUCTIONS, ScoringConfig, reduce_maps, smooth

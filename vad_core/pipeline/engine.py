@@ -1,0 +1,201 @@
+"""The one engine: frames in, an Analysis out. A file (vad_core.pipeline.analysis), a live source
+(vad_core.pipeline.live) and a batch worker all feed analyze_frames.
+
+    result = analyze_frames(frames, load_checkpoint(), name="cam", fps=10.0, on_block=view.update)
+
+The model runs on blocks of windows in worker threads (vad_core.model.inference.map_blocks); each block is scored
+there (_score_block: maps, every frame error, 8-bit frames, camera-health figures) and stitched here in order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vad_core.io.framestore import DEFAULT_BUDGET_BYTES, FrameStore
+from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.inference import map_blocks, window_positions
+from vad_core.model.preprocess import Normalizer
+from vad_core.pipeline.frame_errors import error_keys, reductions
+from vad_core.pipeline.result import Analysis
+from vad_core.scoring.health import HEALTH_FIGURES, block_figures, borrow_first_change, change_between
+from vad_core.scoring.latent import LATENT_GRID
+from vad_core.scoring.scene import background_distance
+from vad_core.scoring.scores import ERROR_KINDS, ScoringConfig, motion_error_map
+from vad_core.stages import StageClock
+
+Progress = Callable[[int, int], None]
+
+
+def _to_u8(frames: torch.Tensor, norm: Normalizer) -> np.ndarray:
+    """Normalized frames back to uint8 pixels: clip(x * std + mean, 0, 1) * 255, rounded."""
+    mean = torch.from_numpy(norm.mean_frame)
+    pixels = frames.mul(norm.std).add_(mean).clamp_(0.0, 1.0).mul_(255.0).add_(0.5)
+    return pixels.to(torch.uint8).numpy()
+
+
+@dataclass
+class ScoredBlock:
+    """Everything analysis keeps of a block of frames, computed in a worker thread; live views read it as it
+    comes (analyze_frames' on_block), with start the clip's index of its first frame."""
+
+    maps: dict[str, np.ndarray]  # float16 (n, S, S); motion[0] waits for the previous block's last frame
+    errors: dict[str, np.ndarray]  # "kind_reduce" -> (n,)
+    inputs: np.ndarray  # uint8 (n, S, S)
+    recons: np.ndarray
+    first: tuple[np.ndarray, np.ndarray]  # normalized (x, r) of the first and last frames
+    last: tuple[np.ndarray, np.ndarray]
+    latent: np.ndarray  # float16 (n, D): pooled bottleneck states
+    # camera-health figures (vad_core.scoring.health); change[0] waits for the previous block, as motion[0]
+    health: dict[str, np.ndarray]
+    start: int = 0
+
+
+def _score_block(
+    x: np.ndarray,
+    r: np.ndarray,
+    z: np.ndarray,
+    norm: Normalizer,
+    scoring: ScoringConfig,
+    place_scales: dict[str, np.ndarray],
+) -> ScoredBlock:
+    """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring.scores, in torch for speed."""
+    tx, tr = torch.from_numpy(x), torch.from_numpy(r)
+    inputs = _to_u8(tx, norm)
+    appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
+    motion = torch.zeros(tx.shape, dtype=torch.float16)
+    dx, dr = tx[1:] - tx[:-1], tr[1:] - tr[:-1]
+    if scoring.motion == "missed":  # motion_error_map's forms
+        motion[1:] = torch.clamp_min(torch.square(dx) - torch.square(dr), 0)
+    else:
+        motion[1:] = torch.square(dx - dr)
+    motion = motion.numpy()
+    errors = reductions("appearance", appearance, scoring, place_scales.get("appearance"))
+    errors |= reductions("motion", motion, scoring, place_scales.get("motion"))
+    return ScoredBlock(
+        maps={"appearance": appearance, "motion": motion},
+        errors=errors,
+        inputs=inputs,
+        recons=_to_u8(tr, norm),
+        first=(x[0], r[0]),
+        last=(x[-1], r[-1]),
+        latent=z,
+        health=block_figures(inputs, norm.mean_frame),
+    )
+
+
+def analyze_frames(
+    frames: Iterable[np.ndarray | None],
+    model: LoadedModel,
+    name: str = "clip",
+    fps: float = 10.0,
+    source_size: tuple[int, int] = (0, 0),
+    total: int = 0,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    batch_windows: int | None = None,
+    on_block: Callable[[ScoredBlock], None] | None = None,
+    clock: StageClock | None = None,
+) -> Analysis:
+    """Analyze frames already resized to the model's input (float32 in [0, 1]).
+
+    Frames stream through: the model and the scoring run on blocks in worker threads while the next
+    frames decode; maps, inputs and reconstructions go to stores that spill to disk past budget_bytes each.
+    This is the one engine: a file, a live stream and a batch worker all feed it. A live source passes
+    batch_windows=1 (a window is scored as soon as its T frames are in), yields None while it waits for a
+    frame (so that finished windows are passed on meanwhile), and passes on_block, which sees each scored
+    block in frame order (the clip's frames block.start onwards) as soon as it is stitched.
+    clock: where the CPU time of each stage is counted (Analysis.stage_seconds).
+    """
+    started = time.perf_counter()
+    clock = clock or StageClock()
+    norm = model.normalizer
+    size = (model.cfg.input_size, model.cfg.input_size)
+    stores = {kind: FrameStore(size, np.float16, budget_bytes) for kind in ERROR_KINDS}
+    stores |= {kind: FrameStore(size, np.uint8, budget_bytes) for kind in ("inputs", "recons")}
+    scoring = model.scoring
+    place_scales = model.scene.place_scale if model.scene else {}
+    errors: dict[str, list[np.ndarray]] = {key: [] for key in error_keys(bool(place_scales))}
+    health: dict[str, list[np.ndarray]] = {key: [] for key in HEALTH_FIGURES}
+    prev: tuple[np.ndarray, np.ndarray] | None = None
+    prev_input: np.ndarray | None = None
+    done = 0
+    # This thread decodes and stitches blocks; its few torch ops would fork an OpenMP team whose idle thread
+    # spins, after each, on a core the model workers need. One thread here (restored after).
+    caller_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        blocks = map_blocks(
+            model.net,
+            norm,
+            frames,
+            lambda x, r, z: _score_block(x, r, z, norm, scoring, place_scales),
+            workers=workers,
+            latent_grid=LATENT_GRID,
+            batch_windows=batch_windows,
+            clock=clock,
+        )
+        for block in blocks:
+            with clock.measure("stitching"):
+                block.start = done
+                motion = block.maps["motion"]
+                if prev is None:  # frame 0 has no predecessor: borrow frame 1's motion and change
+                    motion[0] = motion[1]
+                    borrow_first_change(block.health)
+                else:
+                    motion[0] = motion_error_map(*block.first, *prev, scoring.motion)
+                    block.health["change"][0] = change_between(prev_input, block.inputs[0])
+                for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
+                    block.errors[key][0] = value[0]
+                prev, prev_input = block.last, block.inputs[-1]
+                for key, value in block.health.items():
+                    health[key].append(value)
+                for kind in ERROR_KINDS:
+                    stores[kind].append(block.maps[kind])
+                stores["inputs"].append(block.inputs)
+                stores["recons"].append(block.recons)
+                for key, value in block.errors.items():
+                    errors[key].append(value)
+                if "latent" not in stores:  # its width (channels x grid cells) is known from the first block
+                    stores["latent"] = FrameStore(block.latent.shape[1:], np.float16, budget_bytes)
+                stores["latent"].append(block.latent)
+                done += len(block.inputs)
+                if on_block is not None:
+                    on_block(block)
+                if progress:
+                    progress(done, total)
+        arrays = {key: store.finish() for key, store in stores.items()}
+    finally:
+        torch.set_num_threads(caller_threads)
+        for store in stores.values():
+            store.close()
+    if progress:
+        progress(done, done)
+    with clock.measure("scoring"):  # the whole clip's background for the scene check
+        background = background_distance(arrays["inputs"], norm.mean_frame, norm.std)
+    return Analysis(
+        name=name,
+        fps=fps,
+        source_size=source_size,
+        scoring=model.scoring,
+        tau=model.calibration.tau,
+        pixel_tau=model.calibration.pixel_tau,
+        frame_errors={key: np.concatenate(values) for key, values in errors.items()},
+        maps={kind: arrays[kind] for kind in ERROR_KINDS},
+        inputs=arrays["inputs"],
+        recons=arrays["recons"],
+        seconds=time.perf_counter() - started,
+        stage_seconds=clock.seconds,
+        model_name=model.name,
+        latent=arrays["latent"],
+        latent_position=window_positions(done, model.cfg.time_steps),
+        latent_projection=model.projection,
+        scene_reference=model.scene,
+        background=background,
+        health={key: np.concatenate(values) if values else np.empty(0) for key, values in health.items()},
+    )
