@@ -14,13 +14,13 @@ import importlib
 from typing import TYPE_CHECKING
 
 from vad_core.errors import BadInput
+from vad_core.version import __version__
 
 if TYPE_CHECKING:
     from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
     from vad_core.pipeline.analysis import analyze  # noqa: F401
     from vad_core.pipeline.result import Analysis  # noqa: F401
 
-__version__ = "0.1.0"
 
 _LAZY = {
     "Analysis": "vad_core.pipeline.result",

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.models import session_token
-from app.training import JobSnapshot, training_runner
+from app.training import JobSnapshot, TrainingJob, training_runner
 from app.views.plot import CURVE_RGB, GRID_RGB, dark_layout
 
 STATE_TEXT = {
@@ -75,30 +75,44 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
     session = session_token()
     mine = job.is_owner(session)
     st.subheader(f"Model “{snap.name}” " + ("(yours)" if mine else f"· started by {snap.owner_label}"), anchor=False)
-    state = "Cancelled" if snap.state == "cancelled" and snap.checkpoint is None else STATE_TEXT[snap.state]
-    text = f"{state} · step {len(snap.steps)} · {snap.frames_seen} frames seen"
-    text += f" · {_duration(snap.elapsed_s)}"
-    if snap.eta_s is not None:
-        text += f" · about {_duration(snap.eta_s)} left"
-    if snap.losses:
-        text += f" · loss {snap.losses[-1]:.4f}"
-    st.progress(min(snap.fraction, 1.0), text=text)
+    st.progress(min(snap.fraction, 1.0), text=_progress_text(snap))
     if snap.losses:  # right under the progress: the notices and buttons below come and go, and a chart that
         st.plotly_chart(_loss_figure(snap), key="loss_curve")  # moves in the page is remounted with its old figure
     if snap.queued and not snap.finished:
         st.info(snap.queued, icon=":material/hourglass_top:")
-    if snap.state == "failed":
-        st.error(f"**Training failed.** {snap.message}", icon=":material/error:")
-    elif snap.checkpoint is None and snap.finished:
-        st.info(f"**Cancelled.** {snap.message}", icon=":material/info:")
-    elif snap.finished:
-        if mine:
-            on_finished(snap)
-        else:
-            st.caption(f"Saved as **{snap.name}**: it is in the model picker of the analysis page.")
+    if snap.finished:
+        _outcome(snap, mine, on_finished)
     elif not mine:
         st.caption(f"Only {snap.owner_label}, which started this run, can cancel it.")
-    elif not snap.cancel_requested:
+    else:
+        _cancel_buttons(job, snap, session)
+
+
+def _progress_text(snap: JobSnapshot) -> str:
+    state = "Cancelled" if snap.state == "cancelled" and snap.checkpoint is None else STATE_TEXT[snap.state]
+    text = f"{state} · step {len(snap.steps)} · {snap.frames_seen} frames seen · {_duration(snap.elapsed_s)}"
+    if snap.eta_s is not None:
+        text += f" · about {_duration(snap.eta_s)} left"
+    if snap.losses:
+        text += f" · loss {snap.losses[-1]:.4f}"
+    return text
+
+
+def _outcome(snap: JobSnapshot, mine: bool, on_finished: Callable[[JobSnapshot], None]) -> None:
+    """A finished run: failed, cancelled, or saved (its owner gets the next steps, the others where to find it)."""
+    if snap.state == "failed":
+        st.error(f"**Training failed.** {snap.message}", icon=":material/error:")
+    elif snap.checkpoint is None:
+        st.info(f"**Cancelled.** {snap.message}", icon=":material/info:")
+    elif mine:
+        on_finished(snap)
+    else:
+        st.caption(f"Saved as **{snap.name}**: it is in the model picker of the analysis page.")
+
+
+def _cancel_buttons(job: TrainingJob, snap: JobSnapshot, session: str) -> None:
+    """The owner's cancel, then, while the run is saving before it stops, a way to stop at once."""
+    if not snap.cancel_requested:
         if st.button("Cancel training", icon=":material/stop_circle:", key="cancel_training"):
             job.cancel(session)
     elif snap.state != "stopping":

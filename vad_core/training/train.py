@@ -47,6 +47,7 @@ from vad_core.scoring.scene import MAX_PLACE_FRAMES
 from vad_core.scoring.scores import ScoringConfig
 from vad_core.training.calibration import NormalFit, fit_normal, hold_out_tails, scene_name, spread_pieces
 from vad_core.training.selection import SELECTION_CLIPS
+from vad_core.version import __version__
 
 PRESETS: dict[str, int] = {"fast": 131, "paper": 227}  # input size in px (fast: for frames of 240 rows or more)
 FAST_REFERENCE_ROWS = 240  # Ped2's frame height, which the fast preset reduces to 131 px
@@ -345,7 +346,7 @@ def _card(
         ),
         name=Path(cfg.out).name,
         library="vad_core",
-        library_version=_version(),
+        library_version=__version__,
         training=training,
         calibration_data=CalibrationData(val_fraction=cfg.val_fraction, clips=data.names),
         latent_projection=fit.projection,  # the latent view's PCA, fitted on the same held-out frames
@@ -472,9 +473,3 @@ def _scene(cfg: TrainConfig) -> str:
         return scene_name(cfg.data)
     ranges = ", ".join(f"{start}-{end - 1}" for start, end in cfg.normal_ranges)
     return f"the normal frames {ranges} of {Path(cfg.data).name}"
-
-
-def _version() -> str:
-    from vad_core import __version__
-
-    return __version__
