@@ -34,8 +34,8 @@ class ScoringConfig:
     paper's frame-wide sum; "local_max" is the max of a patch-averaged map, so a small object
     is not diluted by a large frame; "local_top" is the mean of the top `top_fraction` of the
     patch-averaged map, between the two: local enough for a bicycle, steady enough to compare
-    frames within a clip (chosen by measurement, see the README). per_place (on by default; calibration
-    chooses it per scene by anomalies injected into normal clips, see the README): divide each patch
+    frames within a clip (chosen by measurement, see docs/results.md). per_place (on by default; calibration
+    chooses it per scene by anomalies injected into normal clips, see docs/your-camera.md): divide each patch
     mean by what held-out normal footage produced at that place (the card's place scale), so a far
     walkway and a near one are judged each by its own normal; the local reductions only. place_quantile: which
     quantile of a place's normal patch means is its scale (1.0: the largest seen). motion: the motion map's

@@ -91,7 +91,8 @@ def preset_size(preset: str, short_side: int) -> int:
 
     "paper" is the paper's 227 px. "fast" is 131 px, or for footage under 240 rows the 8n+19 size nearest to
     131/240 of its shorter side: small frames are reduced as far as Ped2's, and a step costs less. On Ped1
-    (238 x 158) that is 83 px, where 10 minutes of training reach a higher frame AUC than at 131 px (README).
+    (238 x 158) that is 83 px, where 10 minutes of training reach a higher frame AUC than at 131 px
+    (docs/your-camera.md, "The input size").
     """
     if preset not in PRESETS:
         raise BadInput(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
