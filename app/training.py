@@ -53,11 +53,11 @@ from app.state import app_limits, safe_upload_name
 from app.work_queue import LeftQueue, Wait, WorkQueue, work_queue
 from vad_core import BadInput
 from vad_core.io.lifeline import PARENT_PID_VARIABLE
-from vad_core.io.video import image_files, list_clips
+from vad_core.io.paths import REPO_ROOT
+from vad_core.io.video import image_files, normal_clips
 from vad_core.training.train import CLIP_LIMIT_VARIABLES, TrainProgress
 
 LOG = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
 MAX_CLIPS = 50
 MAX_UPLOAD_BYTES = 2 << 30  # uploaded clips of one run, staged on disk while it trains
 MAX_MINUTES = 600.0  # also caps a run given in epochs: one user must not hold the server for days
@@ -279,7 +279,7 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
     try:
         with tempfile.TemporaryFile(mode="w+") as errors:
             # The child dies with the server (vad_core.io.lifeline): with this thread, which outlives it.
-            env = os.environ | {"PYTHONPATH": str(ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
+            env = os.environ | {"PYTHONPATH": str(REPO_ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
             # A slot of the server's heavy-work cap (app.work_queue): a cancel while waiting leaves the queue.
             with queue.slot(
                 f"training of {job.request.name}",
@@ -291,7 +291,7 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
                 # A process group of its own: a kill reaches all of it, and Ctrl-C in the server's terminal does not.
                 child = subprocess.Popen(
                     job.command,
-                    cwd=ROOT,
+                    cwd=REPO_ROOT,
                     env=env,
                     stdout=subprocess.PIPE,
                     stderr=errors,
@@ -341,7 +341,7 @@ def _check_folder(text: str) -> Path:
     folder = allowed_folder(text)
     root = data_root()
     assert root is not None  # allowed_folder refuses every folder without one
-    clips = list_clips(folder / "train" if (folder / "train").is_dir() else folder)
+    clips = normal_clips(folder)
     if len(clips) > MAX_CLIPS:
         raise BadInput(f"{folder.name} holds {len(clips)} clips: at most {MAX_CLIPS} per run")
     size = sum(_clip_bytes(clip, root) for clip in clips)

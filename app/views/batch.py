@@ -42,9 +42,9 @@ from app.state import (
 from vad_core import BadInput, LoadedModel
 from vad_core.batch.outputs import VideoRecord, load_records, load_summary
 from vad_core.batch.stored import read_analysis
+from vad_core.io.paths import REPO_ROOT
 from vad_core.pipeline.render import PreviewFrames
 
-ROOT = Path(__file__).resolve().parents[2]
 FOLDER_KEY = "batch_folder"  # the open batch output folder (str)
 OPEN_KEY = "batch_open"  # the video opened in the analysis view (its batch name), or absent
 UPLOADS_KEY = "batch_uploads"  # this session's own folder of scored uploads
@@ -197,10 +197,12 @@ def _score_uploads() -> None:
     out = own / "out"
     command = [sys.executable, "-m", "vad_core", "batch", str(inputs), "--out", str(out), "--json"]
     command += ["--checkpoint", str(checkpoint_stem())]
-    env = os.environ | {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = os.environ | {"PYTHONPATH": str(REPO_ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
     with st.status(f"Scoring {len(uploads)} videos as a batch…", expanded=True) as status:
         line = st.empty()
-        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         while child.poll() is None:
             try:
                 summary = json.loads((out / "summary.json").read_text())
