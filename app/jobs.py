@@ -21,12 +21,10 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from app.work_queue import Wait, WorkQueue
 from vad_core.io.lifeline import PARENT_PID_VARIABLE
-
-ROOT = Path(__file__).resolve().parent.parent
+from vad_core.io.paths import REPO_ROOT
 
 
 @dataclass
@@ -91,12 +89,12 @@ def run_child(
     pass_fds: open files the child inherits (the training run's lock)."""
     with tempfile.TemporaryFile(mode="w+") as errors:
         # The child dies with the server (vad_core.io.lifeline): with this thread, which outlives it.
-        env = os.environ | {"PYTHONPATH": str(ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
+        env = os.environ | {"PYTHONPATH": str(REPO_ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
         with queue.slot(job.label, on_wait=job.on_queue, should_leave=lambda: job.cancel_requested, owner=job.owner):
             job.on_queue(None)
             child = subprocess.Popen(
                 job.command,
-                cwd=ROOT,
+                cwd=REPO_ROOT,
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=errors,

@@ -6,16 +6,17 @@ Add a page by appending an st.Page to PAGES; each view is a function that draws 
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the repository root
-    sys.path.insert(0, str(ROOT))
+_REPO = str(Path(__file__).resolve().parent.parent)  # before vad_core can be imported: its REPO_ROOT after
+if _REPO not in sys.path:  # `streamlit run` puts app/ on the path, not the repository root
+    sys.path.insert(0, _REPO)
 
 import streamlit as st  # noqa: E402
 
 from app.errors import one_sentence_errors  # noqa: E402
 from app.views import analysis, batch, inject, lab, live, train  # noqa: E402
+from vad_core.io.paths import REPO_ROOT  # noqa: E402
 
-ICON = ROOT / "app" / "assets" / "icon.png"  # a local file: a material-icon favicon would come from Google's CDN
+ICON = REPO_ROOT / "app" / "assets" / "icon.png"  # a local file: a material-icon favicon would come from Google's CDN
 COMPACT = """<style>
 .block-container {padding-top: 1.2rem; padding-bottom: 2rem;}
 h1 {font-size: 2rem !important; padding-bottom: 0.2rem !important;}

@@ -31,13 +31,13 @@ from app.components.player import media_bytes, media_exists, publish_media, with
 from app.work_queue import session_alive
 from vad_core import DEFAULT_CHECKPOINT, Analysis, LoadedModel, analyze, load_checkpoint
 from vad_core.io.limits import AnalysisLimits, FrameSelection
+from vad_core.io.paths import ASSETS
 from vad_core.io.sandbox import SandboxedDecoder, SandboxLimits
 from vad_core.io.tempdirs import owned_prefix
 from vad_core.pipeline.render import PreviewFrames
 from vad_core.training.evaluation import load_labels
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "assets" / "samples"
+SAMPLES = ASSETS / "samples"
 VIDEO_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
 UNSAFE_NAME_CHARS = re.compile(r"[^\w .()+-]")  # "%" too: FFmpeg reads "%d" in a file name as a pattern
 

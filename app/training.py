@@ -50,7 +50,7 @@ from app.models import (
 from app.state import app_limits, safe_upload_name
 from app.work_queue import LeftQueue, WorkQueue, work_queue
 from vad_core import BadInput
-from vad_core.io.video import image_files, list_clips
+from vad_core.io.video import image_files, normal_clips
 from vad_core.training.train import CLIP_LIMIT_VARIABLES, TrainProgress
 
 LOG = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ def _check_folder(text: str) -> Path:
     folder = allowed_folder(text)
     root = data_root()
     assert root is not None  # allowed_folder refuses every folder without one
-    clips = list_clips(folder / "train" if (folder / "train").is_dir() else folder)
+    clips = normal_clips(folder)
     if len(clips) > MAX_CLIPS:
         raise BadInput(f"{folder.name} holds {len(clips)} clips: at most {MAX_CLIPS} per run")
     size = sum(_clip_bytes(clip, root) for clip in clips)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from app.views.adapt import learned_runs, parse_ranges
+from app.views.adapt import learned_runs
 from vad_core.errors import BadInput
+from vad_core.io.frame_ranges import format_ranges, parse_ranges
 from vad_core.model.checkpoint import load_checkpoint
 from vad_core.pipeline.analysis import analyze
 from vad_core.pipeline.explain import explain_frame
@@ -84,9 +85,10 @@ def test_default_normal_range_is_thirty_seconds_or_half_the_clip():
     assert default_normal_range(0, 25.0) == (0, 750)  # frame count unknown
 
 
-def test_parse_ranges_reads_inclusive_ranges():
-    assert parse_ranges("0-99, 150-199", 200) == ((0, 100), (150, 200))
-    assert parse_ranges("7", 200) == ((7, 8),)
-    for bad in ("", "10-5", "0-200", "x"):
+def test_parse_ranges_reads_start_end_ranges_as_adapt_normal_does():
+    assert parse_ranges("0:100, 150:200", 200) == ((0, 100), (150, 200))
+    assert parse_ranges("7:8", 200) == ((7, 8),)
+    for bad in ("", "10:5", "0:201", "x"):
         with pytest.raises(BadInput):
             parse_ranges(bad, 200)
+    assert parse_ranges(format_ranges([(0, 100), (150, 200)]), 200) == ((0, 100), (150, 200))

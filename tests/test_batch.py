@@ -215,13 +215,36 @@ def test_a_crashed_worker_is_restarted_and_its_video_retried(tmp_path, ped2):
     for name in ("Test001.mp4", "Test002.mp4"):
         (clips / name).symlink_to(ped2 / "test" / name)
     marker = tmp_path / "crashed"
-    env = batch_env() | {"VAD_BATCH_CRASH_ONCE": f"Test002.mp4={marker}"}
     command = [sys.executable, "-m", "vad_core", "batch", str(clips), "--out", str(tmp_path / "out"), "--json"]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    process = subprocess.Popen(command, cwd=REPO, env=batch_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)  # fmt: skip
+    try:
+        _kill_a_scoring_replica(process, marker, time.monotonic() + 600)
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of the run's Ray is left, should the test fail
     assert marker.exists(), "the worker never crashed"
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    assert process.returncode == 0, stderr
+    summary = json.loads(stdout)
     assert sorted(r["video"] for r in summary["done"]) == ["Test001.mp4", "Test002.mp4"]
+
+
+def _kill_a_scoring_replica(process: subprocess.Popen, marker: Path, deadline: float) -> None:
+    """SIGKILL the first model replica of this batch run (its own session) seen scoring a video, as a crash would
+    end it; note its pid in marker. Ray titles a replica's process `ray::ScoringWorker.score` while it scores."""
+    while process.poll() is None and time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                title = (entry / "cmdline").read_bytes()
+                session = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3])
+            except (OSError, ValueError, IndexError):  # not a process, or one that just ended
+                continue
+            if session == process.pid and title.startswith(b"ray::ScoringWorker.score"):
+                os.kill(int(entry.name), signal.SIGKILL)
+                marker.write_text(entry.name)
+                return
+        time.sleep(0.05)
 
 
 # ---- a real Ray cluster: a head and a worker node on 127.0.0.1 ------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from vad_core.bench_whole import WholeConfig, format_whole, whole_process_check
+from vad_core.bench.report import format_whole
+from vad_core.bench.whole import WholeConfig, whole_process_check
 
 
 @pytest.mark.slow

@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vad_core.bench import TOLERANCE, TOLERANCE_FRAME_ERROR, equivalence, memory_check, model_flops
+from vad_core.bench.memory import memory_check
+from vad_core.bench.speed import TOLERANCE, TOLERANCE_FRAME_ERROR, equivalence, model_flops
 from vad_core.io.framestore import FrameStore, iter_chunks
 from vad_core.io.video import read_clip
 from vad_core.model.autoencoder import SpatioTemporalAE

@@ -11,7 +11,15 @@ import json
 
 
 class BadInput(ValueError):
-    """The user's input (video, dataset, checkpoint, option) cannot be used; the message says why."""
+    """The user's input (video, dataset, checkpoint, option) cannot be used; the message says why.
+
+    option: the setting the message is about (a config field such as "workers"), where it is one; a front end
+    names it its own way (the CLI as --workers), so the library's message never spells a flag.
+    """
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 def parse_json(data: bytes | str, what: str) -> object:

@@ -10,7 +10,6 @@ and the clip is analyzed again with it.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import streamlit as st
@@ -21,6 +20,7 @@ from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
 from app.views.training_status import LIVE_KEY, job_status
 from vad_core import BadInput, LoadedModel
+from vad_core.io.frame_ranges import format_ranges, parse_ranges
 from vad_core.pipeline.result import Analysis
 from vad_core.scoring.scene import FAMILIAR_LIMIT
 from vad_core.training.train import default_normal_range
@@ -28,7 +28,6 @@ from vad_core.training.train import default_normal_range
 OPEN_KEY = "adapt_open"  # the digest of the clip whose adapt panel the warning's button opened
 JOB_KEY = "adapt_job"  # the name of the adapt run this session started
 DONE_KEY = "adapt_done"  # the checkpoint this session has switched to already
-RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
 
 
 def scene_notice(clip: Clip, model: LoadedModel) -> None:
@@ -48,22 +47,6 @@ def scene_notice(clip: Clip, model: LoadedModel) -> None:
     )
     if st.button("Adapt the model to this camera", icon=":material/tune:", key="adapt_open_button"):
         st.session_state[OPEN_KEY] = clip.digest
-
-
-def parse_ranges(text: str, frames: int) -> tuple[tuple[int, int], ...]:
-    """'0-299, 400-499' (inclusive, source frames) -> ((0, 300), (400, 500)); BadInput saying what is wrong."""
-    ranges = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        match = RANGE.match(part)
-        if not match:
-            raise BadInput(f"{part!r} is not a frame range; write FIRST-LAST, e.g. 0-299")
-        first, last = int(match[1]), int(match[2] or match[1])
-        if last < first or last >= frames:
-            raise BadInput(f"{part!r} is not within frames 0-{frames - 1}, first before last")
-        ranges.append((first, last + 1))
-    if not ranges:
-        raise BadInput("mark at least one range of normal frames")
-    return tuple(ranges)
 
 
 def learned_runs(analysis: Analysis, model: LoadedModel) -> list[tuple[int, int]]:
@@ -108,11 +91,12 @@ def adapt_panel(source: ClipSource, clip: Clip, model_stem: str) -> None:
             "its own weights, calibrated on their last quarter (held out), saved among your models, and this clip "
             "is analyzed again with it. The marked frames are drawn on the plot as *learned as normal*."
         )
-        start, end = default_normal_range(frames, analysis.fps * analysis.frame_step)
+        default = default_normal_range(frames, analysis.fps * analysis.frame_step)
         left, middle, right = st.columns([2, 1, 2])
         text = left.text_input(
-            "Normal frames", f"{start}-{end - 1}", key=f"adapt_ranges_{clip.digest[:16]}",
-            help=f"First-last frame numbers (0-{frames - 1}), inclusive; separate ranges with commas.",
+            "Normal frames", format_ranges([default]), key=f"adapt_ranges_{clip.digest[:16]}",
+            help=f"START:END frame numbers (0 to {frames}), END exclusive, as `adapt --normal` takes them; "
+            "separate ranges with commas.",
         )  # fmt: skip
         minutes = middle.number_input("Minutes", 0.5, 30.0, 2.0, 0.5, key="adapt_minutes")
         name = right.text_input(

@@ -1,10 +1,12 @@
-"""A clip of another camera in real Chromium: the scene warning, a 1-minute adaptation, and the clip re-analyzed.
+"""A clip of another camera in real Chromium: the scene warning, a 1-minute adaptation on a range typed as
+`adapt --normal` takes it (START:END, end exclusive), the card's recorded ranges, and the clip re-analyzed.
 
 Uses a UCSD Ped1 test clip (../shared/data/ucsd_ped1): the bundled Ped2 model has never seen that camera.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -28,7 +30,7 @@ def ped1_clip() -> Path:
     return PED1_CLIP
 
 
-def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_clip):
+def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_clip, tmp_path_factory):
     page = dashboard.page
     page.goto(dashboard.url)
     Player(page).ready(ANALYSIS_S)
@@ -46,7 +48,9 @@ def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_
     page.get_by_role("button", name="Adapt the model to this camera").click()
     ranges = page.get_by_label("Normal frames", exact=True)
     ranges.wait_for()
-    assert ranges.input_value() == "0-99"  # the first half of a 200-frame clip
+    assert ranges.input_value() == "0:100"  # the first half of a 200-frame clip
+    ranges.fill("0:100")  # typed as `adapt --normal` takes it (other ranges leave Ped1 unfamiliar after 1 min)
+    ranges.press("Enter")
     minutes = page.get_by_label("Minutes", exact=True)
     minutes.fill("1")
     minutes.press("Enter")
@@ -61,4 +65,6 @@ def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_
     player.ready(ANALYSIS_S)
     assert page.get_by_text(WARNING).count() == 0
     player.frame.get_by_text("learned as normal").first.wait_for()  # the marked frames, drawn on the plot
+    (card,) = Path(tmp_path_factory.getbasetemp()).glob("user-models[0-9]*/Test003-adapted.json")
+    assert json.loads(card.read_text())["adaptation"]["ranges"] == [[0, 100]]
     dashboard.screenshot("adapt-03-adapted")

@@ -5,15 +5,16 @@ summary = run_batch(BatchConfig(inputs=["../shared/data/ucsd_ped2/test"], out=Pa
 print(summary["done"], summary["failed"], summary["skipped"])
 
 Modules: inputs (what to score), worker (the model replica; scoring is vad_core.pipeline.analysis.analyze),
-run (the Ray driver), outputs (the output folder), stored (a saved analysis read back), report (report.html),
-cli (the `batch` subcommand). Names are imported on first use: the CLI's parser must not pay for torch.
+run (the Ray driver), outputs (the output folder), stored (a saved analysis read back), report (report.html).
+The `batch` subcommand is vad_core.cli.batch; its --scaling figure, vad_core.bench.scaling. Names are imported
+on first use: the CLI's parser must not pay for torch.
 """
 
 from __future__ import annotations
 
 import importlib
 
-__all__ = ["BatchConfig", "measure_scaling", "run_batch"]
+__all__ = ["BatchConfig", "run_batch"]
 
 
 def __getattr__(name: str) -> object:

@@ -2,7 +2,6 @@
 
 summary = run_batch(BatchConfig(inputs=["../shared/data/ucsd_ped2/test"], out=Path("batch_out")))
 summary["done"], summary["failed"], summary["skipped"]       # lists of videos; failed ones with a reason
-figures = measure_scaling(BatchConfig(inputs=[...], out=Path("scaling")), [1, 2])   # frames/s per worker count
 
 Without an address Ray starts on this machine (127.0.0.1, no dashboard, no usage statistics) and stops
 with the run; with one, the run joins that cluster. The unit of work is one video (the ConvLSTM needs
@@ -30,7 +29,9 @@ from vad_core.batch.inputs import Video, content_hash, find_videos
 from vad_core.batch.outputs import BatchOutput
 from vad_core.batch.worker import ScoringWorker, checkpoint_files
 from vad_core.errors import BadInput
+from vad_core.io.paths import REPO_ROOT
 from vad_core.model.checkpoint import DEFAULT_CHECKPOINT
+from vad_core.signals import interrupt, on_stop_signal
 
 Log = Callable[[str], None]
 
@@ -63,7 +64,7 @@ class Cluster:
     address: str
 
 
-def _stderr(message: str) -> None:
+def to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
@@ -80,7 +81,7 @@ def ray_session(address: str | None, cpus: int | None = None, gpus: int | None =
         # Ray binds a started node to the address other machines would reach it at; a batch on one machine
         # needs none of that, so keep it on the loopback interface (read when ray is first imported).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    repo = str(Path(__file__).resolve().parents[2])  # so that workers started here can import vad_core
+    repo = str(REPO_ROOT)  # so that workers started here can import vad_core
     path = os.environ.get("PYTHONPATH", "")
     if repo not in path.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (repo, path) if p)
@@ -113,11 +114,12 @@ def _token_available() -> bool:
     return bool(os.environ.get("RAY_AUTH_TOKEN")) or Path(path).is_file()
 
 
-def _device(cfg: BatchConfig, cluster: Cluster) -> str:
+def device_for(cfg: BatchConfig, cluster: Cluster) -> str:
+    """The replicas' device: cfg.device checked against the cluster, else cuda where it has GPUs."""
     if cfg.device in (None, "auto"):
         return "cuda" if cluster.gpus else "cpu"
     if cfg.device.startswith("cuda") and not cluster.gpus:
-        raise BadInput(f"--device {cfg.device} asked for, but the Ray cluster has no GPU")
+        raise BadInput(f"{cfg.device} asked for, but the Ray cluster has no GPU", option="device")
     if cfg.device != "cpu" and not cfg.device.startswith("cuda"):
         raise BadInput(f"unknown device {cfg.device!r}; use cpu or cuda")
     return cfg.device
@@ -127,9 +129,9 @@ def _worker_count(cfg: BatchConfig, cluster: Cluster, device: str) -> int:
     """--workers, else one replica per CPU (one torch thread each) or per GPU."""
     if cfg.workers is not None:
         if cfg.workers < 1:
-            raise BadInput(f"--workers must be at least 1, got {cfg.workers}")
+            raise BadInput(f"must be at least 1, got {cfg.workers}", option="workers")
         if cfg.workers > cluster.cpus:  # a replica holds one CPU: the extra ones would wait forever
-            raise BadInput(f"--workers {cfg.workers}: the Ray cluster has {cluster.cpus} CPUs, one per replica")
+            raise BadInput(f"{cfg.workers}: the Ray cluster has {cluster.cpus} CPUs, one per replica", option="workers")
         return cfg.workers
     return max(1, cluster.gpus if device.startswith("cuda") else cluster.cpus)
 
@@ -181,9 +183,10 @@ def _first_line(err: BaseException) -> str:
     return lines[-1].strip() if lines else type(err).__name__
 
 
-def _ship(cfg: BatchConfig, cluster: Cluster) -> str:
+def ship_for(cfg: BatchConfig, cluster: Cluster) -> str:
+    """How videos reach the replicas: cfg.ship, where auto is paths on this machine and bytes on a cluster."""
     if cfg.ship not in ("auto", "path", "bytes"):
-        raise BadInput(f"--ship must be auto, path or bytes, got {cfg.ship!r}")
+        raise BadInput(f"must be auto, path or bytes, got {cfg.ship!r}", option="ship")
     return ("path" if cluster.local else "bytes") if cfg.ship == "auto" else cfg.ship
 
 
@@ -256,20 +259,10 @@ def _frames_in_flight(workers: Workers) -> int:
     return done
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM as Ctrl-C: the finally blocks stop Ray and the outputs stay whole (each is written atomically)."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    with contextlib.suppress(ValueError):  # not the main thread
-        signal.signal(signal.SIGTERM, interrupt)
-
-
-def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
+def run_batch(cfg: BatchConfig, log: Log = to_stderr) -> dict:
     """Score every video the inputs name into cfg.out; return the summary (also DIR/summary.json)."""
     started = time.perf_counter()
-    _stop_on_sigterm()
+    on_stop_signal(interrupt, (signal.SIGTERM,))  # as Ctrl-C: the finally blocks stop Ray; outputs stay whole
     from vad_core.model.checkpoint import load_checkpoint
 
     videos = find_videos(cfg.inputs)
@@ -293,7 +286,7 @@ def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
     if todo:
         local_gpus = None if (cfg.device or "").startswith("cuda") else 0
         with ray_session(cfg.address, _local_cpus(cfg), local_gpus) as cluster:
-            device = _device(cfg, cluster)
+            device = device_for(cfg, cluster)
             count = min(_worker_count(cfg, cluster, device), len(todo))
             output.setup = {
                 "workers": count,
@@ -329,7 +322,7 @@ def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
                     frames_bar.refresh()
 
                 progress = on_frames if cfg.progress else None
-                score_videos(workers, todo, _ship(cfg, cluster), on_result, cfg.retries, progress)
+                score_videos(workers, todo, ship_for(cfg, cluster), on_result, cfg.retries, progress)
     output.write_tables()
     summary = output.write_summary(complete=True, wall_seconds=time.perf_counter() - started)
     if cfg.report:
@@ -337,72 +330,3 @@ def run_batch(cfg: BatchConfig, log: Log = _stderr) -> dict:
 
         write_report(cfg.out, model)
     return summary
-
-
-def measure_scaling(cfg: BatchConfig, counts: list[int], rounds: int = 1, log: Log = _stderr) -> dict:
-    """frames/s of the same videos with each worker count, in one Ray session sized for the largest. The time
-    runs from the first video sent to the last result (every replica has loaded the model by then). With
-    rounds > 1 the counts alternate and each count's best round is its figure: a shared machine's other work
-    comes and goes, and the best round is the one it disturbed least. Outputs are not written."""
-    from vad_core.model.checkpoint import load_checkpoint
-
-    stem = cfg.checkpoint or DEFAULT_CHECKPOINT
-    load_checkpoint(stem, device="cpu")
-    checkpoint = checkpoint_files(stem)
-    videos = [(v, "") for v in find_videos(cfg.inputs)]
-    runs = []
-    with ray_session(cfg.address, max(counts), 0 if cfg.device in (None, "cpu") else None) as cluster:
-        device = _device(cfg, cluster)
-        for round_ in range(rounds):
-            for count in counts:
-                runs.append(_timed_round(checkpoint, count, device, cluster, cfg, videos) | {"round": round_})
-                row = runs[-1]
-                log(f"{count} worker(s): {row['frames']} frames in {row['seconds']:.1f} s = "
-                    f"{row['frames_per_second']:.1f} frames/s")  # fmt: skip
-    best = [max((r for r in runs if r["workers"] == count), key=lambda r: r["frames_per_second"]) for count in counts]
-    base = best[0]["frames_per_second"]
-    return {
-        "scaling": best,
-        "speedup": {str(r["workers"]): r["frames_per_second"] / base if base else None for r in best},
-        "rounds": runs,
-        "device": device,
-        "machine": machine(),
-    }
-
-
-def _timed_round(
-    checkpoint: dict[str, bytes], count: int, device: str, cluster: Cluster, cfg: BatchConfig, videos: list
-) -> dict:
-    import ray
-
-    workers = start_workers(checkpoint, count, device, cluster, cfg.retries, cfg.pin)
-    cores = [d["core"] for d in ray.get([actor.describe.remote() for actor in workers.actors])]
-    frames, failed = 0, 0
-    started = time.perf_counter()
-
-    def on_result(video: Video, digest: str, result: dict) -> None:
-        nonlocal frames, failed
-        frames += result.get("frames", 0)
-        failed += not result["ok"]
-
-    score_videos(workers, videos, _ship(cfg, cluster), on_result, cfg.retries)
-    seconds = time.perf_counter() - started
-    ray.get([actor.release.remote() for actor in workers.actors])  # the cores are free for the next round
-    for actor in workers.actors:
-        ray.kill(actor)
-    fps = frames / seconds if seconds else 0.0
-    return {"workers": count, "videos": len(videos) - failed, "frames": frames, "seconds": seconds,
-            "frames_per_second": fps, "cores": cores, "load_average": os.getloadavg()[0]}  # fmt: skip
-
-
-def machine() -> dict:
-    """This machine in a few words, for figures that depend on it."""
-    import platform
-
-    cpu = platform.processor() or ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}

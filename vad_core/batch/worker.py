@@ -22,7 +22,6 @@ from pathlib import Path
 from vad_core.errors import BadInput
 from vad_core.model.checkpoint import checkpoint_paths
 
-CRASH_HOOK = "VAD_BATCH_CRASH_ONCE"  # tests: "NAME=MARKER" kills the worker process once while it scores NAME
 UNSAFE = re.compile(r"[^\w.+-]")
 
 
@@ -109,7 +108,6 @@ class ScoringWorker:
             self.load(checkpoint)
         if self._core is not None:
             _pin_process(self._core[0])  # threads started since (Ray's, this call's) stay on the core too
-        _crash_hook(name)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="vad-batch-") as folder:
             path = Path(source) if isinstance(source, str) else Path(folder) / safe_name(Path(name).name)
@@ -177,14 +175,3 @@ def _node() -> str:
         return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
     except ImportError:
         return ""
-
-
-def _crash_hook(name: str) -> None:
-    """For the fault tests: die once (no cleanup, like a killed process) while scoring the named video."""
-    hook = os.environ.get(CRASH_HOOK, "")
-    if "=" not in hook:
-        return
-    target, marker = hook.split("=", 1)
-    if Path(name).name == target and not Path(marker).exists():
-        Path(marker).write_text(str(os.getpid()))
-        os._exit(1)

@@ -33,12 +33,13 @@ import numpy as np
 
 from vad_core.errors import BadInput
 from vad_core.io.lifeline import die_with_parent
+from vad_core.io.paths import REPO_ROOT
 from vad_core.io.video import IN_PROCESS, OpenedVideo, VideoInfo
 
 FRAME_HEADER = struct.Struct("<II")
 BAD_INPUT_EXIT = 2
 OUT_OF_MEMORY_EXIT = 3
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the child imports vad_core from wherever we run
+PACKAGE_PARENT = str(REPO_ROOT)  # the child imports vad_core from wherever we run
 
 
 @dataclass(frozen=True)

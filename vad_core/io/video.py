@@ -269,6 +269,12 @@ def list_clips(folder: str | Path) -> list[Path]:
     return clips
 
 
+def normal_clips(data: str | Path) -> list[Path]:
+    """The normal clips of a dataset (its train/ split) or of a plain folder of clips, as every command takes them."""
+    data = Path(data)
+    return list_clips(data / "train" if (data / "train").is_dir() else data)
+
+
 def write_h264(path: str | Path, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float) -> Path:
     """Encode RGB uint8 frames (H, W, 3) to a browser-playable H.264 MP4 with PyAV."""
     import av  # imported here: only exports need the encoder

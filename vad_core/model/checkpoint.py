@@ -20,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from vad_core.errors import BadInput
+from vad_core.io.paths import ASSETS
 from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.card import Calibration, ModelCard, read_card
 from vad_core.model.config import ModelConfig
@@ -29,7 +30,7 @@ from vad_core.scoring.latent import LatentProjection
 from vad_core.scoring.scene import SceneReference
 from vad_core.scoring.scores import ScoringConfig
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "models" / "ped2"
+DEFAULT_CHECKPOINT = ASSETS / "models" / "ped2"
 MEAN_FRAME_KEY = "preprocess.mean_frame"
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
 # A model is named by its stem. A stem ending in one of these would be read back as another model's file

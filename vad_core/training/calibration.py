@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
-from vad_core.io.video import list_clips, read_clip
+from vad_core.io.video import normal_clips, read_clip
 from vad_core.model.card import Calibration, CalibrationData, ScoringSelection, SelectionCandidate
 from vad_core.model.checkpoint import LoadedModel, load_checkpoint, rewrite_card
 from vad_core.pipeline.engine import analyze_frames
@@ -163,7 +163,7 @@ def recalibrate(
     if scoring is not None:
         model = replace(model, scoring=scoring)
     data = Path(data)
-    paths = list_clips(data / "train" if (data / "train").is_dir() else data)
+    paths = normal_clips(data)
     heads, held_out = split_clips(paths, model.cfg.input_size, val_fraction)
     held_out = [c for c in held_out if len(c) >= model.cfg.time_steps]
     pieces = spread_pieces(heads, MAX_PLACE_FRAMES, 2 * model.cfg.time_steps)

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
-from vad_core.io.video import list_clips, probe, stream_gray
+from vad_core.io.video import normal_clips, probe, stream_gray
 from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.card import (
     Adaptation,
@@ -433,7 +433,7 @@ def _clip_paths(cfg: TrainConfig) -> list[Path]:
     data = Path(cfg.data)
     if cfg.normal_ranges:
         return [data]
-    return list_clips(data / "train" if (data / "train").is_dir() else data)[: cfg.max_clips]
+    return normal_clips(data)[: cfg.max_clips]
 
 
 def _normal_clips(cfg: TrainConfig, size: int) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:

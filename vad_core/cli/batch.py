@@ -1,4 +1,5 @@
-"""The `batch` subcommand: its options and what it prints; vad_core.cli registers it.
+"""`python -m vad_core batch INPUTS... --out DIR`: score many videos on Ray (vad_core.batch), or with --scaling
+measure frames/s per worker count (vad_core.bench.scaling).
 
     python -m vad_core batch ../shared/data/ucsd_ped2/test --out batch_out --json
     python -m vad_core batch clips.csv --out batch_out --address 10.0.0.5:6379 --workers 8 --report
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from vad_core.cli.options import COUNT, FRAME
 from vad_core.errors import BadInput
 
 
@@ -28,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (a rerun resumes: finished videos are skipped)")
     p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
     p.add_argument("--address", default=None, help="join this Ray cluster (`ray start --head` prints it)")
-    p.add_argument("--workers", type=int, default=None, help="model replicas (default: one per CPU, or per GPU)")
+    p.add_argument("--workers", type=COUNT, default=None, help="model replicas (default: one per CPU, or per GPU)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when the cluster has GPUs)")
     p.add_argument(
         "--ship",
@@ -37,13 +39,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="how videos reach workers: by path (a shared filesystem) or as bytes (default: paths locally, "
         "bytes on a cluster)",
     )
-    p.add_argument("--retries", type=int, default=2, help="retries of a video whose worker crashed (default 2)")
+    p.add_argument("--retries", type=FRAME, default=2, help="retries of a video whose worker crashed (default 2)")
     p.add_argument(
         "--no-pin", action="store_true", help="let CPU replicas float over the cores instead of one core each"
     )
     p.add_argument("--report", action="store_true", help="also write DIR/report.html (self-contained)")
     p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
-    p.add_argument("--rounds", type=int, default=1, help="with --scaling: alternate the counts this many times; best")
+    p.add_argument("--rounds", type=COUNT, default=1, help="with --scaling: alternate the counts this many times; best")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
 
@@ -73,7 +75,7 @@ def _counts(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vad_core.batch.run import BatchConfig, measure_scaling, run_batch
+    from vad_core.batch.run import BatchConfig, run_batch
 
     cfg = BatchConfig(
         inputs=args.inputs,
@@ -83,14 +85,16 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         device=args.device,
         ship=args.ship,
-        retries=max(0, args.retries),
+        retries=args.retries,
         report=args.report,
         pin=not args.no_pin,
         progress=not args.json,
     )
     if args.scaling:
+        from vad_core.bench.scaling import measure_scaling
+
         with _stdout_to_stderr():
-            figures = measure_scaling(cfg, _counts(args.scaling), max(1, args.rounds))
+            figures = measure_scaling(cfg, _counts(args.scaling), args.rounds)
         print(json.dumps(figures) if args.json else _scaling_text(figures))
         return 0
     with _stdout_to_stderr():

@@ -20,16 +20,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vad_core.bench import PED2_TEST, REPO, SAMPLE_TEST, optimized_fps, reference_fps
-from vad_core.errors import BadInput
-from vad_core.io.video import list_clips, read_clip, stream_raw_gray, write_h264
+from vad_core.bench.clips import make_looped_clip, source_clips
+from vad_core.bench.speed import optimized_fps, reference_fps
+from vad_core.io.paths import REPO_ROOT
+from vad_core.io.video import read_clip
 from vad_core.model.checkpoint import LoadedModel, load_checkpoint
 from vad_core.pipeline.analysis import analyze
 
@@ -46,33 +47,14 @@ class WholeConfig:
     clips: str | None = None  # folder of the clips to loop (default: Ped2's test set, else the bundled samples)
 
 
-def source_clips(folder: str | None) -> list[Path]:
-    for candidate in (folder, PED2_TEST, SAMPLE_TEST):
-        if candidate and Path(candidate).is_dir():
-            return list_clips(candidate)
-    raise BadInput("no clips to build the whole-process clip from; pass --whole-clips FOLDER")
-
-
-def make_looped_clip(path: Path, clips: list[Path], loops: int) -> Path:
-    """The clips played `loops` times, in order, at their own size, as one H.264 file (10 fps, as Ped2)."""
-
-    def frames() -> Iterator[np.ndarray]:
-        for _ in range(loops):
-            for clip in clips:
-                for gray in stream_raw_gray(clip):
-                    yield np.repeat(gray[:, :, None], 3, axis=2)
-
-    return write_h264(path, frames(), fps=10)
-
-
 def run_command(clip: Path, out: Path) -> dict:
     """`python -m vad_core analyze CLIP --out OUT --json` in a fresh process: its wall time from spawn to exit,
     and its own report of where the time went (the summary's "timing")."""
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "vad_core", "analyze", str(clip), "--out", str(out), "--json"],
-        cwd=REPO,
-        env=os.environ | {"PYTHONPATH": str(REPO)},
+        cwd=REPO_ROOT,
+        env=os.environ | {"PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         check=False,
@@ -160,17 +142,3 @@ def summarize(rows: list[dict], model: LoadedModel, clip_frames: int, cfg: Whole
         "first_frame_within_1_5_s": out["first_frame_s"] <= GOAL_FIRST_FRAME_S,
     }
     return out
-
-
-def format_whole(report: dict) -> list[str]:
-    r, split = report["ratios"], report["wall_split"]
-    lines = [
-        f"whole process ({report['clip']}; {report['model']} at {report['input_size']} px):",
-        f"  whole process vs plain eager forward: {r['whole_process_vs_reference']:.2f}x (median round)",
-        f"  in process vs plain eager forward:    {r['in_process_vs_reference']:.2f}x",
-        f"  the model alone (fast path, frames in memory): {r['model_alone_vs_reference']:.2f}x",
-        f"  first frame after {report['first_frame_s']:.2f} s; writing {report['writing_share']:.1%} of the wall",
-        "  wall split (best round): "
-        + ", ".join(f"{k} {v:.2f} s ({split['share'][k]:.0%})" for k, v in split["seconds"].items()),
-    ]
-    return lines

@@ -1,0 +1,52 @@
+"""`python -m vad_core adapt VIDEO --normal START:END --out CKPT`: fine-tune a model on a clip's own normal frames
+and calibrate on their held-out tail; the training code of `train`, with a small budget."""
+
+from __future__ import annotations
+
+import argparse
+
+from vad_core.cli.common import command_line, config_from
+from vad_core.cli.options import POSITIVE, SEED, add_progress_json, fraction_below_1, frame_range
+from vad_core.cli.train import run_training
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("adapt", help="fine-tune a model on a clip's own normal frames, then calibrate on them")
+    p.add_argument("video", help="a clip of the new camera: video file or folder of frame images")
+    p.add_argument(
+        "--normal",
+        action="append",
+        type=frame_range,
+        default=None,
+        metavar="START:END",
+        help="normal frames, end exclusive; repeat for more ranges (default: the first 30 s, at most half the clip)",
+    )
+    p.add_argument("--checkpoint", default=None, help="model to start from (default: bundled Ped2 model)")
+    p.add_argument("--minutes", type=POSITIVE, default=2.0, help="fine-tuning budget in minutes (default 2)")
+    p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
+    p.add_argument(
+        "--val-fraction", type=fraction_below_1, default=0.25, help="tail of each range held out for calibration"
+    )
+    p.add_argument("--lr", type=POSITIVE, default=1e-3)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--device", default=None)
+    add_progress_json(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vad_core.io.video import probe
+    from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, new_checkpoint_paths
+    from vad_core.training.train import TrainConfig, default_normal_range
+
+    new_checkpoint_paths(args.out)  # before the clip is even probed
+    info = probe(args.video)
+    ranges = args.normal or [default_normal_range(info.frame_count, info.fps)]
+    cfg = config_from(
+        args,
+        TrainConfig,
+        data=args.video,
+        init=str(args.checkpoint or DEFAULT_CHECKPOINT),
+        normal_ranges=tuple(ranges),
+        command=command_line(),
+    )
+    return run_training(args, cfg)

@@ -1,0 +1,80 @@
+"""`python -m vad_core train --data DATASET --out CKPT`: train on DATASET/train (or a folder of normal clips),
+calibrate, write CKPT.safetensors and CKPT.json. run_training is shared with `adapt`, the same training code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from vad_core.cli.common import command_line, config_from
+from vad_core.cli.options import BATCH, COUNT, POSITIVE, SEED, add_progress_json, input_size
+from vad_core.signals import on_stop_signal
+
+if TYPE_CHECKING:
+    from vad_core.training.train import TrainConfig
+
+STOPPING = "stopping after this step; then calibrating and saving (Ctrl-C again to abort)"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train on normal clips (DATASET/train) and calibrate")
+    p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
+    p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
+    preset_help = "fast: 131 px (less for frames under 240 rows); paper: 227 px"
+    p.add_argument("--preset", choices=["fast", "paper"], default="fast", help=preset_help)
+    p.add_argument("--input-size", type=input_size, default=None, help="override the preset's input size (8n+19)")
+    p.add_argument("--temporal", choices=["convlstm", "none"], default="convlstm", help="temporal block (ablation)")
+    p.add_argument("--epochs", type=COUNT, default=None, help="epochs to train")
+    p.add_argument("--minutes", type=POSITIVE, default=None, help="time budget in minutes")
+    p.add_argument("--batch-size", type=BATCH, default=4, help="windows per step, 1 to 1024 (default 4)")
+    p.add_argument("--lr", type=POSITIVE, default=1e-3)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--max-clips", type=COUNT, default=None, help="use only the first N training clips")
+    p.add_argument("--device", default=None)
+    p.add_argument("--resume", action="store_true", help="continue from STEM.resume.safetensors if present")
+    p.add_argument("--init", default=None, help="fine-tune this checkpoint instead of starting from scratch")
+    add_progress_json(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vad_core.training.train import TrainConfig
+
+    return run_training(args, config_from(args, TrainConfig, command=command_line()))
+
+
+def _stop_requested() -> threading.Event:
+    """Ctrl-C or SIGTERM stops training after the current step; it still calibrates and saves."""
+    stop = threading.Event()
+
+    def request_stop() -> None:
+        print(STOPPING, file=sys.stderr)
+        stop.set()
+
+    on_stop_signal(request_stop)
+    return stop
+
+
+def run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    from vad_core.model.checkpoint import new_checkpoint_paths
+    from vad_core.training.train import TrainProgress, train
+
+    new_checkpoint_paths(cfg.out)  # a taken or unusable name fails now, not after the training budget is spent
+    stop = _stop_requested()
+    if args.progress_json:
+
+        def report(progress: TrainProgress) -> None:
+            print(json.dumps(asdict(progress)), flush=True)
+
+        result = train(cfg, on_step=report, should_stop=stop.is_set, show_progress=False)
+        summary = {"checkpoint": str(result.checkpoint), "steps": result.steps, "cancelled": result.cancelled}
+        print(json.dumps({"done": summary}), flush=True)
+        return 0
+    result = train(cfg, should_stop=stop.is_set)
+    stopped = " (stopped early)" if result.cancelled else ""
+    print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s{stopped}")
+    print(f"wrote {result.checkpoint}")
+    return 0

@@ -1,0 +1,190 @@
+"""`python -m vad_core watch SOURCE`: score a live source as it plays, one JSON line per segment event.
+
+    python -m vad_core watch rtsp://cam.local/stream --json-lines --out live --alert-cmd "./page-me --urgent"
+    python -m vad_core watch recording.ts --follow            # a file still being written
+    python -m vad_core watch clip.mp4 --realtime --frames     # a recorded clip at its own rate, every score
+
+Segment lines: {"event": "open"|"close", "start", "end" (null while open), "peak", "peak_frame", "source_start",
+"source_end", "start_s", "end_s", "source"}; start, end and peak_frame are scored frames (the rows of scores.csv,
+as in segments.json), source_start and source_end the source's frame numbers (they differ only after skipped
+windows). --frames adds {"event": "frame", ...} lines as scores settle; --json-lines ends with a
+{"event": "summary", ...} line. A summary line also goes to stderr. Ctrl-C or SIGTERM stops the run; the
+outputs (scores.csv, segments.json, error_maps.npz, as analyze writes them) are written in every case.
+The engine is vad_core.pipeline.live.LiveRun; the alert command runner is vad_core.pipeline.alerts.AlertRunner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vad_core.cli.common import about
+from vad_core.cli.options import COUNT, FRAME, POSITIVE
+from vad_core.errors import BadInput
+from vad_core.io.paths import writable_folder
+from vad_core.signals import on_stop_signal
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from vad_core.pipeline.alerts import AlertRunner
+    from vad_core.pipeline.live import LiveRun, SegmentEvent
+    from vad_core.pipeline.result import Analysis, SegmentRule
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("watch", help="score a live source (stream, device, growing file, clip) as it plays")
+    p.add_argument("source", help="rtsp://, http(s):// or HLS URL, /dev/videoN, or a video file")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--out", default="vad_out", help="output folder for scores.csv, segments.json when it stops")
+    p.add_argument("--json-lines", action="store_true", help="one JSON object per line on stdout")
+    p.add_argument("--frames", action="store_true", help="also a line per scored frame")
+    p.add_argument("--alert-cmd", default=None, help="command run with each opened segment as JSON on stdin")
+    p.add_argument("--alert-timeout", type=POSITIVE, default=10.0, help="seconds an alert command may run (10)")
+    p.add_argument("--realtime", action="store_true", help="a file: play it at its own frame rate")
+    p.add_argument("--follow", action="store_true", help="a file still being written: wait for it to grow")
+    p.add_argument("--idle-timeout", type=POSITIVE, default=10.0, help="--follow: end after this long unchanged")
+    p.add_argument("--open-timeout", type=POSITIVE, default=10.0, help="seconds to connect to a stream (10)")
+    p.add_argument("--read-timeout", type=POSITIVE, default=10.0, help="seconds without data before reconnecting")
+    p.add_argument("--retries", type=FRAME, default=3, help="reconnects in a row before giving up (3)")
+    p.add_argument("--isolate", action="store_true", help="decode in a capped, killable child process")
+    p.add_argument("--threshold", type=POSITIVE, default=1.0, help="calibrated-score threshold (default 1.0)")
+    p.add_argument("--min-duration", type=FRAME, default=3, help="a segment opens once this many frames long")
+    p.add_argument("--merge-gap", type=FRAME, default=5, help="and closes after more frames than this below")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
+    p.add_argument("--max-frames", type=COUNT, default=None, help="stop after this many frames received")
+
+
+def say(message: str) -> None:
+    print(f"watch: {message}", file=sys.stderr, flush=True)
+
+
+class _Lines:
+    """What watch prints as the run goes: segment events (and alerts for opened ones), settled frame scores."""
+
+    def __init__(self, json_lines: bool, rule: SegmentRule, alerts: AlertRunner | None, fps: float) -> None:
+        self.json_lines, self.rule, self.alerts = json_lines, rule, alerts
+        self.fps = fps  # the source's rate as it opened: times in seconds are frame numbers over it
+        self.live: LiveRun | None = None  # set once the run exists: on_event and on_scores are its callbacks
+        self.printed = 0  # --frames: rows whose final score has been printed
+
+    def emit(self, line: dict, text: str) -> None:
+        print(json.dumps(line) if self.json_lines else text, flush=True)
+
+    def on_event(self, event: SegmentEvent) -> None:
+        line = {"event": event.event} | event.to_dict()
+        line |= {"start_s": event.source_start / self.fps, "end_s": None, "source": self.live.source.name}
+        if event.source_end is not None:
+            line["end_s"] = (event.source_end + 1) / self.fps
+        ends = f"-{event.end}" if event.end is not None else "- (open)"
+        self.emit(line, f"{event.event:5} frames {event.start}{ends}  peak {event.peak:.2f} at {event.peak_frame}")
+        if self.alerts is not None and event.event == "open":
+            self.alerts.submit(line)
+
+    def print_frames(self, scores: np.ndarray, upto: int) -> None:
+        frames, fps = self.live.source_frames(), self.fps
+        for row in range(self.printed, min(upto, len(scores), len(frames))):
+            score = float(scores[row])
+            line = {"event": "frame", "row": row, "frame": int(frames[row]), "time_s": int(frames[row]) / fps}
+            line |= {"score": score, "anomalous": score > self.rule.threshold}
+            self.emit(line, f"frame {int(frames[row])}  c={score:.3f}")
+        self.printed = max(self.printed, min(upto, len(scores)))
+
+    def on_scores(self, start: int, raw: np.ndarray, provisional: np.ndarray) -> None:
+        scores = self.live.scores()
+        self.print_frames(scores, len(scores) - self.live.radius)  # frames whose smoothed score is final
+
+
+def run(args: argparse.Namespace) -> int:
+    from vad_core.io.sandbox import SandboxLimits
+    from vad_core.io.sources import SourceSpec, open_source
+    from vad_core.model.checkpoint import load_checkpoint
+    from vad_core.pipeline.alerts import AlertRunner
+    from vad_core.pipeline.live import LiveRun
+    from vad_core.pipeline.result import SegmentRule
+
+    options = ("follow", "realtime", "open_timeout", "read_timeout", "retries", "idle_timeout")
+    spec = SourceSpec.parse(args.source, **{name: getattr(args, name) for name in options})
+    with about("out"):
+        out = writable_folder(args.out)
+    alerts = AlertRunner(args.alert_cmd, args.alert_timeout, say) if args.alert_cmd else None
+    model = load_checkpoint(args.checkpoint, device=args.device)
+    rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
+    stop = threading.Event()
+    on_stop_signal(stop.set)
+    source = open_source(spec, sandbox=SandboxLimits.from_env() if args.isolate else None)
+    lines = _Lines(args.json_lines, rule, alerts, source.fps)
+    live = LiveRun(source, model, rule, on_event=lines.on_event, on_scores=lines.on_scores if args.frames else None)
+    lines.live = live
+    live.start()
+    _follow(live, stop, args.max_frames)
+    analysis = _finish(live, stop)
+    if analysis is None:
+        return 0
+    if args.frames:
+        lines.print_frames(analysis.score, analysis.frame_count)
+    analysis.save(out, rule)
+    if alerts is not None:
+        alerts.close(args.alert_timeout + 1)
+    return _summary(live, analysis, rule, out, args.json_lines)
+
+
+def _follow(live: LiveRun, stop: threading.Event, max_frames: int | None) -> None:
+    """Until the source ends, a stop signal or max_frames: the run's notices (reconnecting...) on stderr."""
+    notice = ""
+    while live.running and not stop.wait(0.25):
+        status = live.status()
+        if status.notice and status.notice != notice:
+            notice = status.notice
+            say(notice)
+        if max_frames is not None and status.received >= max_frames:
+            break
+
+
+def _finish(live: LiveRun, stop: threading.Event) -> Analysis | None:
+    """The run's analysis; None when it was stopped before one window came (nothing to write)."""
+    try:
+        return live.stop() if live.running else live.wait()
+    except BadInput:
+        status = live.status()
+        if status.received >= live.t:
+            raise
+        if stop.is_set() and status.state != "failed":
+            say(f"stopped after {status.received} frames, before one window ({live.t}) was complete; nothing written")
+            return None
+        short = f"{live.source.name}: {status.received} frames came, fewer than one window ({live.t})"
+        raise BadInput(status.message if status.state == "failed" and status.received == 0 else short) from None
+
+
+def _summary(live: LiveRun, analysis: Analysis, rule: SegmentRule, out: Path, json_lines: bool) -> int:
+    status = live.status()
+    median, p95 = status.delay_quantiles()
+    summary = {
+        "event": "summary",
+        "source": live.source.name,
+        "state": status.state,
+        "received": status.received,
+        "scored": status.scored,
+        "dropped": status.dropped,
+        "source_dropped": status.source_dropped,
+        "reconnects": status.reconnects,
+        "delay_median_s": median,
+        "delay_p95_s": p95,
+        "segments": len(analysis.segments(rule)),
+        "out": str(out),
+    }
+    if json_lines:
+        print(json.dumps(summary), flush=True)
+    say(
+        f"{status.state}: {status.received} frames received, {status.scored} scored, {status.dropped} skipped "
+        f"(windows the machine could not keep up with), {status.source_dropped} lost by the source, "
+        f"{status.reconnects} reconnects; delay median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; "
+        f"{summary['segments']} segments; wrote {Path(out)}"
+    )
+    if status.state == "failed":  # the source gave up mid-run: what came was scored and written
+        raise BadInput(status.message)
+    return 0
