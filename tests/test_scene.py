@@ -113,7 +113,7 @@ def test_the_analysis_page_warns_above_everything_and_offers_to_adapt(bundled, n
     assert "not meaningful here" in warning.value and "ucsd_ped2" in warning.value
     app.button(key="adapt_open_button").click().run()
     ranges = next(t for t in app.text_input if t.label == "Normal frames")
-    assert ranges.value == "0-89"  # the first half of the 180-frame clip
+    assert ranges.value == "0:90"  # the first half of the 180-frame clip, START:END as adapt --normal takes it
 
 
 @pytest.mark.slow
