@@ -34,7 +34,7 @@ def test_adapt_fine_tunes_the_parent_on_the_marked_frames(trained_tiny, samples,
     assert card["parent"]["model"] == "tiny" and len(card["parent"]["weights_sha256"]) == 64
     assert card["adaptation"] == {"clip": "Train002.mp4", "ranges": [[0, 60], [100, 140]], "minutes": 0.1}
     assert card["calibration"]["frames"] == 15 + 10  # the last quarter of each range is held out
-    assert "normal frames 0-59, 100-139 of Train002.mp4" in card["scene_reference"]["scene"]
+    assert "normal frames 0:60, 100:140 of Train002.mp4" in card["scene_reference"]["scene"]
     parent, child = load_file(str(trained_tiny.stem) + ".safetensors"), load_file(str(out) + ".safetensors")
     assert parent.keys() == child.keys()
     assert any(not np.array_equal(parent[k], child[k]) for k in parent)  # it trained

@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
+from vad_core.io.frame_ranges import format_ranges
 from vad_core.io.video import normal_clips, probe, stream_gray
 from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.card import (
@@ -364,7 +365,7 @@ def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporal
         return SpatioTemporalAE(ModelConfig(input_size=_new_model_size(cfg), temporal=cfg.temporal)).to(device), None
     parent = load_checkpoint(cfg.init, device=str(device))
     if cfg.input_size and cfg.input_size != parent.cfg.input_size:
-        raise BadInput(f"--input-size {cfg.input_size} differs from {parent.name}'s {parent.cfg.input_size} px")
+        raise BadInput(f"{cfg.input_size} differs from {parent.name}'s {parent.cfg.input_size} px", option="input_size")
     weights, _ = checkpoint_paths(cfg.init)
     origin = Parent(
         model=parent.name,
@@ -472,5 +473,4 @@ def _scene(cfg: TrainConfig) -> str:
     """The scene as the scene check names it: a dataset's footage, or a clip's marked normal frames."""
     if not cfg.normal_ranges:
         return scene_name(cfg.data)
-    ranges = ", ".join(f"{start}-{end - 1}" for start, end in cfg.normal_ranges)
-    return f"the normal frames {ranges} of {Path(cfg.data).name}"
+    return f"the normal frames {format_ranges(cfg.normal_ranges)} of {Path(cfg.data).name}"
