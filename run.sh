@@ -20,7 +20,7 @@ browser() {
   fi
 }
 
-rtsp() {  # the live tests' RTSP server: GStreamer's, run by the system Python (tests/rtsp_server.py)
+rtsp() {  # the live tests' RTSP server: GStreamer's, run by the system Python (tests/helpers/rtsp_server.py)
   if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
     && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     (apt-get update -qq && apt-get install -y -qq gir1.2-gst-rtsp-server-1.0 python3-gi \

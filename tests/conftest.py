@@ -2,30 +2,25 @@
 
 def test_x(samples, tiny_model): ...          # tiny_model: a LoadedModel trained on the samples
 def test_y(ped2): ...                         # the full UCSD Ped2 folder; skips (fails under CI=true) if absent
-def test_z(corpus): ...                       # broken, hostile and unusual inputs (tests/corpus.py), generated once
+def test_z(corpus): ...                       # broken, hostile and unusual inputs (helpers/corpus.py), generated once
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers.cli import TINY_SIZE, run_cli
+from tests.helpers.paths import BUNDLED, PED2, SAMPLES, bundled_available
+
 # The suite's models are tiny: intra-op threads cost more than they give, and on a shared 2-core machine
 # they spin against each other. One thread per process; the CLI subprocesses run two at a time instead.
 torch.set_num_threads(1)
-
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "assets" / "samples"
-BUNDLED = REPO / "assets" / "models" / "ped2"
-PED2 = REPO.parent / "shared" / "data" / "ucsd_ped2"
-TINY_SIZE = 35  # smallest sizes of the form 8n+19 keep a real training run to seconds
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +35,8 @@ def sample_labels() -> dict:
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> dict:
-    """name -> tests.corpus.Case: the bad-input corpus, written once per session (never committed)."""
-    from tests.corpus import make_corpus
+    """name -> tests.helpers.corpus.Case: the bad-input corpus, written once per session (never committed)."""
+    from tests.helpers.corpus import make_corpus
 
     return make_corpus(tmp_path_factory.mktemp("corpus"))
 
@@ -81,10 +76,6 @@ def tiny_model(trained_tiny):
     return load_checkpoint(trained_tiny.stem, device="cpu")
 
 
-def bundled_available() -> bool:
-    return BUNDLED.with_suffix(".json").is_file() and BUNDLED.with_suffix(".safetensors").is_file()
-
-
 @pytest.fixture(scope="session")
 def bundled() -> Path:
     """The bundled Ped2 model (assets/models/ped2); its absence is a failure, not a skip."""
@@ -103,22 +94,6 @@ def analysis_model(analysis_stem):
     from vad_core.model.checkpoint import load_checkpoint
 
     return load_checkpoint(analysis_stem, device="cpu")
-
-
-def run_cli(*args: str, timeout: float = 600, threads: int | None = 1) -> subprocess.CompletedProcess:
-    """`python -m vad_core ARGS` from the repository root, as a user would run it (threads=None: torch's default)."""
-    env = os.environ | {"PYTHONPATH": str(REPO)}
-    if threads is not None:
-        env["OMP_NUM_THREADS"] = str(threads)
-    env.pop("VAD_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "vad_core", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import BUNDLED, REPO, SAMPLES
+from tests.helpers.paths import BUNDLED, REPO, SAMPLES
 
 BASELINE = "8fd75bb93c36ad73b201623e9150f71d54a2ac44"  # main before the structure redesign
 RUN_SPECIFIC = {"seconds", "frames_per_second", "wall_seconds", "scoring_seconds", "timing", "node", "out"}

@@ -14,7 +14,7 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from tests.conftest import REPO
+from tests.helpers.paths import REPO
 
 MAX_CLI_FUNCTION_LINES = 60
 

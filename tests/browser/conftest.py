@@ -3,38 +3,19 @@
     def test_x(dashboard): dashboard.page.goto(dashboard.url) ...
 
 Chromium is /usr/bin/chromium. Without it these tests skip, unless VAD_REQUIRE_BROWSER=1 (as in .ci/run),
-where they fail. Screenshots and the server log go to test-artifacts/.
+where they fail. Screenshots and the server log go to test-artifacts/. The server starter and the Playwright
+helpers are in tests/helpers/browser.py.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-STARTUP_S = 90
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, Dashboard, open_dashboard, serve
 
 
 @pytest.fixture(scope="session")
@@ -45,55 +26,6 @@ def chromium() -> Path:
             pytest.fail(message + " (required: VAD_REQUIRE_BROWSER=1)")
         pytest.skip(message)
     return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}; see {ARTIFACTS / 'streamlit.log'}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"streamlit did not become healthy within {STARTUP_S} s")
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    port: int
-
-
-@contextmanager
-def serve(env: dict[str, str], log_name: str, cwd: Path = REPO, args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """`streamlit run app/main.py` from cwd on a free port, healthy before it is yielded, stopped after."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py")]
-    command += ["--server.port", str(port), "--server.headless", "true", *args]
-    env = os.environ | {"PYTHONUNBUFFERED": "1"} | env
-    with (ARTIFACTS / log_name).open("w") as log:
-        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://localhost:{port}"
-        try:
-            _wait_healthy(url, server)
-            yield Server(url, server, port)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
 
 
 @pytest.fixture(scope="session")
@@ -119,38 +51,6 @@ def browser(playwright_driver, chromium):
     browser = playwright_driver.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
     yield browser
     browser.close()
-
-
-@dataclass
-class Dashboard:
-    page: object  # playwright.sync_api.Page
-    url: str
-    outside: list[str] = field(default_factory=list)
-
-    def artifact(self, name: str) -> Path:
-        return ARTIFACTS / name
-
-    def screenshot(self, name: str) -> Path:
-        path = self.artifact(f"{name}.png")
-        self.page.screenshot(path=str(path))
-        return path
-
-
-def open_dashboard(browser, url: str) -> tuple[object, Dashboard]:
-    """(context, Dashboard) on a fresh 1280x800 context; any request that leaves localhost is aborted and recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    board = Dashboard(context.new_page(), url)
-
-    def guard(route) -> None:
-        url = urlparse(route.request.url)
-        if url.scheme in {"data", "blob", "about"} or url.hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            board.outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    return context, board
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_dashboard import ANALYSIS_S, Player, upload
+from tests.helpers.browser import ANALYSIS_S, Player, upload
+from tests.helpers.paths import PED1
 
 pytestmark = [pytest.mark.browser, pytest.mark.dataset]
 
-PED1_CLIP = Path(__file__).resolve().parents[3] / "shared" / "data" / "ucsd_ped1" / "test" / "Test003.mp4"
+PED1_CLIP = PED1 / "test" / "Test003.mp4"
 ADAPT_S = 60 + 300  # the budget, then calibration and the re-analysis; the 2-core CPU may be shared
 WARNING = "This model does not know this scene"
 

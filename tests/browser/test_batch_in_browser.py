@@ -1,4 +1,4 @@
-"""The batch results page and report.html in real Chromium, on the shared Ped2 batch run (tests/batch_helpers.py):
+"""The batch results page and report.html in real Chromium, on the shared Ped2 batch run (tests/helpers/batch.py):
 the page lists the 12 clips by peak score and opens Test004 in the player with its stored scores; the report
 opens from the file with no request off it.
 
@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from tests.batch_helpers import ped2_batch
-from tests.browser.conftest import ARTIFACTS, LOCAL_HOSTS, REPO, serve
+from tests.helpers.batch import ped2_batch
+from tests.helpers.browser import LOCAL_HOSTS, serve
+from tests.helpers.paths import ARTIFACTS, REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.dataset]
 

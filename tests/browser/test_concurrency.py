@@ -7,16 +7,15 @@ The server analyzes the three uploads in three script threads that share one cac
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import open_dashboard
-from tests.browser.test_dashboard import ANALYSIS_S, Player, upload
+from tests.helpers.browser import ANALYSIS_S, Player, open_dashboard, upload
+from tests.helpers.paths import SAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-TEST001 = Path(__file__).resolve().parents[2] / "assets" / "samples" / "test" / "Test001.mp4"
+TEST001 = SAMPLES / "test" / "Test001.mp4"
 
 
 def frames_metric(page) -> str:

@@ -10,85 +10,18 @@ from __future__ import annotations
 import csv
 import json
 import time
-from pathlib import Path
 
 import av
 import pytest
 
+from tests.helpers.browser import ANALYSIS_S, Player, threshold_slider, until, upload
+from tests.helpers.paths import SAMPLES
+
 pytestmark = pytest.mark.browser
 
-CLIP = Path(__file__).resolve().parents[2] / "assets" / "samples" / "test" / "Test004.mp4"
+CLIP = SAMPLES / "test" / "Test004.mp4"
 OTHER_SAMPLE = "Test001.mp4"
-PLAYER = "iframe[title$='player']"
-ANALYSIS_S = 300  # generous: the 2-core CPU may be shared with a training run
 CSV_COLUMNS = ["frame", "time_s", "error", "regularity", "score", "anomalous"]
-
-
-def until(condition, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        time.sleep(0.1)
-
-
-class Player:
-    """The player iframe, read through its data attributes."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.frame = page.frame_locator(PLAYER)
-        self.root = self.frame.locator("#player")
-        self.plot = self.frame.locator("#plot")
-
-    def attr(self, name: str) -> str | None:
-        return self.root.get_attribute(name)
-
-    def plot_attr(self, name: str) -> str | None:
-        return self.plot.get_attribute(name)
-
-    def shown(self) -> int:
-        return int(self.attr("data-frame"))
-
-    def ready(self, timeout: float = ANALYSIS_S) -> None:
-        self.frame.locator("#player[data-ready='1']").wait_for(timeout=timeout * 1000)
-
-    def sync(self) -> tuple[int, int]:
-        """(frame on screen, frame under the plot cursor), read in one step."""
-        values = self.frame.locator("body").evaluate(
-            "() => [document.getElementById('player').dataset.frame,"
-            " document.getElementById('plot').dataset.cursorFrame]"
-        )
-        return int(values[0]), int(values[1])
-
-    def click_plot_at(self, frame: int) -> None:
-        x = float(self.plot_attr("data-frame-zero-x")) + frame * float(self.plot_attr("data-frame-step-x"))
-        y = float(self.plot_attr("data-plot-top")) + float(self.plot_attr("data-plot-height")) / 2
-        self.plot.click(position={"x": x, "y": y})
-
-    def coloured_pixels(self) -> int:
-        """Pixels of the frame canvas that are not gray: the source video is gray, so these are heatmap."""
-        return self.frame.locator("#view").evaluate(
-            """(canvas) => {
-                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-                let count = 0;
-                for (let i = 0; i < data.length; i += 4) {
-                    const hi = Math.max(data[i], data[i + 1], data[i + 2]);
-                    const lo = Math.min(data[i], data[i + 1], data[i + 2]);
-                    if (hi - lo > 25) count++;
-                }
-                return count;
-            }"""
-        )
-
-
-def upload(page, path) -> None:
-    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="upload a video")
-    uploader.locator("input[type='file']").set_input_files(str(path))
-
-
-def threshold_slider(page):
-    return page.locator("[data-testid='stSlider']").filter(has_text="Threshold on c(t)").get_by_role("slider")
 
 
 def test_upload_analyze_seek_play_and_download(dashboard):

@@ -15,13 +15,22 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, REPO, open_dashboard, serve
-from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, Player, threshold_slider, upload
-from tests.browser.test_train_in_browser import TRAINING_S, start_training
+from tests.helpers.browser import (
+    ANALYSIS_S,
+    PLAYER,
+    TRAINING_S,
+    Player,
+    open_dashboard,
+    serve,
+    start_training,
+    threshold_slider,
+    upload,
+)
+from tests.helpers.paths import ARTIFACTS, PED2
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PED2_TEST = REPO.parent / "shared" / "data" / "ucsd_ped2" / "test"
+PED2_TEST = PED2 / "test"
 UPLOADS = [PED2_TEST / "Test001.mp4", PED2_TEST / "Test002.mp4"]  # not the default sample (Test004): own clips
 EXPORTED = "Test004.mp4"  # the exporting session's clip: the default sample
 ALL_S = TRAINING_S + 120

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_dashboard import ANALYSIS_S, Player, upload
-from tests.conftest import run_cli
+from tests.helpers.browser import ANALYSIS_S, Player, upload
+from tests.helpers.cli import run_cli
 
 pytestmark = pytest.mark.browser
 

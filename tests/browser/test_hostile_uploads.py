@@ -24,14 +24,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, open_dashboard, serve
-from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, Player, upload
-from tests.hostile import make_hostile
+from tests.helpers.browser import ANALYSIS_S, PLAYER, Player, open_dashboard, serve, upload
+from tests.helpers.hostile import make_hostile
+from tests.helpers.paths import ARTIFACTS, SAMPLES
 from vad_core import analyze
 
 pytestmark = pytest.mark.browser
 
-NORMAL = Path(__file__).resolve().parents[2] / "assets" / "samples" / "test" / "Test001.mp4"
+NORMAL = SAMPLES / "test" / "Test001.mp4"
 MAX_FRAMES = 500  # the server's frame limit here: the under-reported clip decodes 1,000
 MEMORY_LIMIT = 2 << 30
 ERROR_ALERT = "[data-testid='stAlert']"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_dashboard import ANALYSIS_S, Player
-from tests.browser.test_lab_page import metric_value
+from tests.helpers.browser import ANALYSIS_S, Player, metric_value
 
 pytestmark = pytest.mark.browser
 

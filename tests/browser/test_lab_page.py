@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.browser import metric_value
+
 pytestmark = pytest.mark.browser
 
 ANALYSIS_S = 300  # opening the lab first analyzes the default sample; the CPU may be shared
-
-
-def metric_value(page, label: str) -> str:
-    return (
-        page.locator("[data-testid='stMetric']")
-        .filter(has_text=label)
-        .locator("[data-testid='stMetricValue']")
-        .inner_text()
-    )
 
 
 def test_the_lab_page(dashboard):

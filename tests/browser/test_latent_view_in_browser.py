@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, until
+from tests.helpers.browser import ANALYSIS_S, PLAYER, until
 
 pytestmark = pytest.mark.browser
 

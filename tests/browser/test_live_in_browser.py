@@ -13,11 +13,12 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.browser.conftest import CHROMIUM_ARGS, open_dashboard
+from tests.helpers.browser import CHROMIUM_ARGS, open_dashboard
+from tests.helpers.paths import SAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CLIP = Path(__file__).resolve().parents[2] / "assets" / "samples" / "test" / "Test004.mp4"  # = Ped2's Test004
+CLIP = SAMPLES / "test" / "Test004.mp4"  # = Ped2's Test004
 PLAYER = "iframe[title$='player']"
 START_S = 120  # the camera's connection and the first windows, on a 2-core machine shared with others
 ALERT_S = 120

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_dashboard import ANALYSIS_S, PLAYER, Player
+from tests.helpers.browser import ANALYSIS_S, PLAYER, Player
 
 pytestmark = pytest.mark.browser
 

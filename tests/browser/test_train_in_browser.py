@@ -10,12 +10,10 @@ import re
 
 import pytest
 
-from tests.browser.conftest import open_dashboard
-from tests.browser.test_dashboard import ANALYSIS_S, Player, until
+from tests.helpers.browser import ANALYSIS_S, TRAINING_S, Player, open_dashboard, start_training, until
 
 pytestmark = pytest.mark.browser
 
-TRAINING_S = 60 + 240  # the budget, then calibration; the 2-core CPU may be shared
 STEP_S = 120  # generous for one step and a redraw on a shared CPU
 STEP_TEXT = re.compile(r"Training · step (\d+)")
 
@@ -34,20 +32,6 @@ def loss_points(page) -> int:
              if (title && title.includes('loss')) return el.calcdata && el.calcdata[0] ? el.calcdata[0].length : 0; }
            return 0; }"""
     )
-
-
-def start_training(page, url: str, model_name: str) -> None:
-    """A 1-minute run on the bundled normal clips (both are chosen by default), from the Train page."""
-    page.goto(f"{url}/train")
-    name = page.get_by_label("Model name")
-    name.wait_for(timeout=60_000)
-    name.fill(model_name)
-    name.press("Enter")
-    minutes = page.get_by_label("Minutes of training")
-    minutes.fill("1")
-    minutes.press("Enter")
-    page.get_by_text("Train001.mp4").first.wait_for()
-    page.get_by_role("button", name="Start training").click()
 
 
 def test_train_a_model_in_the_app_and_analyze_with_it(dashboard, browser):

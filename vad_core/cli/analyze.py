@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     threads = decode_threads(likely_device_type(args.device))
     with Prefetch(IN_PROCESS, args.video, threads, clock) as video:
         # The clip decodes while torch and the model load: this is why every command imports them in its
-        # handler, never at the top of a vad_core.cli module (tests/test_prefetch.py checks the CLI stays light).
+        # handler, never at the top of a vad_core.cli module (tests/io/test_prefetch.py checks the CLI stays light).
         from vad_core.io.limits import AnalysisLimits, FrameSelection
         from vad_core.model.checkpoint import load_checkpoint
         from vad_core.pipeline.analysis import analyze

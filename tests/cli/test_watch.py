@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
-from tests.live_helpers import RtspServer, write_growing_ts
+from tests.helpers.live import RtspServer, write_growing_ts
+from tests.helpers.paths import REPO
 from vad_core.io.video import stream_raw_gray
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the live tests: a real RTSP server (tests/rtsp_server.py under the system Python) and a
+"""Helpers for the live tests: a real RTSP server (tests/helpers/rtsp_server.py under the system Python) and a
 growing MPEG-TS file written in a thread.
 
     with RtspServer(clip) as server:        # skips (fails under CI=true) when GStreamer's server is missing

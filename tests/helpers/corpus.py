@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.helpers.paths import SAMPLES
 from vad_core.io.video import write_h264
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "assets" / "samples" / "test" / "Test004.mp4"
+SAMPLE = SAMPLES / "test" / "Test004.mp4"
 T = 10  # frames a window: the bundled and the tiny model both use the paper's T
 
 

@@ -10,17 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-REPO = Path(__file__).resolve().parents[1]
-APP = REPO / "app" / "main.py"
-SAMPLES = REPO / "assets" / "samples"
-TIMEOUT = 300  # the first run analyzes the default sample
-
-
-def start_app(stem: Path | str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("VAD_CHECKPOINT", str(stem))
-    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    app.run()
-    return app
+from tests.helpers.apptest import TIMEOUT, metric, player_args, start_app
+from tests.helpers.paths import APP, REPO, SAMPLES
 
 
 @pytest.fixture
@@ -28,15 +19,6 @@ def app(analysis_stem, monkeypatch) -> AppTest:
     app = start_app(analysis_stem, monkeypatch)
     assert not app.exception, app.exception
     return app
-
-
-def metric(app: AppTest, label: str) -> str:
-    return next(m.value for m in app.metric if m.label == label)
-
-
-def player_args(app: AppTest) -> dict:
-    (component,) = app.get("component_instance")
-    return json.loads(component.proto.json_args)
 
 
 def test_app_opens_with_the_default_sample_analyzed(app):

@@ -7,7 +7,8 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, TIMEOUT, metric
+from tests.helpers.apptest import TIMEOUT, metric
+from tests.helpers.paths import APP
 from vad_core import analyze
 from vad_core.pipeline.explain import explain_frame
 

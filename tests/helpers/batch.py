@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO
+
 BROKEN = {"empty.mp4": "the file is empty", "truncated.mp4": "decodable frames"}
 KILL_AFTER = 2  # videos done before the first run is killed
 TIMEOUT_S = 900

@@ -1,4 +1,4 @@
-"""The bad-input corpus (tests/corpus.py) through the CLI in-process, and the analysis limits.
+"""The bad-input corpus (tests/helpers/corpus.py) through the CLI in-process, and the analysis limits.
 
 Every rejected case exits 2 with its one clear line within a few seconds; every unusual but valid clip is
 analyzed, one row per frame; a truncated file is analyzed as far as it decodes, with a warning.

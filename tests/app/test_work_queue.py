@@ -153,7 +153,8 @@ def test_the_cap_comes_from_the_environment(monkeypatch):
 def test_a_session_that_left_the_queue_stays_out_until_it_joins_again(analysis_stem, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from tests.test_app import APP, player_args
+    from tests.helpers.apptest import player_args
+    from tests.helpers.paths import APP
 
     monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
     monkeypatch.setenv("VAD_MAX_FRAMES", "2999")  # a clip key of its own: earlier tests' cached Test004 skips the queue
@@ -168,7 +169,7 @@ def test_a_session_that_left_the_queue_stays_out_until_it_joins_again(analysis_s
 
 
 def test_the_annotated_video_is_made_on_request_then_offered(analysis_stem, monkeypatch):
-    from tests.test_app import start_app
+    from tests.helpers.apptest import start_app
 
     app = start_app(analysis_stem, monkeypatch)
     assert "annotated_video" not in app.session_state

@@ -16,8 +16,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "assets" / "samples" / "test" / "Test004.mp4"
+from tests.helpers.paths import SAMPLES
+
+SAMPLE = SAMPLES / "test" / "Test004.mp4"
 
 
 def _tall(path: Path, frames: int = 3000, width: int = 360, height: int = 16000) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, TINY_SIZE
+from tests.helpers.cli import TINY_SIZE
+from tests.helpers.paths import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ class _Trap:
 
 
 def _make_bad_inputs(root: Path, ckpt: str) -> None:
-    """Checkpoint cases; the bad videos come from the shared corpus (tests/corpus.py)."""
+    """Checkpoint cases; the bad videos come from the shared corpus (tests/helpers/corpus.py)."""
     (root / "evil.pt").write_bytes(pickle.dumps({"w": _Trap(root / "unpickled_marker")}))
     shutil.copy(Path(ckpt).with_suffix(".json"), root / "evil.json")
     card = json.loads(Path(ckpt).with_suffix(".json").read_text())
@@ -50,7 +51,7 @@ def _make_bad_inputs(root: Path, ckpt: str) -> None:
 
 SAMPLE = "assets/samples/test/Test004.mp4"
 # name -> (argv with {root} and {ckpt} placeholders, a regex the one stderr line must match)
-# Every bad video of the corpus (tests/corpus.py) is added to these, as "corpus: NAME".
+# Every bad video of the corpus (tests/helpers/corpus.py) is added to these, as "corpus: NAME".
 BAD = {
     "unknown option": (f"analyze {SAMPLE} --frobnicate", "unrecognized arguments: --frobnicate"),
     "pickle checkpoint": (f"analyze {SAMPLE} --checkpoint {{root}}/evil.pt", "evil.pt is a pickle file"),

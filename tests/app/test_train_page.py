@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 from app.models import SESSION_KEY, available_models, check_model_name, record_trainer, session_label, user_models
 from app.state import SAMPLES
 from app.training import ClipFile, TrainingRequest, TrainingRunner
-from tests.test_app import APP, TIMEOUT, player_args
+from tests.helpers.apptest import TIMEOUT, player_args, wait_finished
+from tests.helpers.paths import APP
 from vad_core import BadInput, load_checkpoint
 from vad_core.pipeline.curves import CURVE_LABELS
 
@@ -35,16 +36,6 @@ def trace_values(y: list | dict) -> np.ndarray:
     if isinstance(y, dict):
         return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
     return np.asarray(y, dtype=float)
-
-
-def wait_finished(job, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        snap = job.snapshot()
-        if snap.finished:
-            return snap
-        time.sleep(0.2)
-    raise AssertionError(f"training did not finish within {timeout} s: {job.snapshot()}")
 
 
 def test_a_run_trains_calibrates_and_saves_a_pickable_model(models_dir):

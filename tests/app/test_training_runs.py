@@ -23,10 +23,10 @@ import pytest
 from app.models import RUN_LOCK, RUN_MODEL, record_trainer, sweep_models_folder, user_models
 from app.state import SAMPLES
 from app.training import ClipFile, TrainingRequest, TrainingRunner
-from tests.test_train_page import wait_finished
+from tests.helpers.apptest import wait_finished
+from tests.helpers.paths import REPO
 from vad_core import BadInput
 
-REPO = Path(__file__).resolve().parents[1]
 CLIP = SAMPLES / "train" / "Train001.mp4"  # 120 frames
 ONE_CLIP = (ClipFile(CLIP.name, path=CLIP),)
 

@@ -103,7 +103,7 @@ def test_cli_warns_once_and_reports_the_scene_in_json(bundled, negative_clip, tm
 
 
 def test_the_analysis_page_warns_above_everything_and_offers_to_adapt(bundled, negative_clip, monkeypatch):
-    from tests.test_app import start_app
+    from tests.helpers.apptest import start_app
 
     app = start_app(bundled, monkeypatch)
     assert not app.exception and not any("does not know this scene" in w.value for w in app.warning)

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.live_helpers import RtspServer, write_growing_ts
+from tests.helpers.live import RtspServer, write_growing_ts
 from vad_core import BadInput
 from vad_core.io.sandbox import SandboxLimits
 from vad_core.io.sources import ChildSource, FileSource, PushSource, SourceSpec, open_source, redact

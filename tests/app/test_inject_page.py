@@ -5,17 +5,13 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, TIMEOUT, metric, player_args
+from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args
+from tests.helpers.paths import APP
 from vad_core import analyze
 from vad_core.scoring.metrics import auc
 from vad_core.training.injection import InjectionConfig, inject_file
 
 pytestmark = pytest.mark.slow
-
-
-def open_page(app: AppTest, url_path: str) -> AppTest:
-    app._page_hash = next(h for h, page in app._registered_pages.items() if page.get("url_pathname") == url_path)
-    return app.run()
 
 
 def test_inject_page_scores_the_injected_clip(analysis_stem, analysis_model, samples, monkeypatch, tmp_path):

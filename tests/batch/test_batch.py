@@ -1,7 +1,7 @@
 """Batch scoring on Ray: inputs, the stored analysis, the 12 Ped2 clips killed and resumed, a real Ray cluster,
 and the 1- vs 2-worker speed-up.
 
-The Ped2 run is shared with the browser test (tests/batch_helpers.py): one run per session.
+The Ped2 run is shared with the browser test (tests/helpers/batch.py): one run per session.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.batch_helpers import BROKEN, REPO, batch_env, ped2_batch
+from tests.helpers.batch import BROKEN, batch_env, ped2_batch
+from tests.helpers.paths import REPO
 from vad_core.batch.inputs import content_hash, find_videos, read_manifest
 from vad_core.errors import BadInput
 

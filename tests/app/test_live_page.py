@@ -14,8 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.work_queue import work_queue
-from tests.test_app import APP, TIMEOUT, metric, player_args
-from tests.test_inject_page import open_page
+from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args
+from tests.helpers.paths import APP
 from vad_core import analyze
 from vad_core.pipeline.live import LiveRun
 

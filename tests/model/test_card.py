@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.paths import BUNDLED
 from vad_core.errors import BadInput
 from vad_core.model.card import ModelCard, read_card
 
-PED2 = Path(__file__).resolve().parents[1] / "assets" / "models" / "ped2.json"
+PED2 = BUNDLED.with_suffix(".json")
 
 
 def test_the_bundled_card_reads_as_fields_and_writes_back_byte_for_byte():

@@ -1,6 +1,6 @@
 """A real RTSP server for the live tests: serves an H.264 MP4 clip in real time at rtsp://HOST:PORT/clip.
 
-    /usr/bin/python3 tests/rtsp_server.py CLIP PORT        # prints "ready" once it listens
+    /usr/bin/python3 tests/helpers/rtsp_server.py CLIP PORT        # prints "ready" once it listens
 
 GStreamer's RTSP server from Debian's packages (gir1.2-gst-rtsp-server-1.0, python3-gi,
 gstreamer1.0-plugins-good and -bad), so it runs under the system Python, not the venv. Each client gets

@@ -1,0 +1,49 @@
+"""The app without a browser (streamlit.testing AppTest): start it, open a page, read a metric and the player's
+arguments; and wait for a background training job of app/training.py.
+
+app = start_app(stem, monkeypatch); open_page(app, "inject"); metric(app, "Frames"); player_args(app)["score"]
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers.paths import APP
+
+TIMEOUT = 300  # the first run analyzes the default sample
+
+
+def start_app(stem: Path | str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("VAD_CHECKPOINT", str(stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.run()
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def player_args(app: AppTest) -> dict:
+    (component,) = app.get("component_instance")
+    return json.loads(component.proto.json_args)
+
+
+def open_page(app: AppTest, url_path: str) -> AppTest:
+    app._page_hash = next(h for h, page in app._registered_pages.items() if page.get("url_pathname") == url_path)
+    return app.run()
+
+
+def wait_finished(job, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = job.snapshot()
+        if snap.finished:
+            return snap
+        time.sleep(0.2)
+    raise AssertionError(f"training did not finish within {timeout} s: {job.snapshot()}")
