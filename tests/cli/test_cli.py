@@ -177,6 +177,13 @@ def test_evaluate_json(runs, sample_labels):
     for key in ("auc_micro", "auc_macro", "auc_micro_video_norm", "pixel_auc", "eer"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["frames_per_second"] > 0
+    assert set(metrics["baselines"]) == {"frame_difference", "optical_flow"}
+    for figures in metrics["baselines"].values():  # the same fields, on the same frames
+        assert set(figures) == {"auc_micro", "auc_macro", "auc_micro_video_norm", "eer", "pixel_auc"}
+        assert all(0.0 <= value <= 1.0 for value in figures.values())
+    # the flow baseline finds the sample clips' carts and bicycles: above chance, pooled and pixel-wise
+    assert metrics["baselines"]["optical_flow"]["auc_micro"] > 0.7
+    assert metrics["baselines"]["optical_flow"]["pixel_auc"] > 0.9
 
 
 def test_train_reports_steps_as_json_and_stops_gracefully_on_sigterm(samples, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -15,10 +16,11 @@ import numpy as np
 
 from vad_core.errors import BadInput, parse_json
 from vad_core.io.labels import label_array
-from vad_core.io.video import list_clips
+from vad_core.io.video import list_clips, normal_clips
 from vad_core.model.checkpoint import LoadedModel
 from vad_core.pipeline.analysis import analyze
 from vad_core.pipeline.result import Analysis
+from vad_core.scoring.baselines import BASELINES, BaselineScorer, baseline_maps
 from vad_core.scoring.metrics import equal_error_rate, frame_auc_macro, frame_auc_micro, frame_auc_video_norm, pixel_auc
 
 MAX_LABELS_BYTES = 256 * 2**20  # frame labels of a very large dataset fit in a few MB
@@ -47,13 +49,20 @@ def _resized_masks(masks: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) for m in masks])
 
 
-def analyze_test_set(
-    dataset: str | Path, model: LoadedModel, on_clip: Callable[[str], None] | None = None
-) -> tuple[list[Analysis], list[np.ndarray]]:
+@dataclass(frozen=True)
+class TestSet:
+    """Every labelled test clip of a dataset, in name order, with the model's analysis and the frame labels."""
+
+    clips: list[Path]
+    analyses: list[Analysis]
+    truth: list[np.ndarray]
+
+
+def analyze_test_set(dataset: str | Path, model: LoadedModel, on_clip: Callable[[str], None] | None = None) -> TestSet:
     """Analyses and labels of every labelled test clip, in name order."""
     dataset = Path(dataset)
     labels = load_labels(dataset)
-    analyses, truth = [], []
+    test = TestSet([], [], [])
     for clip in list_clips(dataset / "test"):
         name = clip.stem if clip.is_file() else clip.name
         if name not in labels:
@@ -63,37 +72,73 @@ def analyze_test_set(
         result = analyze(clip, model)
         if result.frame_count != len(labels[name]):
             raise BadInput(f"{name}: {result.frame_count} frames decoded but {len(labels[name])} labels")
-        analyses.append(result)
-        truth.append(labels[name])
-    if not analyses:
+        test.clips.append(clip)
+        test.analyses.append(result)
+        test.truth.append(labels[name])
+    if not test.analyses:
         raise BadInput(f"{dataset}: no test clip has labels in labels.json")
-    return analyses, truth
+    return test
 
 
-def report(analyses: list[Analysis], truth: list[np.ndarray], masks_path: Path | None, seconds: float) -> dict:
-    """The contract's evaluation keys from analyses already computed."""
-    scores = [a.score for a in analyses]
+def frame_metrics(scores: list[np.ndarray], truth: list[np.ndarray]) -> dict:
+    """The contract's frame-level figures of per-clip scores against per-clip labels."""
     pooled, pooled_truth = np.concatenate(scores), np.concatenate(truth)
-    out = {
+    return {
         "auc_micro": frame_auc_micro(scores, truth),
         "auc_macro": frame_auc_macro(scores, truth),
         "auc_micro_video_norm": frame_auc_video_norm(scores, truth),
         "eer": equal_error_rate(pooled, pooled_truth),
-        "pixel_auc": None,
-        "frames": int(pooled.size),
-        "frames_per_second": float(pooled.size / seconds) if seconds > 0 else 0.0,
     }
-    if masks_path and masks_path.is_file():
-        with np.load(masks_path) as masks:
-            pairs = [(a, masks[Path(a.name).stem]) for a in analyses if Path(a.name).stem in masks.files]
-            size = analyses[0].inputs.shape[1]
-            maps = [np.stack([a.local_map(i) for i in range(a.frame_count)]) for a, _ in pairs]
-            out["pixel_auc"] = pixel_auc(maps, [_resized_masks(m, size) for _, m in pairs]) if pairs else None
+
+
+def _masked(names: list[str], masks_path: Path | None) -> dict[str, np.ndarray]:
+    """The pixel masks of the clips that have them, by position in `names`."""
+    if not masks_path or not masks_path.is_file():
+        return {}
+    with np.load(masks_path) as masks:
+        return {name: masks[Path(name).stem] for name in names if Path(name).stem in masks.files}
+
+
+def report(test: TestSet, masks_path: Path | None, seconds: float) -> dict:
+    """The contract's evaluation keys from analyses already computed."""
+    analyses = test.analyses
+    frames = sum(a.frame_count for a in analyses)
+    out = frame_metrics([a.score for a in analyses], test.truth) | {
+        "pixel_auc": None,
+        "frames": int(frames),
+        "frames_per_second": float(frames / seconds) if seconds > 0 else 0.0,
+    }
+    masks = _masked([a.name for a in analyses], masks_path)
+    if masks:
+        size = analyses[0].inputs.shape[1]
+        pairs = [(a, masks[a.name]) for a in analyses if a.name in masks]
+        maps = [np.stack([a.local_map(i) for i in range(a.frame_count)]) for a, _ in pairs]
+        out["pixel_auc"] = pixel_auc(maps, [_resized_masks(m, size) for _, m in pairs])
+    return out
+
+
+def baseline_report(dataset: Path, test: TestSet, model: LoadedModel, masks_path: Path | None) -> dict:
+    """Frame differencing and optical flow on the same test clips, scored as the model scores (per place, fitted on
+    the dataset's normal clips): the figures the model has to beat."""
+    size = model.cfg.input_size
+    out = {}
+    for kind in BASELINES:
+        scorer = BaselineScorer.fit([baseline_maps(kind, clip, size) for clip in normal_clips(dataset)], model.scoring)
+        maps = [baseline_maps(kind, clip, size) for clip in test.clips]
+        out[kind] = frame_metrics([scorer.frame_errors(m) for m in maps], test.truth) | {"pixel_auc": None}
+        masks = _masked([a.name for a in test.analyses], masks_path)
+        pairs = [(m, masks[a.name]) for m, a in zip(maps, test.analyses, strict=True) if a.name in masks]
+        if pairs:
+            out[kind]["pixel_auc"] = pixel_auc(
+                [scorer.local_maps(m) for m, _ in pairs], [_resized_masks(k, size) for _, k in pairs]
+            )
     return out
 
 
 def evaluate_dataset(dataset: str | Path, model: LoadedModel, on_clip: Callable[[str], None] | None = None) -> dict:
-    """Analyze every labelled test clip and compute the contract's metrics."""
+    """Analyze every labelled test clip and compute the contract's metrics, with the baselines beside them."""
     started = time.perf_counter()
-    analyses, truth = analyze_test_set(dataset, model, on_clip)
-    return report(analyses, truth, Path(dataset) / "masks.npz", time.perf_counter() - started)
+    test = analyze_test_set(dataset, model, on_clip)
+    masks_path = Path(dataset) / "masks.npz"
+    metrics = report(test, masks_path, time.perf_counter() - started)
+    return metrics | {"baselines": baseline_report(Path(dataset), test, model, masks_path)}
