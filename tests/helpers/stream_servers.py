@@ -78,3 +78,38 @@ def fixed_http(routes: dict[str, Answer]) -> Iterator[str]:
 def hls_playlist(segment_url: str) -> bytes:
     """A finished HLS playlist of one segment at segment_url."""
     return f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n{segment_url}\n#EXT-X-ENDLIST\n".encode()
+
+
+@contextmanager
+def rtsp_redirect(location: str) -> Iterator[int]:
+    """An RTSP server on 127.0.0.1 that answers every request "302 Moved" to location; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request and (data := connection.recv(4096)):
+                request += data
+            cseq = next(
+                (
+                    line.split(b":", 1)[1].strip()
+                    for line in request.split(b"\r\n")
+                    if line.lower().startswith(b"cseq:")
+                ),
+                b"1",
+            )
+            connection.sendall(b"RTSP/1.0 302 Moved\r\nCSeq: " + cseq + f"\r\nLocation: {location}\r\n\r\n".encode())
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()

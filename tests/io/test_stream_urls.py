@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.stream_servers import Answer, CountingListener, fixed_http, hls_playlist
+from tests.helpers.stream_servers import Answer, CountingListener, fixed_http, hls_playlist, rtsp_redirect
 from vad_core import BadInput
 from vad_core.io.sandbox import SandboxLimits
 from vad_core.io.sources import SourceSpec, open_source
@@ -46,7 +46,7 @@ def test_a_host_port_entry_allows_that_port_only_and_star_never_opens_the_server
     hosts = StreamHosts.parse(" cam1.site, 127.0.0.1:8554 ")
     assert checked_url("rtsp://cam1.site:1/s", hosts).port == 1
     assert Pins(hosts).vet("rtsp://127.0.0.1:8554/s").pinned == "rtsp://127.0.0.1:8554/s"
-    with pytest.raises(BadInput, match="streams from 127.0.0.1 are not allowed here"):
+    with pytest.raises(BadInput, match=r"streams from 127\.0\.0\.1 are not allowed here"):
         checked_url("rtsp://127.0.0.1:8555/s", hosts)
     for url in ["http://localhost:8000/x", "http://127.0.0.1/x", "http://[::1]/x", "http://10.0.0.1/x"]:
         with pytest.raises(BadInput, match="on the server's own network"):
@@ -100,3 +100,9 @@ def test_watch_keeps_to_the_operators_own_host():
         with pytest.raises(BadInput, match="redirects are not followed"):
             list(open_source(SourceSpec.parse(f"{own}/x", open_timeout=5, retries=0)).frames())
         assert other.accepted == 0
+
+
+def test_an_rtsp_redirect_from_an_allowed_host_is_not_followed():
+    with CountingListener() as other, rtsp_redirect(other.url("/x", scheme="rtsp")) as port:
+        message = refused_in_child(child(f"rtsp://127.0.0.1:{port}/s", hosts=f"127.0.0.1:{port}"))
+        assert "redirects are not followed" in message and other.accepted == 0

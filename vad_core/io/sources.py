@@ -268,6 +268,8 @@ class StreamSource(_Closable):
         except Exception as err:  # any FFmpeg failure: refused, not found, not a video, timed out
             if isinstance(target, GrowingFile):
                 target.close()
+            if self._args is not None:
+                self._args.close()
             self._raise_refused()
             raise BadInput(f"{self.name}: cannot open {what} ({_reason(err)})") from None
         if not container.streams.video:
@@ -322,14 +324,16 @@ class StreamSource(_Closable):
 
     def _raise_refused(self) -> None:
         """A URL the vetting turned away (the stream's own, a redirect, a segment) ends the run in its sentence."""
-        if self._args is not None and self._args.opener is not None and self._args.opener.refused:
-            raise BadInput(self._args.opener.refused)
+        if self._args is not None and self._args.refused():
+            raise BadInput(self._args.refused())
 
     def _close_container(self) -> None:
         container, self._container = self._container, None
         if container is not None:
             with contextlib.suppress(Exception):
                 container.close()
+        if self._args is not None:  # the stream's RTSP relay, if any
+            self._args.close()
         growing, self._growing = getattr(self, "_growing", None), None
         if growing is not None:  # PyAV leaves a file object open
             growing.close()

@@ -2,13 +2,14 @@
 
     args = ffmpeg_args(pins, url, read_timeout=10)        # BadInput (one sentence) if the URL may not be opened
     container = av.open(args.target, options=args.options, io_open=args.opener)
-    args.opener.refused                                   # a nested URL FFmpeg gave up on, if one was refused
+    args.refused()                                        # why the vetting cut it, if it did; args.close() after
 
 HTTP(S), HLS included: FFmpeg opens the stream and every URL it leads to (playlists, segments) through PyAV's
 io_open hook, and the hook does the request here: vetted by Pins, connected to the pinned address with the
 host's name in the Host header (and in TLS), no redirect followed. FFmpeg's own protocols are limited to
-http,https without tcp, so FFmpeg can make no connection of its own. RTSP (TCP only) goes to the pinned address
-written in the URL; FFmpeg's RTSP client connects by itself (no hook), see vad_core.io.rtsp_guard.
+http,https without tcp, so FFmpeg can make no connection of its own. RTSP (over TCP only; FFmpeg's RTSP client
+connects by itself, with no hook) goes through vad_core.io.rtsp_guard: a relay to the pinned address that cuts
+the stream at a redirect.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from vad_core.errors import BadInput
+from vad_core.io.rtsp_guard import RtspGuard
 from vad_core.io.stream_urls import Pins, StreamURL
 
 AVIO_FLAG_WRITE = 2
@@ -108,7 +110,16 @@ class FFmpegArgs:
 
     target: str
     options: dict[str, str]
-    opener: PinnedOpener | None = None  # the io_open hook (HTTP); its refused says what it turned away
+    opener: PinnedOpener | None = None  # HTTP(S): the io_open hook
+    guard: RtspGuard | None = None  # RTSP: the relay FFmpeg connects to
+
+    def refused(self) -> str:
+        """Why the vetting cut this stream ("" if it did not): FFmpeg may have reported something else."""
+        return (self.opener.refused if self.opener else "") or (self.guard.refused if self.guard else "")
+
+    def close(self) -> None:
+        if self.guard is not None:
+            self.guard.close()
 
 
 def ffmpeg_args(pins: Pins, url: str, read_timeout: float) -> FFmpegArgs:
@@ -117,5 +128,6 @@ def ffmpeg_args(pins: Pins, url: str, read_timeout: float) -> FFmpegArgs:
     if target.scheme == "rtsp":
         micros = str(int(read_timeout * 1e6))
         options = {"protocol_whitelist": "rtsp,tcp", "rtsp_transport": "tcp", "timeout": micros, "rw_timeout": micros}
-        return FFmpegArgs(target.pinned, options)
+        guard = RtspGuard(target, read_timeout)
+        return FFmpegArgs(guard.url, options, guard=guard)
     return FFmpegArgs(target.url, dict(HTTP_OPTIONS), PinnedOpener(pins, read_timeout))
