@@ -1,34 +1,33 @@
 """Which stream URLs a browser user may make the server open: none, unless the operator lists hosts.
 
-    allowed_stream("rtsp://cam1.site:8554/s")     # BadInput unless VAD_STREAM_HOSTS names cam1.site (or is *)
+    spec = stream_spec("rtsp://cam1.site:8554/s")   # BadInput unless VAD_STREAM_HOSTS allows it
 
 A stream URL makes the server connect where the user says: on a site LAN, to any internal host. So the live
-page's stream source is off until VAD_STREAM_HOSTS lists the hosts (comma-separated) a stream may come from,
-or `*` for any.
+page's stream source is off until VAD_STREAM_HOSTS lists the hosts (comma-separated `host` or `host:port`) a
+stream may come from, or `*` for any public host. The check here is the early sentence; the decoder child vets
+the URL again, and every URL FFmpeg opens for it, against the same list (vad_core.io.stream_urls).
 """
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
 from vad_core import BadInput
+from vad_core.io.sources import SourceSpec
+from vad_core.io.stream_urls import StreamHosts, checked_url
 
 HOSTS_VARIABLE = "VAD_STREAM_HOSTS"
 
 
-def stream_hosts() -> set[str]:
-    """The hosts streams may come from ({"*"}: any); empty when the stream source is off."""
-    return {h.strip().lower() for h in os.environ.get(HOSTS_VARIABLE, "").split(",") if h.strip()}
+def stream_hosts() -> StreamHosts:
+    """The hosts streams may come from; empty (false) when the stream source is off."""
+    return StreamHosts.parse(os.environ.get(HOSTS_VARIABLE, ""))
 
 
-def allowed_stream(url: str) -> None:
-    """BadInput unless the URL's host is one the operator allows."""
+def stream_spec(url: str) -> SourceSpec:
+    """The stream to open for a URL a user typed (rebuilt from its checked parts, vetted in the child by the
+    operator's list); BadInput (one sentence) unless it may be opened."""
     hosts = stream_hosts()
     if not hosts:
         raise BadInput(f"stream URLs are off on this server; the operator enables them by setting {HOSTS_VARIABLE}")
-    host = (urlsplit(url).hostname or "").lower()
-    if "*" not in hosts and host not in hosts:
-        raise BadInput(
-            f"streams from {host or 'this address'} are not allowed here (allowed: {', '.join(sorted(hosts))})"
-        )
+    return SourceSpec("stream", checked_url(url, hosts).url, hosts=os.environ[HOSTS_VARIABLE])

@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.state import app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
-from app.stream_hosts import HOSTS_VARIABLE, allowed_stream, stream_hosts
+from app.stream_hosts import HOSTS_VARIABLE, stream_hosts, stream_spec
 from app.views.clip_open import load_or_stop
 from app.views.clip_view import show_clip
 from app.views.controls import chosen_model_stem, start_detection_at
@@ -35,7 +35,7 @@ from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dar
 from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
 from vad_core import BadInput, LoadedModel
 from vad_core.io.sandbox import SandboxLimits
-from vad_core.io.sources import FileSource, LiveFrame, PushSource, Source, SourceSpec, open_source, redact
+from vad_core.io.sources import FileSource, LiveFrame, PushSource, Source, open_source
 from vad_core.pipeline.engine import ScoredBlock
 from vad_core.pipeline.live import LiveRun, LiveStatus
 from vad_core.pipeline.regions import frame_regions
@@ -185,10 +185,7 @@ def _opener(kind: str) -> Callable[[], Source]:
         url = str(st.session_state.get("live_url") or "").strip()
         if not url:
             raise BadInput("enter the stream's URL first")
-        spec = SourceSpec.parse(url)
-        if spec.kind != "stream":  # a path here would read the server's own files
-            raise BadInput(f"{redact(url)} is not a stream URL (rtsp://, http://, https://, ...)")
-        allowed_stream(url)
+        spec = stream_spec(url)  # http(s) or rtsp only: a path here would read the server's own files
         return lambda: open_source(spec, sandbox=SandboxLimits.from_env())  # FFmpeg in a killable child
     name = st.session_state.get("live_sample")
     path = next((p for p in sample_paths() if p.name == name), None)

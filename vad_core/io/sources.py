@@ -36,6 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from vad_core.errors import BadInput
+from vad_core.io.stream_fetch import ffmpeg_args
+from vad_core.io.stream_urls import DEFAULT_PORTS, Pins, StreamHosts, parse_url
 from vad_core.io.video import IN_PROCESS, Decoder
 
 if TYPE_CHECKING:
@@ -99,6 +101,7 @@ class SourceSpec:
     retries: int = 3  # reconnects in a row before a failing stream is given up
     backoff: float = 1.0  # seconds before the first reconnect, doubled each time
     idle_timeout: float = 10.0  # tail: seconds without growth before the file is taken as finished
+    hosts: str = ""  # stream: VAD_STREAM_HOSTS's rules for it and every URL it leads to ("": only its own host)
 
     @classmethod
     def parse(cls, text: str, *, follow: bool = False, realtime: bool = False, **options: float) -> SourceSpec:
@@ -231,6 +234,7 @@ class StreamSource(_Closable):
         self.spec = spec
         self.network = spec.kind == "stream"
         self.name = Path(spec.target).name if spec.kind == "tail" else redact(spec.target)
+        self.pins, self._args = stream_pins(spec) if self.network else None, None
         self._container = self._connect()
         stream = self._container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -243,12 +247,15 @@ class StreamSource(_Closable):
         what = {"stream": "the stream", "device": "the capture device", "tail": "the file"}[spec.kind]
         if spec.kind == "tail" and not Path(spec.target).is_file():
             raise BadInput(f"{spec.target}: no such file")
-        target, fmt, options = spec.target, None, {}
+        target, fmt, options, io_open = spec.target, None, {}, None
         if spec.kind == "tail":  # probe briefly: FFmpeg's default (5 s of video or 5 MB) waits on a live file
             target = self._growing = GrowingFile(Path(spec.target), spec.idle_timeout, self.closed)
             options = {"probesize": "65536", "analyzeduration": "1000000"}
         elif spec.kind == "device":
             fmt = "v4l2"
+        elif self.pins is not None:  # http(s), HLS, rtsp: every connection vetted and pinned (stream_fetch)
+            args = self._args = ffmpeg_args(self.pins, spec.target, spec.read_timeout)
+            target, options, io_open = args.target, args.options, args.opener
         else:
             scheme = urlsplit(spec.target).scheme.lower().rstrip("s")
             micros = str(int(spec.read_timeout * 1e6))
@@ -256,10 +263,14 @@ class StreamSource(_Closable):
             if scheme == "rtsp":
                 options |= {"rtsp_transport": "tcp", "timeout": micros}
         try:
-            container = av.open(target, format=fmt, options=options, timeout=(spec.open_timeout, spec.read_timeout))
+            timeout = (spec.open_timeout, spec.read_timeout)
+            container = av.open(target, format=fmt, options=options, timeout=timeout, io_open=io_open)
         except Exception as err:  # any FFmpeg failure: refused, not found, not a video, timed out
             if isinstance(target, GrowingFile):
                 target.close()
+            if self._args is not None:
+                self._args.close()
+            self._raise_refused()
             raise BadInput(f"{self.name}: cannot open {what} ({_reason(err)})") from None
         if not container.streams.video:
             container.close()
@@ -289,10 +300,12 @@ class StreamSource(_Closable):
                         self.stats.received += 1
                         yield LiveFrame(_gray(frame), index, t)
                         index += 1
+                    self._raise_refused()
                     return  # the stream ended: end cleanly
                 except Exception as err:  # FFmpeg: connection lost, read timed out, corrupt data; or no reconnect
                     if self.closed.is_set():
                         return
+                    self._raise_refused()
                     reason = str(err).split(" (", 1)[-1].rstrip(")") if isinstance(err, BadInput) else _reason(err)
                     if not self.network or failures >= self.spec.retries:
                         gave_up = f" after {failures} reconnects" if failures else ""
@@ -309,17 +322,36 @@ class StreamSource(_Closable):
         finally:
             self._close_container()
 
+    def _raise_refused(self) -> None:
+        """A URL the vetting turned away (the stream's own, a redirect, a segment) ends the run in its sentence."""
+        if self._args is not None and self._args.refused():
+            raise BadInput(self._args.refused())
+
     def _close_container(self) -> None:
         container, self._container = self._container, None
         if container is not None:
             with contextlib.suppress(Exception):
                 container.close()
+        if self._args is not None:  # the stream's RTSP relay, if any
+            self._args.close()
         growing, self._growing = getattr(self, "_growing", None), None
         if growing is not None:  # PyAV leaves a file object open
             growing.close()
 
     def close(self) -> None:
         super().close()  # the reader sees it at the next frame, or when a read times out
+
+
+def stream_pins(spec: SourceSpec) -> Pins | None:
+    """The vetting of a stream's connections: by spec.hosts (the app's VAD_STREAM_HOSTS), or, with none given
+    (the operator's own URL to watch), its own host and port only. None for the schemes it cannot vet (rtmp,
+    udp, srt, tcp, rtsps), which only the operator may open."""
+    if spec.hosts:
+        return Pins(StreamHosts.parse(spec.hosts))
+    if urlsplit(spec.target).scheme.lower() not in DEFAULT_PORTS:
+        return None
+    own = parse_url(spec.target, credentials=True)
+    return Pins(StreamHosts.only(own.host, own.port), credentials=True)
 
 
 def _reason(err: BaseException) -> str:
