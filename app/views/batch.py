@@ -116,7 +116,7 @@ def _preview(path: Path) -> np.ndarray | None:
 
 def stored_clip(folder: Path, record: VideoRecord, model: LoadedModel) -> tuple[Clip, str]:
     """The analysis view's Clip from a batch result, and a note on where its picture came from."""
-    analysis = read_analysis(folder / record.folder, model)
+    analysis = read_analysis(record.location(folder), model)
     key = f"{record.content_hash[:32]}-{model_fingerprint(model)}-ba7c4"  # hex only; "ba7c4": from a batch
     store = clip_store()
     with store.opening(key):
