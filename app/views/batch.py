@@ -26,6 +26,7 @@ from app.state import (
     VIDEO_TYPES,
     Clip,
     app_decoder,
+    app_limits,
     checkpoint_stem,
     clip_store,
     load_model,
@@ -39,6 +40,7 @@ from app.work_queue import session_id
 from vad_core import BadInput, LoadedModel
 from vad_core.batch.outputs import RANKINGS, VideoRecord, load_records, load_summary, ranked
 from vad_core.batch.stored import read_analysis
+from vad_core.io.tempdirs import owned_prefix
 from vad_core.pipeline.render import PreviewFrames
 
 FOLDER_KEY = "batch_folder"  # the open batch output folder (str)
@@ -189,13 +191,13 @@ def _start(uploads: list) -> None:
     old = st.session_state.pop(UPLOADS_KEY, None)
     if old:
         shutil.rmtree(old, ignore_errors=True)
-    own = Path(tempfile.mkdtemp(prefix="vad-batch-upload-", dir=upload_root()))
+    own = Path(tempfile.mkdtemp(prefix=owned_prefix("vad-batch-upload-"), dir=upload_root()))  # swept if we die
     st.session_state[UPLOADS_KEY] = str(own)
     inputs = own / "videos"
     inputs.mkdir()
     for upload in uploads:
         (inputs / safe_upload_name(upload.name)).write_bytes(upload.getvalue())
-    job = batch_runs().start(inputs, own / "out", len(uploads), checkpoint_stem(), session_id() or "")
+    job = batch_runs().start(inputs, own / "out", len(uploads), checkpoint_stem(), session_id() or "", app_limits())
     st.session_state[JOB_KEY] = job
     st.session_state[ENDED_KEY] = False
 
