@@ -290,6 +290,8 @@ def _show_video(folder: Path, name: str) -> None:
         return
     if note:
         st.caption(f"Shown on {note}.")
+    for warning in clip.analysis.warnings:  # a truncated video; a result cut at the app's frame limit
+        st.warning(warning, icon=":material/warning:")
     show_clip(clip, model, *sample_truth(clip))  # the analysis view itself, fed the stored analysis
 
 
