@@ -6,8 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
-from app.batch_runs import limit_options
+from app.batch_runs import BatchJob, _run, _watch, limit_options
 from app.components.player import TEMP_PREFIXES
 from app.jobs import STDERR_TAIL, ChildJob, run_child
 from app.work_queue import WorkQueue
@@ -48,3 +49,16 @@ def test_batch_upload_folders_of_a_dead_server_are_swept(tmp_path):
     live.mkdir()
     assert sweep_dead(tmp_path, TEMP_PREFIXES) == [dead]
     assert live.is_dir()
+
+
+def test_a_batch_past_its_deadline_is_stopped(tmp_path):
+    job = BatchJob([sys.executable, "-c", "import time; time.sleep(120)"], "sleeper", out=tmp_path, videos=1,
+                   deadline_s=2.0)  # fmt: skip
+    threads = [threading.Thread(target=_run, args=(job, WorkQueue(1)), daemon=True),
+               threading.Thread(target=_watch, args=(job,), daemon=True)]  # fmt: skip
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    threads[0].join(60)
+    assert job.finished and time.monotonic() - started < 30
+    assert job.state == "cancelled" and job.message == "stopped after 2 s (the time limit of the batch)"
