@@ -11,14 +11,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
+import numpy as np
 import pytest
 
 from tests.helpers.batch import batch_env
 from tests.helpers.long_result import long_clip, long_result
 from tests.helpers.paths import REPO, SAMPLES
 from vad_core.batch.outputs import load_records
-from vad_core.batch.stored import read_analysis, stored_frames
+from vad_core.batch.stored import read_analysis, stored_frames, write_analysis
 from vad_core.errors import BadInput
 
 CLAIM = "from vad_core.batch.worker import claim_core; print(claim_core())"
@@ -126,3 +128,19 @@ def test_batch_passes_limits_and_sandbox_to_the_workers_and_keeps_ray_token_priv
     token = home / ".ray" / "auth_token"
     assert token.is_file(), "Ray wrote no token for the new cluster"
     assert token.stat().st_mode & 0o777 == 0o600 and token.parent.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("lie", ["short", "void"])
+def test_a_stored_array_whose_header_lies_is_refused_before_loading(tmp_path, analysis_model, lie):
+    """An inputs array that declares 10^9 frames of 131x131 in 1 KB, or a 1 GB void: one sentence, nothing read."""
+    from vad_core import analyze
+
+    folder = write_analysis(analyze(SAMPLES / "test" / "Test004.mp4", analysis_model), tmp_path / "stored")
+    header = {"descr": "|u1", "fortran_order": False, "shape": (10**9, 131, 131)}
+    if lie == "void":
+        header = {"descr": "|V1000000000", "fortran_order": False, "shape": ()}
+    with zipfile.ZipFile(folder / "analysis.npz", "a") as archive, archive.open("extra.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, header)
+        member.write(b"\0" * 1024)
+    with pytest.raises(BadInput, match=r"^stored/analysis\.npz: extra\.npy is not an array this program wrote$"):
+        read_analysis(folder)

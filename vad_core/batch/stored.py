@@ -34,6 +34,7 @@ MAX_MEMBERS = 64  # arrays in one stored .npz (a few error kinds, health figures
 META_BYTES = 1 << 20  # the metadata's JSON
 MAX_SIDE = 1024  # a model-size frame's side
 CHUNK_FRAMES = 256  # frames read at a time
+CHUNK_BYTES = 16 << 20  # and bytes
 Convert = Callable[[np.ndarray], np.ndarray]
 
 
@@ -90,8 +91,8 @@ def _header(stream: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
 
 
 def _members(archive: zipfile.ZipFile, where: str) -> dict[str, _Member]:
-    """Every array's shape and type from its header, before any data is read: BadInput for an object array, a
-    Fortran-ordered one, a string over META_BYTES, or a member whose size the zip records differently."""
+    """Every array's shape and type from its header, before any data is read: BadInput for anything but numbers
+    and text, a Fortran-ordered array, a string over META_BYTES, or a member whose size the zip records otherwise."""
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
         raise BadInput(f"{where}: {len(infos)} arrays; a stored analysis has at most {MAX_MEMBERS}")
@@ -100,7 +101,8 @@ def _members(archive: zipfile.ZipFile, where: str) -> dict[str, _Member]:
         with archive.open(info) as stream:
             shape, fortran, dtype = _header(stream)
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            if dtype.hasobject or fortran or info.file_size != stream.tell() + size:
+            plain = (dtype.kind in "biuf" and dtype.itemsize <= 8) or dtype.kind == "U"  # numbers, or the metadata
+            if not plain or fortran or info.file_size != stream.tell() + size:
                 raise BadInput(f"{where}: {info.filename} is not an array this program wrote")
         if dtype.kind == "U" and size > META_BYTES:
             raise BadInput(f"{where}: {info.filename} holds {size} bytes of text (at most {META_BYTES})")
@@ -111,16 +113,17 @@ def _members(archive: zipfile.ZipFile, where: str) -> dict[str, _Member]:
 def _rows(
     archive: zipfile.ZipFile, name: str, member: _Member, rows: int, convert: Convert | None = None
 ) -> np.ndarray:
-    """The first rows of an array, read CHUNK_FRAMES at a time into a FrameStore: in memory while small, else a
-    memory map of a temporary file, so that opening a long result never holds it all in RAM."""
+    """The first rows of an array, read CHUNK_FRAMES (at most CHUNK_BYTES) at a time into a FrameStore: in memory
+    while small, else a memory map of a temporary file, so that opening a long result never holds it all in RAM."""
     frame_shape = member.shape[1:]
     frame_bytes = int(np.prod(frame_shape, dtype=np.int64)) * member.dtype.itemsize
     store: FrameStore | None = None
     try:
         with archive.open(f"{name}.npy") as stream:
             _header(stream)
-            for start in range(0, rows, CHUNK_FRAMES):
-                count = min(CHUNK_FRAMES, rows - start)
+            step = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(frame_bytes, 1)))
+            for start in range(0, rows, step):
+                count = min(step, rows - start)
                 block = np.frombuffer(stream.read(count * frame_bytes), member.dtype).reshape(count, *frame_shape)
                 block = convert(block) if convert is not None else block
                 store = store or FrameStore(frame_shape, block.dtype)
@@ -133,8 +136,12 @@ def _rows(
 
 
 def _frames(members: dict[str, _Member], where: str) -> int:
-    """The frame count every per-frame array agrees on, and model-size frames of one square shape."""
+    """The frame count every per-frame array agrees on; model-size pictures of one shape, at most MAX_SIDE a side,
+    and no array with more than a picture's worth of float32 a frame."""
     counts = {m.shape[0] for m in members.values() if m.shape}
+    frame_bytes = [int(np.prod(m.shape[1:], dtype=np.int64)) * m.dtype.itemsize for m in members.values() if m.shape]
+    if any(size > MAX_SIDE * MAX_SIDE * 4 for size in frame_bytes):
+        raise BadInput(f"{where}: an array holds more a frame than a stored analysis does")
     pictures = {m.shape[1:] for key, m in members.items() if m.shape and (key in ("inputs", "recons") or "map." in key)}
     if len(counts) > 1 or len(pictures) > 1 or any(len(p) != 2 or max(p) > MAX_SIDE for p in pictures):
         raise BadInput(f"{where}: its arrays disagree on the frames or their size; not a stored analysis")
