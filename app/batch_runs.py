@@ -26,10 +26,12 @@ import streamlit as st
 from app.jobs import ChildJob, run_child
 from app.work_queue import LeftQueue, WorkQueue, session_alive, work_queue
 from vad_core.batch.outputs import SUMMARY
+from vad_core.io.limits import AnalysisLimits
 
 LOG = logging.getLogger(__name__)
 LEAVE_S = 20.0  # unseen this long: its page was left
 STOP_GRACE_S = 15.0  # after SIGTERM, before SIGKILL
+STARTUP_S = 120.0  # Ray and the replicas starting, and the tables written: beside the time each video may take
 WATCH_S = 0.5
 
 
@@ -39,6 +41,7 @@ class BatchJob(ChildJob):
 
     out: Path = field(kw_only=True)
     videos: int = field(kw_only=True)
+    deadline_s: float | None = field(default=None, kw_only=True)  # seconds it may run once started (its slot held)
     state: str = "running"
     message: str = ""
     _seen: float = field(default_factory=time.monotonic)
@@ -70,7 +73,7 @@ def _run(job: BatchJob, queue: WorkQueue) -> None:
         if (job.out / SUMMARY).is_file() and returncode in (0, 2):  # 2: some videos failed, the rest are scored
             job.state = "done"
         else:
-            job.message = stderr.strip().splitlines()[-1] if stderr.strip() else "the batch failed"
+            job.message = job.message or (stderr.strip().splitlines()[-1] if stderr.strip() else "the batch failed")
             job.state = "cancelled" if job.cancel_requested else "failed"
     except LeftQueue:
         job.message, job.state = "left the queue before it started", "cancelled"
@@ -79,11 +82,36 @@ def _run(job: BatchJob, queue: WorkQueue) -> None:
         job.message, job.state = f"internal error: {type(err).__name__}: {err}", "failed"
 
 
+def limit_options(limits: AnalysisLimits) -> list[str]:
+    """The batch command's options for the app's limits (vad_core.cli.batch)."""
+    options = ["--max-frame-pixels", str(limits.max_pixels)]
+    if limits.max_frames is not None:
+        options += ["--max-frames", str(limits.max_frames)]
+    if limits.max_seconds is not None:
+        options += ["--max-seconds", repr(limits.max_seconds)]
+    if limits.max_total_pixels is not None:
+        options += ["--max-gigapixels", repr(limits.max_total_pixels / 1e9)]
+    return options
+
+
+def _overdue(job: BatchJob, started: float | None) -> bool:
+    return started is not None and job.deadline_s is not None and time.monotonic() - started > job.deadline_s
+
+
 def _watch(job: BatchJob) -> None:
-    """Stop the job once its page is left (unseen for LEAVE_S, or its session gone); kill it if it lingers."""
+    """Stop the job once its page is left (unseen for LEAVE_S, or its session gone) or it passes its deadline;
+    kill it if it lingers."""
     deadline: float | None = None
+    started: float | None = None
     while not job.finished:
-        if deadline is None and (job.unseen_for() > LEAVE_S or session_alive(job.owner) is False):
+        if started is None and job.process is not None:
+            started = time.monotonic()
+        if deadline is None and _overdue(job, started):
+            LOG.info("%s: past its %.0f s; stopping it", job.label, job.deadline_s)
+            job.message = f"stopped after {job.deadline_s:.0f} s (the time limit of the batch)"
+            job.stop()
+            deadline = time.monotonic() + STOP_GRACE_S
+        elif deadline is None and (job.unseen_for() > LEAVE_S or session_alive(job.owner) is False):
             LOG.info("%s: its page was left; stopping it", job.label)
             job.stop()
             deadline = time.monotonic() + STOP_GRACE_S
@@ -99,11 +127,17 @@ class BatchRuns:
         self._jobs: list[BatchJob] = []
         self._lock = threading.Lock()
 
-    def start(self, inputs: Path, out: Path, videos: int, checkpoint: Path, owner: str) -> BatchJob:
+    def start(
+        self, inputs: Path, out: Path, videos: int, checkpoint: Path, owner: str, limits: AnalysisLimits
+    ) -> BatchJob:
+        """limits: the app's, for each video; decoding in the sandbox (its caps from the server's environment,
+        which the child inherits); the whole run may take STARTUP_S plus limits.max_seconds a video."""
         command = [sys.executable, "-m", "vad_core", "batch", str(inputs), "--out", str(out), "--json"]
-        command += ["--checkpoint", str(checkpoint)]
+        command += ["--checkpoint", str(checkpoint), "--sandbox", *limit_options(limits)]
         label = f"batch of {videos} videos"
-        job = BatchJob(command, label, owner, {"RAY_USAGE_STATS_ENABLED": "0"}, out=out, videos=videos)
+        env = {"RAY_USAGE_STATS_ENABLED": "0"}
+        deadline = STARTUP_S + videos * limits.max_seconds if limits.max_seconds is not None else None
+        job = BatchJob(command, label, owner, env, out=out, videos=videos, deadline_s=deadline)
         with self._lock:
             self._jobs = [j for j in self._jobs if not j.finished] + [job]
         queue = work_queue()

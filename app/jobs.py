@@ -26,6 +26,9 @@ from app.work_queue import Wait, WorkQueue
 from vad_core.io.lifeline import PARENT_PID_VARIABLE
 from vad_core.io.paths import REPO_ROOT
 
+STDERR_TAIL = 64 << 10  # what run_child returns of the child's stderr, which goes to a file as it comes (never a
+# pipe read after the exit, which a child writing more than the pipe holds would wait on forever)
+
 
 @dataclass
 class ChildJob:
@@ -84,10 +87,10 @@ class ChildJob:
 def run_child(
     job: ChildJob, queue: WorkQueue, on_line: Callable[[str], None], pass_fds: tuple[int, ...] = ()
 ) -> tuple[int, str]:
-    """Run the job's command in one of the queue's slots and return (exit status, stderr); each stdout line goes
-    to on_line as it comes. A cancel while it waits leaves the queue (LeftQueue, and no child ever starts).
-    pass_fds: open files the child inherits (the training run's lock)."""
-    with tempfile.TemporaryFile(mode="w+") as errors:
+    """Run the job's command in one of the queue's slots and return (exit status, the last STDERR_TAIL of its
+    stderr); each stdout line goes to on_line as it comes. A cancel while it waits leaves the queue (LeftQueue,
+    and no child ever starts). pass_fds: open files the child inherits (the training run's lock)."""
+    with tempfile.TemporaryFile() as errors:
         # The child dies with the server (vad_core.io.lifeline): with this thread, which outlives it.
         env = os.environ | {"PYTHONPATH": str(REPO_ROOT), PARENT_PID_VARIABLE: str(os.getpid())} | job.env
         with queue.slot(job.label, on_wait=job.on_queue, should_leave=lambda: job.cancel_requested, owner=job.owner):
@@ -107,5 +110,5 @@ def run_child(
                 job.signal_child()  # cancelled while it was starting
                 for line in child.stdout:
                     on_line(line)
-        errors.seek(0)
-        return child.returncode, errors.read()
+        errors.seek(max(0, errors.seek(0, os.SEEK_END) - STDERR_TAIL))  # a chatty child: its last lines
+        return child.returncode, errors.read().decode("utf-8", "replace")

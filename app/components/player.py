@@ -42,8 +42,8 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SAFE_KEY = re.compile(r"^[0-9a-f-]+$")
 MEDIA_BUDGET_BYTES = int(os.environ.get("VAD_MEDIA_BUDGET_MB") or 512) << 20
 # Temporary folders this app makes, each named for its owning process (vad_core.io.tempdirs): player media,
-# uploads being analyzed (VAD_UPLOAD_DIR, else the temp folder), exports, frame-store spills.
-TEMP_PREFIXES = ("vad-player-", "vad-upload-", "vad-export-", "vad-inject-", "vad_frames_")
+# uploads being analyzed (VAD_UPLOAD_DIR, else the temp folder), uploads scored as a batch, exports, frame-store spills.
+TEMP_PREFIXES = ("vad-player-", "vad-upload-", "vad-batch-upload-", "vad-export-", "vad-inject-", "vad_frames_")
 
 
 def _serve_folder() -> Path:

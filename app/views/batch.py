@@ -11,6 +11,7 @@ its stored analysis (vad_core.batch.stored) and decodes only the picture, in the
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from app.state import (
     VIDEO_TYPES,
     Clip,
     app_decoder,
+    app_limits,
     checkpoint_stem,
     clip_store,
     load_model,
@@ -39,6 +41,8 @@ from app.work_queue import session_id
 from vad_core import BadInput, LoadedModel
 from vad_core.batch.outputs import RANKINGS, VideoRecord, load_records, load_summary, ranked
 from vad_core.batch.stored import read_analysis
+from vad_core.io.limits import limited
+from vad_core.io.tempdirs import owned_prefix
 from vad_core.pipeline.render import PreviewFrames
 
 FOLDER_KEY = "batch_folder"  # the open batch output folder (str)
@@ -100,14 +104,15 @@ def _is_own(folder: Path) -> bool:
     return own is not None and folder.resolve().is_relative_to(Path(own).resolve())
 
 
-def _preview(path: Path) -> np.ndarray | None:
-    """The player's frames, decoded in the sandboxed child; None when the video cannot be decoded."""
+def _preview(path: Path, frames: int) -> np.ndarray | None:
+    """The player's first `frames` frames, decoded in the sandboxed child within the app's limits (a 360 px box,
+    spilled to disk when long); None when the video cannot be decoded."""
     preview = PreviewFrames()
     try:
         with app_decoder().open(path) as video:
-            for gray in video.frames:
+            for gray in limited(itertools.islice(video.frames, frames), app_limits(), path.name):
                 preview(gray)
-        return np.array(preview.finish())
+        return preview.finish()
     except BadInput:
         return None
     finally:
@@ -115,16 +120,19 @@ def _preview(path: Path) -> np.ndarray | None:
 
 
 def stored_clip(folder: Path, record: VideoRecord, model: LoadedModel) -> tuple[Clip, str]:
-    """The analysis view's Clip from a batch result, and a note on where its picture came from."""
-    analysis = read_analysis(folder / record.folder, model)
-    key = f"{record.content_hash[:32]}-{model_fingerprint(model)}-ba7c4"  # hex only; "ba7c4": from a batch
+    """The analysis view's Clip from a batch result, and a note on where its picture came from. A result longer
+    than the app's frame limit opens on its first VAD_MAX_FRAMES frames (read a page at a time, never whole)."""
+    limit = app_limits().max_frames
+    key = f"{record.content_hash[:32]}-{model_fingerprint(model)}-{limit}-ba7c4"  # hex only; "ba7c4": from a batch
     store = clip_store()
     with store.opening(key):
         clip = store.get(key)
         if clip is None:
+            analysis = read_analysis(record.location(folder), model, max_frames=limit)
             video = _allowed_video(Path(record.path), folder)
-            frames = _preview(video) if video is not None else None
+            frames = _preview(video, analysis.frame_count) if video is not None else None
             clip = store_analysis(Path(record.video).name, analysis, frames, record.content_hash, key)
+        analysis = clip.analysis
     note = "" if clip.frames.shape[1:] != analysis.inputs.shape[1:] else "the model-size frames (video not readable)"
     return clip, note
 
@@ -189,13 +197,13 @@ def _start(uploads: list) -> None:
     old = st.session_state.pop(UPLOADS_KEY, None)
     if old:
         shutil.rmtree(old, ignore_errors=True)
-    own = Path(tempfile.mkdtemp(prefix="vad-batch-upload-", dir=upload_root()))
+    own = Path(tempfile.mkdtemp(prefix=owned_prefix("vad-batch-upload-"), dir=upload_root()))  # swept if we die
     st.session_state[UPLOADS_KEY] = str(own)
     inputs = own / "videos"
     inputs.mkdir()
     for upload in uploads:
         (inputs / safe_upload_name(upload.name)).write_bytes(upload.getvalue())
-    job = batch_runs().start(inputs, own / "out", len(uploads), checkpoint_stem(), session_id() or "")
+    job = batch_runs().start(inputs, own / "out", len(uploads), checkpoint_stem(), session_id() or "", app_limits())
     st.session_state[JOB_KEY] = job
     st.session_state[ENDED_KEY] = False
 
@@ -282,6 +290,8 @@ def _show_video(folder: Path, name: str) -> None:
         return
     if note:
         st.caption(f"Shown on {note}.")
+    for warning in clip.analysis.warnings:  # a truncated video; a result cut at the app's frame limit
+        st.warning(warning, icon=":material/warning:")
     show_clip(clip, model, *sample_truth(clip))  # the analysis view itself, fed the stored analysis
 
 

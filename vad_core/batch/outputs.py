@@ -29,6 +29,7 @@ import pandas as pd
 
 from vad_core.batch.inputs import Video
 from vad_core.batch.worker import safe_name
+from vad_core.errors import BadInput
 
 VIDEOS = "videos"
 RESULT = "result.json"
@@ -57,6 +58,19 @@ class VideoRecord:
     scene: dict | None = None
     warnings: list[str] = field(default_factory=list)
     node: str = ""  # the Ray node that scored it
+
+    def __post_init__(self) -> None:
+        """A folder name read back from summary.json or result.json is a relative path inside DIR, never more."""
+        parts = Path(self.folder).parts
+        if not parts or Path(self.folder).is_absolute() or ".." in parts or "\\" in self.folder:
+            raise BadInput(f"{self.video}: its folder {self.folder!r} is not a folder inside the batch output folder")
+
+    def location(self, root: str | Path) -> Path:
+        """root/folder, once it resolves (symlinks followed) inside root; BadInput otherwise."""
+        folder = Path(root) / self.folder
+        if not folder.resolve().is_relative_to(Path(root).resolve()):
+            raise BadInput(f"{self.video}: its folder {self.folder!r} leads outside the batch output folder")
+        return folder
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -163,7 +177,7 @@ class BatchOutput:
         """frames.parquet and segments.parquet over every finished video (done now or before)."""
         frames, segments = [], []
         for record in sorted(self.done + self.skipped, key=lambda r: r.video):
-            folder = self.root / record.folder
+            folder = record.location(self.root)
             table = pd.read_csv(folder / "scores.csv")
             table.insert(0, "video", record.video)
             frames.append(table[FRAME_COLUMNS])
@@ -210,8 +224,6 @@ def _write_parquet(table: pd.DataFrame, path: Path) -> None:
 
 def load_summary(root: str | Path) -> dict:
     """DIR/summary.json; BadInput when the folder holds no batch output."""
-    from vad_core.errors import BadInput
-
     path = Path(root) / SUMMARY
     if not path.is_file():
         raise BadInput(f"{root}: no {SUMMARY} here (not a batch output folder)")
@@ -231,4 +243,7 @@ def ranked(records: list[VideoRecord], by: str = "peak") -> list[VideoRecord]:
 def load_records(root: str | Path) -> list[VideoRecord]:
     """Every finished video of a batch (done and skipped), worst first (ranked by peak c(t))."""
     summary = load_summary(root)
-    return ranked([VideoRecord(**r) for r in summary.get("done", []) + summary.get("skipped", [])])
+    try:
+        return ranked([VideoRecord(**r) for r in summary.get("done", []) + summary.get("skipped", [])])
+    except TypeError as err:  # fields missing or unknown
+        raise BadInput(f"{Path(root) / SUMMARY}: not a batch summary ({err})") from err

@@ -94,7 +94,7 @@ def _key_frames(root: Path, records: dict[str, VideoRecord], segments: pd.DataFr
     cells = []
     for video, group in worst.groupby("video", sort=False):
         record = records[video]
-        analysis = read_analysis(root / record.folder, model)
+        analysis = read_analysis(record.location(root), model)
         rows = {int(r) for r in group["peak_frame"]}
         frames, decoded = _frames_at(Path(record.path), rows, analysis.inputs)
         for seg in group.itertuples():

@@ -27,9 +27,12 @@ from tqdm import tqdm
 
 from vad_core.batch.inputs import Video, content_hash, find_videos
 from vad_core.batch.outputs import BatchOutput
+from vad_core.batch.ray_token import private_token, token_path
 from vad_core.batch.worker import ScoringWorker, checkpoint_files
 from vad_core.errors import BadInput
+from vad_core.io.limits import AnalysisLimits
 from vad_core.io.paths import REPO_ROOT
+from vad_core.io.sandbox import SandboxLimits
 from vad_core.model.checkpoint import DEFAULT_CHECKPOINT
 from vad_core.signals import interrupt, on_stop_signal
 
@@ -51,6 +54,8 @@ class BatchConfig:
     pin: bool = True  # on a CPU, each replica takes a core of its own (vad_core.batch.worker.claim_core)
     report: bool = False
     progress: bool = True
+    limits: AnalysisLimits | None = None  # what one video may cost (vad_core.io.limits); none by default
+    sandbox: SandboxLimits | None = None  # decode each video in a killable child under these caps (the app's way)
     extra: dict = field(default_factory=dict)
 
 
@@ -92,11 +97,12 @@ def ray_session(address: str | None, cpus: int | None = None, gpus: int | None =
     logging.getLogger("ray").setLevel(logging.ERROR)  # its notices would bury the one line per failure
     options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
-        if address is None:
-            # "local": a new Ray of its own, never one that `ray start` left running on this machine
-            ray.init("local", num_cpus=cpus, num_gpus=gpus, _node_ip_address="127.0.0.1", **options)
-        else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
+        with private_token():  # Ray writes ~/.ray/auth_token for a new local cluster: 0600, not 0644
+            if address is None:
+                # "local": a new Ray of its own, never one that `ray start` left running on this machine
+                ray.init("local", num_cpus=cpus, num_gpus=gpus, _node_ip_address="127.0.0.1", **options)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as err:
         what = "start Ray" if address is None else f"join the Ray cluster at {address}"
         hint = "" if address is None else " (is it running, and is its token in ~/.ray/auth_token or RAY_AUTH_TOKEN?)"
@@ -110,8 +116,7 @@ def ray_session(address: str | None, cpus: int | None = None, gpus: int | None =
 
 def _token_available() -> bool:
     """Whether this user holds a Ray cluster token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)."""
-    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
-    return bool(os.environ.get("RAY_AUTH_TOKEN")) or Path(path).is_file()
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or token_path().is_file()
 
 
 def device_for(cfg: BatchConfig, cluster: Cluster) -> str:
@@ -142,9 +147,17 @@ def _local_cpus(cfg: BatchConfig) -> int:
 
 
 def start_workers(
-    checkpoint: dict[str, bytes], count: int, device: str, cluster: Cluster, retries: int, pin: bool = True
+    checkpoint: dict[str, bytes],
+    count: int,
+    device: str,
+    cluster: Cluster,
+    retries: int,
+    pin: bool = True,
+    limits: AnalysisLimits | None = None,
+    sandbox: SandboxLimits | None = None,
 ) -> Workers:
-    """count replicas, each holding the model; a crashed one is restarted and its call retried `retries` times."""
+    """count replicas, each holding the model; a crashed one is restarted and its call retried `retries` times.
+    limits and sandbox: how each replica decodes and bounds a video (ScoringWorker)."""
     import ray
 
     gpu_share = cluster.gpus / count if device.startswith("cuda") else 0
@@ -162,7 +175,7 @@ def start_workers(
     # score call carries it, so that a restarted replica (which starts empty) loads it again.
     handle = [ray.put(checkpoint)]
     pin = pin and not device.startswith("cuda")  # a GPU replica's host threads (copies, scoring) need room
-    workers = [actor.remote(device, threads, pin) for _ in range(count)]
+    workers = [actor.remote(device, threads, pin, limits, sandbox) for _ in range(count)]
     try:
         ray.get([w.load.remote(handle) for w in workers])  # every model loaded: scoring time starts now
     except ray.exceptions.RayError as err:
@@ -294,7 +307,7 @@ def run_batch(cfg: BatchConfig, log: Log = to_stderr) -> dict:
                 "address": cluster.address,
                 "cluster_cpus": cluster.cpus,
             }
-            workers = start_workers(checkpoint, count, device, cluster, cfg.retries, cfg.pin)
+            workers = start_workers(checkpoint, count, device, cluster, cfg.retries, cfg.pin, cfg.limits, cfg.sandbox)
             scoring_started = time.perf_counter()
             total_frames = sum(r.frames for r in output.skipped)
             with (

@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 import time
 from pathlib import Path
 
 from vad_core.errors import BadInput
+from vad_core.io.limits import AnalysisLimits
+from vad_core.io.sandbox import SandboxLimits
 from vad_core.model.checkpoint import checkpoint_paths
 
 UNSAFE = re.compile(r"[^\w.+-]")
@@ -42,15 +45,24 @@ def safe_name(name: str) -> str:
 class ScoringWorker:
     """One model replica: the checkpoint loaded once, one torch thread on a CPU (threads), one video at a time."""
 
-    def __init__(self, device: str | None = None, threads: int = 1, pin: bool = False) -> None:
+    def __init__(
+        self,
+        device: str | None = None,
+        threads: int = 1,
+        pin: bool = False,
+        limits: AnalysisLimits | None = None,
+        sandbox: SandboxLimits | None = None,
+    ) -> None:
         """threads: torch's threads in this replica's process, which Ray starts with the same share in
         VAD_CPU_THREADS (vad_core.batch.run), the model threads' budget. pin: take one core of this machine for
         the whole process (see claim_core), so that a replica counted as one CPU uses one; its decoding thread
-        then shares that core with the model's."""
+        then shares that core with the model's. limits: what one video may cost (none by default, as `analyze`);
+        sandbox: decode each video in a capped, killable child (vad_core.io.sandbox), as the app does uploads."""
         import torch
 
         torch.set_num_threads(threads)
         self.device, self.model, self._key = device, None, b""
+        self.limits, self.sandbox = limits, sandbox
         self._frames_done = 0
         self._folder = tempfile.TemporaryDirectory(prefix="vad-batch-worker-")
         self._core = claim_core() if pin else None
@@ -102,6 +114,8 @@ class ScoringWorker:
         files (name -> bytes), warnings, scene}, or {"ok": False, "reason": its one line} for a video that cannot
         be used. Other errors propagate."""
         from vad_core.batch.stored import write_analysis
+        from vad_core.io.sandbox import SandboxedDecoder
+        from vad_core.io.video import IN_PROCESS
         from vad_core.pipeline.analysis import analyze
 
         if checkpoint is not None:
@@ -115,7 +129,9 @@ class ScoringWorker:
                 path.write_bytes(source)
             self._frames_done = 0
             try:
-                result = analyze(path, self.model, name=Path(name).name, progress=self._progress)
+                decoder = SandboxedDecoder(self.sandbox) if self.sandbox is not None else IN_PROCESS
+                result = analyze(path, self.model, name=Path(name).name, progress=self._progress,
+                                 limits=self.limits, decoder=decoder)  # fmt: skip
             except BadInput as err:
                 return {"ok": False, "reason": str(err)}
             out = write_analysis(result, Path(folder) / "out")
@@ -135,21 +151,22 @@ class ScoringWorker:
 
 def claim_core() -> tuple[int, object] | None:
     """Pin this process to a core no other replica of this user on this machine holds: the first allowed core
-    whose lock file (in the temp folder) this process can lock. The lock goes with the process, however it ends.
-    None, unpinned, when every core is taken (more replicas than cores) or locks are unavailable."""
+    whose lock file (in this user's private folder, see cores_folder) this process can lock. The lock goes with the
+    process, however it ends. None, unpinned, when every core is taken (more replicas than cores) or locks are
+    unavailable (among them: a folder another user made)."""
     import fcntl
 
-    folder = Path(tempfile.gettempdir()) / f"vad-batch-cores-{os.getuid()}"
     try:
-        folder.mkdir(exist_ok=True)
+        folder = cores_folder()
         cores = sorted(os.sched_getaffinity(0))
     except (OSError, AttributeError):
         return None
     for core in cores:
-        try:
-            handle = (folder / f"{core}.lock").open("w")
+        try:  # never through a symlink, never truncating: a lock needs no content
+            fd = os.open(folder / f"{core}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError:
             return None
+        handle = os.fdopen(fd, "r+b")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -158,6 +175,20 @@ def claim_core() -> tuple[int, object] | None:
         _pin_process(core)
         return core, handle  # the open handle holds the lock
     return None
+
+
+def cores_folder() -> Path:
+    """The folder of the per-core lock files, /tmp/vad-batch-cores-<uid>: made 0700, or, when it exists, a real
+    folder this user owns with no access for others (OSError otherwise: anyone may pre-create a name in /tmp)."""
+    folder = Path(tempfile.gettempdir()) / f"vad-batch-cores-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{folder} is not a folder of this user")
+    if info.st_mode & 0o077:
+        os.chmod(folder, 0o700, follow_symlinks=False)  # ours, made by an older version with the default mode
+    return folder
 
 
 def _pin_process(core: int) -> None:

@@ -19,9 +19,13 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vad_core.cli.options import COUNT, FRAME
+from vad_core.cli.options import COUNT, FRAME, POSITIVE
 from vad_core.errors import BadInput
+
+if TYPE_CHECKING:
+    from vad_core.io.limits import AnalysisLimits
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +48,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--no-pin", action="store_true", help="let CPU replicas float over the cores instead of one core each"
     )
     p.add_argument("--report", action="store_true", help="also write DIR/report.html (self-contained)")
+    p.add_argument("--max-frames", type=COUNT, default=None, help="refuse videos with more frames (default: none)")
+    p.add_argument("--max-seconds", type=POSITIVE, default=None, help="stop a video, as bad input, after this long")
+    p.add_argument("--max-frame-pixels", type=COUNT, default=None, help="refuse larger frames (default: 8K)")
+    p.add_argument("--max-gigapixels", type=POSITIVE, default=None, help="refuse videos decoding more pixels in all")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="decode each video in a killable child capped by VAD_DECODE_MEMORY_MB and VAD_DECODE_STALL_SECONDS "
+        "(as the app decodes uploads)",
+    )
     p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
     p.add_argument("--rounds", type=COUNT, default=1, help="with --scaling: alternate the counts this many times; best")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -76,6 +90,7 @@ def _counts(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from vad_core.batch.run import BatchConfig, run_batch
+    from vad_core.io.sandbox import SandboxLimits
 
     cfg = BatchConfig(
         inputs=args.inputs,
@@ -89,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         report=args.report,
         pin=not args.no_pin,
         progress=not args.json,
+        limits=_limits(args),
+        sandbox=SandboxLimits.from_env() if args.sandbox else None,
     )
     if args.scaling:
         from vad_core.bench.scaling import measure_scaling
@@ -111,6 +128,19 @@ def run(args: argparse.Namespace) -> int:
     if any("worker died" in f["reason"] or "internal error" in f["reason"] for f in summary["failed"]):
         return 1
     return 2 if summary["failed"] else 0
+
+
+def _limits(args: argparse.Namespace) -> AnalysisLimits:
+    """What one video may cost: only frames up to 8K unless asked (the app passes its own limits)."""
+    from vad_core.io.limits import MAX_PIXELS, AnalysisLimits
+
+    gigapixels = args.max_gigapixels
+    return AnalysisLimits(
+        max_frames=args.max_frames,
+        max_seconds=args.max_seconds,
+        max_pixels=args.max_frame_pixels or MAX_PIXELS,
+        max_total_pixels=round(gigapixels * 1e9) if gigapixels is not None else None,
+    )
 
 
 def _scaling_text(figures: dict) -> str:
