@@ -2,12 +2,12 @@
 in one of its heavy-work slots, stopped when its page is left and killed with the server.
 
     job = batch_runs().start(inputs, out, videos=3, checkpoint=stem, owner=session_id())
-    job.seen()                     # the page, on each redraw: it is still looked at
+    job.viewer.seen()              # the page, on each redraw: it is still looked at (app.viewers)
     job.progress()                 # "2 of 3 videos finished", read from DIR/summary.json as the child writes it
 
 The page polls nothing itself: it draws the job's state on each redraw. A job that its page stops looking at
-for LEAVE_S (the user went to another page, or closed the browser) is stopped with SIGTERM, which the batch turns
-into a clean stop (Ray shut down, outputs whole), and killed STOP_GRACE_S later if it is still running.
+for app.viewers.LEAVE_S (another page, a closed browser) is stopped with SIGTERM, which the batch turns into a
+clean stop (Ray shut down, outputs whole), and killed STOP_GRACE_S later if it is still running.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pathlib import Path
 import streamlit as st
 
 from app.jobs import ChildJob, run_child
-from app.work_queue import LeftQueue, WorkQueue, session_alive, work_queue
+from app.viewers import Viewer
+from app.work_queue import LeftQueue, WorkQueue, work_queue
 from vad_core.batch.outputs import SUMMARY
 
 LOG = logging.getLogger(__name__)
-LEAVE_S = 20.0  # unseen this long: its page was left
 STOP_GRACE_S = 15.0  # after SIGTERM, before SIGKILL
 WATCH_S = 0.5
 
@@ -41,17 +41,14 @@ class BatchJob(ChildJob):
     videos: int = field(kw_only=True)
     state: str = "running"
     message: str = ""
-    _seen: float = field(default_factory=time.monotonic)
+    viewer: Viewer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.viewer = Viewer(self.owner)
 
     @property
     def finished(self) -> bool:
         return self.state != "running"
-
-    def seen(self) -> None:
-        self._seen = time.monotonic()
-
-    def unseen_for(self) -> float:
-        return time.monotonic() - self._seen
 
     def progress(self) -> str:
         """How far it is, from the summary.json the child rewrites as videos finish."""
@@ -80,10 +77,10 @@ def _run(job: BatchJob, queue: WorkQueue) -> None:
 
 
 def _watch(job: BatchJob) -> None:
-    """Stop the job once its page is left (unseen for LEAVE_S, or its session gone); kill it if it lingers."""
+    """Stop the job once its page is left (app.viewers); kill it if it lingers."""
     deadline: float | None = None
     while not job.finished:
-        if deadline is None and (job.unseen_for() > LEAVE_S or session_alive(job.owner) is False):
+        if deadline is None and job.viewer.gone():
             LOG.info("%s: its page was left; stopping it", job.label)
             job.stop()
             deadline = time.monotonic() + STOP_GRACE_S
