@@ -131,7 +131,7 @@ def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analy
     run = LiveRun(tap, analysis_model).start()
     session = page.LiveSession(run, tap, "camera", ticket, "stem")
     monkeypatch.setattr(page, "session_alive", lambda _session: False)
-    watcher = threading.Thread(target=page._watch, args=(session, "gone"))
+    watcher = threading.Thread(target=page._watch, args=(session,))
     watcher.start()
     watcher.join(timeout=60)
     assert not watcher.is_alive()
@@ -143,5 +143,9 @@ def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analy
 def test_the_page_opens_on_the_camera_and_says_so_where_the_camera_cannot_work(analysis_stem, monkeypatch):
     app = live_page(analysis_stem, monkeypatch, "camera")  # AppTest's runtime has no WebRTC signalling
     assert not app.exception, app.exception
+    assert not app.warning, "the camera component is drawn (and would answer an offer) before a run holds a slot"
+    button(app, "Start").click().run()
     assert any("camera is not available" in w.value for w in app.warning), [w.value for w in app.warning]
+    button(app, "Stop").click().run()
     assert not button(app, "Start").disabled and button(app, "Stop").disabled
+    assert not work_queue().running()
