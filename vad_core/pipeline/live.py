@@ -253,9 +253,6 @@ class LiveRun:
                 if self._stop.is_set():
                     break
                 check_frame(self.source.name, frame.image.shape[1], frame.image.shape[0], self.limits, frame.index)
-                if self.limits.max_frames is not None and self._status.received >= self.limits.max_frames:
-                    self._end_at_limit(f"the limit of {self.limits.max_frames} frames")
-                    break
                 now = time.monotonic()
                 with self._lock:
                     self._status.received += 1
@@ -266,6 +263,9 @@ class LiveRun:
                 if len(window) == self.t:
                     self._offer(window)
                     window = []
+                if self.limits.max_frames is not None and self._status.received >= self.limits.max_frames:
+                    self._end_at_limit(f"the limit of {self.limits.max_frames} frames")  # now, not at the next frame
+                    break
         except BadInput as err:
             with self._lock:
                 self._status.state, self._status.message = "failed", str(err)
