@@ -2,12 +2,12 @@
 in one of its heavy-work slots, stopped when its page is left and killed with the server.
 
     job = batch_runs().start(inputs, out, videos=3, checkpoint=stem, owner=session_id())
-    job.seen()                     # the page, on each redraw: it is still looked at
+    job.viewer.seen()              # the page, on each redraw: it is still looked at (app.viewers)
     job.progress()                 # "2 of 3 videos finished", read from DIR/summary.json as the child writes it
 
 The page polls nothing itself: it draws the job's state on each redraw. A job that its page stops looking at
-for LEAVE_S (the user went to another page, or closed the browser) is stopped with SIGTERM, which the batch turns
-into a clean stop (Ray shut down, outputs whole), and killed STOP_GRACE_S later if it is still running.
+for app.viewers.LEAVE_S (another page, a closed browser) is stopped with SIGTERM, which the batch turns into a
+clean stop (Ray shut down, outputs whole), and killed STOP_GRACE_S later if it is still running.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from pathlib import Path
 import streamlit as st
 
 from app.jobs import ChildJob, run_child
-from app.work_queue import LeftQueue, WorkQueue, session_alive, work_queue
+from app.viewers import Viewer
+from app.work_queue import LeftQueue, WorkQueue, work_queue
 from vad_core.batch.outputs import SUMMARY
 from vad_core.io.limits import AnalysisLimits
 
 LOG = logging.getLogger(__name__)
-LEAVE_S = 20.0  # unseen this long: its page was left
 STOP_GRACE_S = 15.0  # after SIGTERM, before SIGKILL
 STARTUP_S = 120.0  # Ray and the replicas starting, and the tables written: beside the time each video may take
 WATCH_S = 0.5
@@ -44,17 +44,14 @@ class BatchJob(ChildJob):
     deadline_s: float | None = field(default=None, kw_only=True)  # seconds it may run once started (its slot held)
     state: str = "running"
     message: str = ""
-    _seen: float = field(default_factory=time.monotonic)
+    viewer: Viewer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.viewer = Viewer(self.owner)
 
     @property
     def finished(self) -> bool:
         return self.state != "running"
-
-    def seen(self) -> None:
-        self._seen = time.monotonic()
-
-    def unseen_for(self) -> float:
-        return time.monotonic() - self._seen
 
     def progress(self) -> str:
         """How far it is, from the summary.json the child rewrites as videos finish."""
@@ -99,8 +96,7 @@ def _overdue(job: BatchJob, started: float | None) -> bool:
 
 
 def _watch(job: BatchJob) -> None:
-    """Stop the job once its page is left (unseen for LEAVE_S, or its session gone) or it passes its deadline;
-    kill it if it lingers."""
+    """Stop the job once its page is left (app.viewers) or it passes its deadline; kill it if it lingers."""
     deadline: float | None = None
     started: float | None = None
     while not job.finished:
@@ -111,7 +107,7 @@ def _watch(job: BatchJob) -> None:
             job.message = f"stopped after {job.deadline_s:.0f} s (the time limit of the batch)"
             job.stop()
             deadline = time.monotonic() + STOP_GRACE_S
-        elif deadline is None and (job.unseen_for() > LEAVE_S or session_alive(job.owner) is False):
+        elif deadline is None and job.viewer.gone():
             LOG.info("%s: its page was left; stopping it", job.label)
             job.stop()
             deadline = time.monotonic() + STOP_GRACE_S

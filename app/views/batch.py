@@ -211,7 +211,7 @@ def _start(uploads: list) -> None:
 def _job_status(job: BatchJob) -> None:
     """The run's progress while it runs (redrawn every REDRAW_S, which tells its watcher the page is still open);
     once it ends, the page reruns once and, if it scored, shows the batch."""
-    job.seen()
+    job.viewer.seen()
     if not job.finished:
         with st.status(f"Scoring {job.videos} videos as a batch…", expanded=True):
             st.write(job.progress())

@@ -5,9 +5,12 @@
 A LiveRun (vad_core.pipeline.live: the one analysis engine, fed frame by frame) scores in its threads; this page starts
 it, draws it every LIVE_REFRESH_S seconds (an st.fragment) and stops it. The camera comes through streamlit-webrtc
 with no STUN or TURN server (the page makes no request off the machine); its frame callback only turns the frame
-gray and puts it in a bounded queue (streamlit-webrtc issue 1494: heavy work there makes the stream lag). A run
-holds one of the server's heavy-work slots (app.work_queue) while it runs, and stops when its browser session
-ends. When it stops, the recorded part opens in the analysis view (show_clip) with the run's own scores: no rerun.
+gray and puts it in a bounded queue (streamlit-webrtc issue 1494: heavy work there makes the stream lag); the
+component exists only while a camera run holds its slot, so no offer is answered outside one. A run holds one of
+the server's heavy-work slots (app.work_queue) while it runs; it stops itself at the app's frame and time limits
+(LiveRun's own), and its watcher thread stops it once its page is left (app.viewers: not redrawn, or the session
+gone) and drops what it recorded. When it stops, the recorded part opens in the analysis view (show_clip) with
+the run's own scores: no rerun.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +31,7 @@ import streamlit as st
 
 from app.state import app_decoder, app_limits, clip_store, load_model, sample_paths, store_analysis
 from app.stream_hosts import HOSTS_VARIABLE, stream_hosts, stream_spec
+from app.viewers import Viewer
 from app.views.clip_open import load_or_stop
 from app.views.clip_view import show_clip
 from app.views.controls import chosen_model_stem, start_detection_at
@@ -39,7 +43,7 @@ from vad_core.io.sources import FileSource, LiveFrame, PushSource, Source, open_
 from vad_core.pipeline.engine import ScoredBlock
 from vad_core.pipeline.live import LiveRun, LiveStatus
 from vad_core.pipeline.regions import frame_regions
-from vad_core.pipeline.render import colormap_lut, draw_boxes, heat_levels, overlay
+from vad_core.pipeline.render import colormap_lut, draw_boxes, heat_levels, overlay, preview_shape
 from vad_core.pipeline.result import SegmentRule
 from vad_core.scoring.scores import Segment, find_segments
 
@@ -55,8 +59,10 @@ SOURCES = {
 LIVE_REFRESH_S = 0.75
 ROLLING_FRAMES = 300  # frames the rolling plot shows
 SHOWN_ALERTS = 12
-THUMB_WIDTH = 96
+THUMB_WIDTH = 96  # alert thumbnails fit a THUMB_WIDTH square
+FRAME_BOX = (360, 360)  # (width, height) the current frame is drawn in
 CAMERA_FPS = 10.0  # asked of the camera; the recorded part takes the rate measured
+CAMERA_MAX_FPS = 15  # frames a second the server takes from a camera, whatever the browser sends
 CAMERA_WAIT_S = 8.0  # no frame by then: say what the browser may be waiting for
 CAMERA_BUFFER = 64  # frames between the camera callback and the run's reader; past that they are dropped
 RTC_CONFIGURATION = {"iceServers": []}  # no STUN, no TURN: host candidates only, nothing off the machine
@@ -74,16 +80,27 @@ INTRO = (
 
 class CameraCallback:
     """The WebRTC sink's frame callback: it returns at once (the frame, as BGR, into the PushSource's bounded
-    buffer, where a full buffer drops it and counts it) and measures the rate the camera delivers."""
+    buffer, where a full buffer drops it and counts it) and measures the rate the camera delivers. The server caps
+    what it takes: frames past CAMERA_MAX_FPS in the last second are dropped and counted, and a frame over the
+    per-frame limits ends the run before it is converted."""
 
     def __init__(self, source: PushSource) -> None:
         self.source = source
         self.count = 0
         self._first: float | None = None
         self._last = 0.0
+        self._recent: deque[float] = deque()  # when the frames of the last second were taken
 
     def __call__(self, frame) -> None:  # an av.VideoFrame, on the WebRTC event loop
         now = time.monotonic()
+        while self._recent and now - self._recent[0] > 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= CAMERA_MAX_FPS:
+            self.source.stats.dropped += 1
+            return
+        if not self.source.fits(frame.width, frame.height):
+            return
+        self._recent.append(now)
         self._first = now if self._first is None else self._first
         self._last = now
         self.count += 1
@@ -112,7 +129,8 @@ class Tapped:
         for frame in self.source.frames():
             h, w = frame.image.shape[:2]
             self.shape = (h, w)
-            thumb = cv2.resize(frame.image, (THUMB_WIDTH, max(2, round(THUMB_WIDTH * h / w))), cv2.INTER_AREA)
+            size = preview_shape(h, w, (THUMB_WIDTH, THUMB_WIDTH))[::-1]
+            thumb = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
             with self._lock:
                 self._thumbs[frame.index] = thumb
                 while len(self._thumbs) > self.keep:
@@ -141,23 +159,37 @@ class LiveSession:
     model_stem: str
     camera: CameraCallback | None = None
     sink: object | None = None  # streamlit_webrtc.CallbackSinkTrack calling camera
+    rtc: object | None = None  # the camera component's streamlit_webrtc context, once drawn
+    viewer: Viewer = field(default_factory=lambda: Viewer(None))
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
     note: str = ""
 
+    def close_camera(self) -> None:
+        """End the camera's peer connection (streamlit-webrtc has no public stop): no frame is decoded after the
+        run, whatever the browser keeps sending."""
+        worker = self.rtc._get_worker() if self.rtc is not None else None
+        if worker is not None:
+            worker.stop()
 
-def _watch(live: LiveSession, session: str | None) -> None:
-    """Stops the run when its browser session ends, and gives the heavy slot back once the run is over."""
+
+def _watch(live: LiveSession) -> None:
+    """Stops the run once its page is left (app.viewers) and drops its recording; once the run is over, for any
+    reason, ends the camera's connection and gives the heavy slot back."""
     try:
         while live.run.running:
-            if session_alive(session) is False:
-                LOG.info("live run of %s: its session is gone; stopping", live.tap.name)
-                live.run.stop(timeout=30)
+            if live.viewer.gone(session_alive):
+                LOG.info("live run of %s: its page was left; stopping", live.tap.name)
+                try:
+                    live.run.stop(timeout=30)
+                finally:
+                    live.run.discard("the run was stopped: its page was left")
                 break
             time.sleep(0.5)
     except BaseException:  # the run's own error is reported on the page, if anyone is there
         LOG.debug("live run of %s ended with an error", live.tap.name, exc_info=True)
     finally:
+        live.close_camera()
         work_queue().release(live.ticket)
 
 
@@ -186,7 +218,7 @@ def _opener(kind: str) -> Callable[[], Source]:
         if not url:
             raise BadInput("enter the stream's URL first")
         spec = stream_spec(url)  # http(s) or rtsp only: a path here would read the server's own files
-        return lambda: open_source(spec, sandbox=SandboxLimits.from_env())  # FFmpeg in a killable child
+        return lambda: open_source(spec, sandbox=SandboxLimits.from_env(), frame_limits=app_limits())  # a child
     name = st.session_state.get("live_sample")
     path = next((p for p in sample_paths() if p.name == name), None)
     if path is None:
@@ -194,7 +226,7 @@ def _opener(kind: str) -> Callable[[], Source]:
     return lambda: FileSource(path, realtime=True, decoder=app_decoder())
 
 
-def _serve(open_: Callable[[], LiveSession], opened: queue.Queue, session: str | None) -> None:
+def _serve(open_: Callable[[], LiveSession], opened: queue.Queue) -> None:
     """The run's own thread: opens the source, starts the run, then watches it to the end. A decoder child dies
     with the thread that started it (PR_SET_PDEATHSIG), and a script run's thread ends with the script: so the
     source is opened here, on a thread that lives as long as the run."""
@@ -205,7 +237,7 @@ def _serve(open_: Callable[[], LiveSession], opened: queue.Queue, session: str |
         opened.put(err)
         return
     opened.put(live)
-    _watch(live, session)
+    _watch(live)
 
 
 def _start(kind: str, rule: SegmentRule) -> None:
@@ -222,15 +254,18 @@ def _start(kind: str, rule: SegmentRule) -> None:
     if kind == "camera":
         from streamlit_webrtc import CallbackSinkTrack
 
-        camera = CameraCallback(PushSource("camera", CAMERA_FPS, CAMERA_BUFFER))
+        camera = CameraCallback(PushSource("camera", CAMERA_FPS, CAMERA_BUFFER, app_limits()))
         sink = CallbackSinkTrack(camera, "video")
 
+    limits, viewer = app_limits(), Viewer(session_id())
+
     def make() -> LiveSession:
-        tap = Tapped(open_() if open_ is not None else camera.source, keep=app_limits().max_frames)
-        return LiveSession(LiveRun(tap, model, rule), tap, kind, ticket, stem, camera, sink)
+        tap = Tapped(open_() if open_ is not None else camera.source, keep=limits.max_frames)
+        run = LiveRun(tap, model, rule, limits=limits)
+        return LiveSession(run, tap, kind, ticket, stem, camera, sink, viewer=viewer)
 
     opened: queue.Queue = queue.Queue()
-    threading.Thread(target=_serve, args=(make, opened, session_id()), name="vad-live-run", daemon=True).start()
+    threading.Thread(target=_serve, args=(make, opened), name="vad-live-run", daemon=True).start()
     with st.spinner(f"Opening {SOURCES[kind].lower()}…"):
         result = opened.get()  # a stream's open timeout bounds this
     if isinstance(result, BaseException):
@@ -259,6 +294,11 @@ def _finish(live: LiveSession) -> None:
             return
         finally:
             work_queue().release(live.ticket)
+        status = live.run.status()
+        if status.limit:
+            live.note = f"Stopped at {status.limit} (the app's VAD_MAX_FRAMES and VAD_MAX_SECONDS)."
+        elif status.state == "failed":
+            live.note = f"The source stopped: {status.message}"
         measured = live.camera.measured_fps() if live.camera is not None else None
         if measured:
             analysis.fps = measured
@@ -322,9 +362,10 @@ def current_frame(block: ScoredBlock, model: LoadedModel, shape: tuple[int, int]
     last = len(block.inputs) - 1
     error_map, pixel_tau = block.maps[model.scoring.kind][last], model.calibration.pixel_tau
     gray = block.inputs[last]
-    if shape is not None:
+    if shape is not None:  # fitted into FRAME_BOX, whatever the source's aspect
         h, w = shape
-        gray = cv2.resize(gray, (360, max(2, round(360 * h / w))), interpolation=cv2.INTER_LINEAR)
+        scale = min(FRAME_BOX[0] / w, FRAME_BOX[1] / h)
+        gray = cv2.resize(gray, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_LINEAR)
     image = overlay(gray, heat_levels(error_map, pixel_tau), colormap_lut(HEAT_COLORMAP), HEAT_OPACITY)
     if boxes:
         draw_boxes(image, frame_regions(error_map, model.scoring.patch, pixel_tau), block.inputs.shape[1])
@@ -378,10 +419,8 @@ def live_panel(rule: SegmentRule, boxes: bool) -> None:
     live: LiveSession | None = st.session_state.get(LIVE_KEY)
     if live is None:
         return
-    limit = app_limits().max_frames
-    if not live.run.running or live.run.status().received >= limit:  # ended, failed or full: open what was recorded
-        if live.run.running:
-            live.note = f"Stopped at the app's limit of {limit} frames (VAD_MAX_FRAMES)."
+    live.viewer.seen()
+    if not live.run.running:  # ended, failed or at a limit (the run's own): open what was recorded
         live.stop_requested = True
         st.rerun(scope="app")
     model = load_model(live.model_stem)
@@ -417,15 +456,17 @@ def _camera(live: LiveSession | None) -> None:
     """The camera component: playing while a camera run is on; its frames go to the run's CameraCallback."""
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-    camera_run = live is not None and live.camera is not None
+    if live is None or live.camera is None:  # no component, so no offer answered, before a run holds its slot
+        st.caption("The camera turns on when you press **Start** (and the server has a free place for the run).")
+        return
     try:
-        webrtc_streamer(
+        live.rtc = webrtc_streamer(
             key="live-camera",
             mode=WebRtcMode.SENDONLY,
             rtc_configuration=RTC_CONFIGURATION,
             media_stream_constraints=CAMERA_CONSTRAINTS,
-            desired_playing_state=camera_run and not live.stop_requested,
-            sink_video_track=live.sink if camera_run else None,
+            desired_playing_state=not live.stop_requested,
+            sink_video_track=live.sink,
             video_html_attrs={"autoPlay": True, "muted": True, "controls": False, "style": {"width": "240px"}},
         )
     except Exception as err:  # the component needs a real Streamlit server (not a bare or test runtime)
@@ -475,6 +516,8 @@ def render() -> None:
     st.title("Watch a live source", anchor=False)
     st.caption(INTRO)
     live: LiveSession | None = st.session_state.get(LIVE_KEY)
+    if live is not None:
+        live.viewer.seen()
     if live is not None and (live.stop_requested or not live.run.running):
         _finish(live)
         live = None

@@ -1,14 +1,19 @@
 """The live page without a browser (AppTest): a recorded clip played in real time is scored as it plays (throughput,
 the rolling plot, an alert), and once it ends it opens in the analysis view with the run's own scores, equal to
-analyze's; the run held a heavy slot only while it ran."""
+analyze's; the run held a heavy slot only while it ran. Hostile live frames (2x16382, from a real stream on
+127.0.0.1 and from the camera callback) are refused in one sentence with the server's peak RSS under 2 GB."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from app.work_queue import work_queue
 from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args
 from tests.helpers.paths import APP
-from vad_core import analyze
+from vad_core import BadInput, analyze
 from vad_core.pipeline.live import LiveRun
 
 pytestmark = pytest.mark.slow
@@ -59,16 +64,50 @@ def test_a_clip_played_live_alerts_then_opens_in_the_analysis_view(analysis_stem
     assert int(metric(app, "Anomalous segments")) >= 1
 
 
-@pytest.fixture
-def http_samples(samples):
-    """The samples folder over HTTP on 127.0.0.1: a stream URL that PyAV opens like any network source."""
-    handler = partial(SimpleHTTPRequestHandler, directory=str(samples / "test"))
+TALL = (16382, 2)  # (height, width): 32 KB encoded, a 75 MB thumbnail and a gigabyte-class render unchecked
+
+
+@contextmanager
+def http_folder(folder: Path) -> Iterator[str]:
+    """A folder over HTTP on 127.0.0.1: a stream URL that PyAV opens like any network source."""
+    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *args: None
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def http_samples(samples):
+    with http_folder(samples / "test") as url:
+        yield url
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (the AppTest server runs in it)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) >> 10
+
+
+def tall_frames(count: int) -> Iterator[av.VideoFrame]:
+    for i in range(count):
+        yield av.VideoFrame.from_ndarray(np.full((*TALL, 3), 40 * (i % 6), np.uint8), format="rgb24")
+
+
+def write_tall_stream(path: Path, frames: int = 30) -> Path:
+    """An MPEG-TS of 2x16382 H.264 frames, written with PyAV."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = TALL
+        stream.pix_fmt = "yuv420p"
+        for frame in tall_frames(frames):
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
 
 
 def live_page(stem, monkeypatch, source: str, stream_hosts: str = "127.0.0.1") -> AppTest:
@@ -131,7 +170,7 @@ def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analy
     run = LiveRun(tap, analysis_model).start()
     session = page.LiveSession(run, tap, "camera", ticket, "stem")
     monkeypatch.setattr(page, "session_alive", lambda _session: False)
-    watcher = threading.Thread(target=page._watch, args=(session, "gone"))
+    watcher = threading.Thread(target=page._watch, args=(session,))
     watcher.start()
     watcher.join(timeout=60)
     assert not watcher.is_alive()
@@ -143,5 +182,54 @@ def test_a_run_whose_browser_session_is_gone_stops_and_gives_its_slot_back(analy
 def test_the_page_opens_on_the_camera_and_says_so_where_the_camera_cannot_work(analysis_stem, monkeypatch):
     app = live_page(analysis_stem, monkeypatch, "camera")  # AppTest's runtime has no WebRTC signalling
     assert not app.exception, app.exception
+    assert not app.warning, "the camera component is drawn (and would answer an offer) before a run holds a slot"
+    button(app, "Start").click().run()
     assert any("camera is not available" in w.value for w in app.warning), [w.value for w in app.warning]
+    button(app, "Stop").click().run()
     assert not button(app, "Start").disabled and button(app, "Stop").disabled
+    assert not work_queue().running()
+
+
+def test_a_stream_of_2x16382_frames_is_refused_in_one_sentence(analysis_stem, monkeypatch, tmp_path):
+    write_tall_stream(tmp_path / "tall.ts")
+    with http_folder(tmp_path) as url:
+        app = live_page(analysis_stem, monkeypatch, "stream")
+        app.text_input(key="live_url").input(f"{url}/tall.ts").run()
+        button(app, "Start").click().run()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not app.error:
+            time.sleep(0.5)
+            app.run()
+    assert not app.exception, app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and "2x16382, more than 64 times as long as it is wide" in errors[0], errors
+    assert not work_queue().running()
+    assert peak_rss_mb() < 2048, peak_rss_mb()
+
+
+def test_camera_frames_of_2x16382_are_refused_before_they_are_converted(analysis_model):
+    from app.state import app_limits
+    from app.views import live as page
+    from vad_core.io.sources import PushSource
+
+    camera = page.CameraCallback(PushSource("camera", 10.0, page.CAMERA_BUFFER, app_limits()))
+    tap = page.Tapped(camera.source, keep=100)
+    run = LiveRun(tap, analysis_model, limits=app_limits()).start()
+    for frame in tall_frames(20):  # what aiortc hands the sink's callback, on the WebRTC event loop
+        camera(frame)
+    with pytest.raises(BadInput, match=r"^camera: frame 0 is 2x16382, more than 64 times as long as it is wide$"):
+        run.wait(timeout=30)
+    assert run.status().state == "failed" and camera.source.stats.received == 0
+    assert peak_rss_mb() < 2048, peak_rss_mb()
+
+
+def test_the_camera_callback_takes_at_most_its_cap_of_frames_a_second():
+    from app.views import live as page
+    from vad_core.io.sources import PushSource
+
+    camera = page.CameraCallback(PushSource("camera", 10.0, buffer=1000))
+    frame = av.VideoFrame.from_ndarray(np.zeros((24, 32, 3), np.uint8), format="rgb24")
+    for _ in range(200):  # a browser sending as fast as it can
+        camera(frame)
+    assert camera.source.stats.received == page.CAMERA_MAX_FPS
+    assert camera.source.stats.dropped == 200 - page.CAMERA_MAX_FPS

@@ -1,7 +1,9 @@
 """The live page in real Chromium with a fake camera that plays a Ped2 test clip (Test004, a cart from about frame 61):
 the webcam source starts through streamlit-webrtc (no STUN or TURN server), the rolling plot grows, an alert for
 the anomaly appears while the camera plays, and Stop opens the recorded part in the analysis view (the player
-becomes ready). Any request off localhost fails the test.
+becomes ready). Any request off localhost fails the test. A camera run whose page freezes (its JavaScript paused:
+the websocket stays open, no rerun comes) is stopped by the server within app.viewers.LEAVE_S, and its heavy-work
+slot goes to the next page waiting for it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.helpers.browser import CHROMIUM_ARGS, open_dashboard
+from app.viewers import LEAVE_S
+from tests.helpers.browser import CHROMIUM_ARGS, open_dashboard, serve, until
 from tests.helpers.paths import SAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -103,3 +106,33 @@ def test_the_camera_is_scored_live_and_its_recording_opens_in_the_analysis_view(
     finally:
         context.close()
     assert not board.outside, f"requests left localhost: {board.outside}"
+
+
+def test_a_run_whose_page_stops_rerunning_ends_and_frees_its_slot(camera_browser, analysis_stem):
+    env = {"VAD_CHECKPOINT": str(analysis_stem), "VAD_MAX_HEAVY_JOBS": "1"}
+    with serve(env, "streamlit-live-frozen.log", args=("--server.address", "localhost")) as server:
+        frozen_context, frozen = open_dashboard(camera_browser, server.url)
+        frozen_context.grant_permissions(["camera"], origin=server.url)
+        other_context, other = open_dashboard(camera_browser, server.url)
+        try:
+            page = frozen.page
+            page.goto(f"{server.url}/live")
+            page.get_by_role("button", name="Start").click()
+            until(lambda: (metric_value(page, "Received") or 0) > 0, START_S, "the camera run did not start")
+            cdp = frozen_context.new_cdp_session(page)
+            cdp.send("Debugger.enable")
+            cdp.send("Debugger.pause")  # the page's scripts stop; its websocket stays open
+            frozen_at = time.monotonic()
+
+            second = other.page
+            second.goto(f"{server.url}/live")
+            second.get_by_text("A recorded clip, played in real time").click()
+            second.get_by_role("button", name="Start").click()
+            second.get_by_text("Waiting for the server").first.wait_for(timeout=60_000)  # the frozen run holds it
+            started = second.locator("[data-testid='stMetric']").filter(has_text=re.compile("^Received"))
+            started.first.wait_for(timeout=(LEAVE_S + 60) * 1000)
+            other.screenshot("live-after-frozen")
+            assert time.monotonic() - frozen_at < LEAVE_S + 60
+        finally:
+            other_context.close()
+            frozen_context.close()

@@ -193,3 +193,48 @@ def test_a_source_shorter_than_one_window_is_exit_2_with_one_line(cli, tmp_path)
     done = cli("watch", str(short), "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "fewer than one window" in done.stderr or "at least 10" in done.stderr
+
+
+def _looped(clip: Path, path: Path, frames: int, fps: int = 10) -> Path:
+    """clip's frames over and over, `frames` of them at fps, as an MPEG-TS written with PyAV: a long stream."""
+    import av
+
+    gray = list(stream_raw_gray(clip))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = gray[0].shape
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            image = np.repeat(gray[i % len(gray)][..., None], 3, axis=2)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+@pytest.mark.slow
+def test_watch_with_segment_minutes_keeps_bounded_disk(clip, tmp_path):
+    """5 minutes of stream (600 frames at 2 fps: the parts follow the stream's clock, and fewer frames keep the test
+    short) cut into 1-minute parts, 2 kept: the folder holds 2 parts and the part in progress at the end, whatever
+    the length of the watch."""
+    stream = _looped(clip, tmp_path / "looped.ts", frames=600, fps=2)
+    out = tmp_path / "watch"
+    options = ("--json-lines", "--out", str(out), "--segment-minutes", "1", "--keep-segments", "2")
+    lines = Lines(_watch(str(stream), *options))
+    code, stderr = lines.finish(timeout=600)
+    assert code == 0, stderr
+    (_, summary), *_ = lines.of("summary")
+    assert (summary["received"], summary["scored"], summary["parts_written"]) == (600, 600, 4), summary
+    parts = sorted(p.name for p in out.glob("part-*"))
+    assert parts == ["part-000003", "part-000004"], parts
+    part_sizes = [_size(out / name) for name in parts]
+    assert _size(out) <= 3.1 * max(part_sizes), (_size(out), part_sizes)  # two parts and the last, never five
+    for name in parts:
+        scores = pd.read_csv(out / name / "scores.csv")
+        assert len(scores) == 120 and scores["frame"].diff().dropna().eq(1).all()
+    last = pd.read_csv(out / "scores.csv")  # the contract: the part in progress when it stopped
+    assert len(last) == 120 and last["frame"].iloc[0] == 480
+    assert json.loads((out / "segments.json").read_text())["frames"] == 120

@@ -8,8 +8,11 @@ Segment lines: {"event": "open"|"close", "start", "end" (null while open), "peak
 "source_end", "start_s", "end_s", "source"}; start, end and peak_frame are scored frames (the rows of scores.csv,
 as in segments.json), source_start and source_end the source's frame numbers (they differ only after skipped
 windows). --frames adds {"event": "frame", ...} lines as scores settle; --json-lines ends with a
-{"event": "summary", ...} line. A summary line also goes to stderr. Ctrl-C or SIGTERM stops the run; the
-outputs (scores.csv, segments.json, error_maps.npz, as analyze writes them) are written in every case.
+{"event": "summary", ...} line. A summary line also goes to stderr. Ctrl-C, SIGTERM, --max-frames or --max-seconds
+stops the run; the outputs (scores.csv, segments.json, error_maps.npz, as analyze writes them) are written in every
+case. --segment-minutes M cuts the recording into parts of M minutes of the source's time (vad_core.io.parts), each
+scored by its own run and written to DIR/part-NNNNNN/ as it ends, the last --keep-segments kept: a watch of weeks
+uses bounded disk and memory. DIR/scores.csv and DIR/segments.json then cover the part in progress when it stops.
 The engine is vad_core.pipeline.live.LiveRun; the alert command runner is vad_core.pipeline.alerts.AlertRunner.
 """
 
@@ -17,8 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,8 +37,9 @@ from vad_core.signals import on_stop_signal
 if TYPE_CHECKING:
     import numpy as np
 
+    from vad_core.io.sources import Source
     from vad_core.pipeline.alerts import AlertRunner
-    from vad_core.pipeline.live import LiveRun, SegmentEvent
+    from vad_core.pipeline.live import LiveRun, LiveStatus, SegmentEvent
     from vad_core.pipeline.result import Analysis, SegmentRule
 
 
@@ -57,6 +64,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--merge-gap", type=FRAME, default=5, help="and closes after more frames than this below")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: CUDA when available)")
     p.add_argument("--max-frames", type=COUNT, default=None, help="stop after this many frames received")
+    p.add_argument("--max-seconds", type=POSITIVE, default=None, help="stop after this many seconds of wall-clock time")
+    p.add_argument(
+        "--segment-minutes", type=POSITIVE, default=None,
+        help="cut the recording into parts of this many minutes of the source's time, each written as it ends",
+    )  # fmt: skip
+    p.add_argument("--keep-segments", type=COUNT, default=24, help="--segment-minutes: parts kept on disk (24)")
 
 
 def say(message: str) -> None:
@@ -100,6 +113,7 @@ class _Lines:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vad_core.io.parts import SourceParts
     from vad_core.io.sandbox import SandboxLimits
     from vad_core.io.sources import SourceSpec, open_source
     from vad_core.model.checkpoint import load_checkpoint
@@ -117,38 +131,94 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     on_stop_signal(stop.set)
     source = open_source(spec, sandbox=SandboxLimits.from_env() if args.isolate else None)
-    lines = _Lines(args.json_lines, rule, alerts, source.fps)
-    live = LiveRun(source, model, rule, on_event=lines.on_event, on_scores=lines.on_scores if args.frames else None)
-    lines.live = live
-    live.start()
-    _follow(live, stop, args.max_frames)
-    analysis = _finish(live, stop)
-    if analysis is None:
+    parts = SourceParts(source, args.segment_minutes * 60) if args.segment_minutes else None
+
+    def start(run_source: Source) -> _Lines:
+        """A run of its own (and its own lines: row numbers start again in each part)."""
+        lines = _Lines(args.json_lines, rule, alerts, source.fps)
+        on_scores = lines.on_scores if args.frames else None
+        lines.live = LiveRun(run_source, model, rule, on_event=lines.on_event, on_scores=on_scores).start()
+        return lines
+
+    lines, done = start(parts.next_part() if parts else source), Totals()
+    budget = Budget(args.max_frames, args.max_seconds)
+    while _follow(lines.live, stop, budget, done) and parts is not None and not parts.ended:
+        finished, lines = lines, start(parts.next_part())  # the next part reads while this one is finished
+        if _write(finished, stop, out / f"part-{done.parts + 1:06d}", args.frames, end=False):
+            done.add(finished.live.status(), part=True)
+            for old in sorted(out.glob("part-[0-9]*"))[: -args.keep_segments]:
+                shutil.rmtree(old)
+    if not _write(lines, stop, out, args.frames):
         return 0
-    if args.frames:
-        lines.print_frames(analysis.score, analysis.frame_count)
-    analysis.save(out, rule)
     if alerts is not None:
         alerts.close(args.alert_timeout + 1)
-    return _summary(live, analysis, rule, out, args.json_lines)
+    return _summary(lines.live, rule, out, args.json_lines, done)
 
 
-def _follow(live: LiveRun, stop: threading.Event, max_frames: int | None) -> None:
-    """Until the source ends, a stop signal or max_frames: the run's notices (reconnecting...) on stderr."""
-    notice = ""
+def _write(lines: _Lines, stop: threading.Event, folder: Path, frames: bool, end: bool = True) -> bool:
+    """Finish a run (end: stop its source; else wait for its part's last scores) and write its outputs as analyze
+    does; False when it had nothing to write."""
+    analysis = _finish(lines.live, stop, end)
+    if analysis is None:
+        return False
+    if frames:
+        lines.print_frames(analysis.score, analysis.frame_count)
+    analysis.save(folder, lines.rule)
+    return True
+
+
+@dataclass
+class Budget:
+    """watch's own limits over the whole run: frames received and wall-clock seconds (None: none)."""
+
+    max_frames: int | None
+    max_seconds: float | None
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+
+    def spent(self, received: int) -> bool:
+        over_time = self.max_seconds is not None and time.monotonic() - self.started >= self.max_seconds
+        return over_time or (self.max_frames is not None and received >= self.max_frames)
+
+
+@dataclass
+class Totals:
+    """What the parts written so far received, scored and skipped, and how many were written."""
+
+    received: int = 0
+    scored: int = 0
+    dropped: int = 0
+    parts: int = 0
+
+    def add(self, status: LiveStatus, part: bool) -> None:
+        self.received += status.received
+        self.scored += status.scored
+        self.dropped += status.dropped
+        self.parts += part
+
+
+def _follow(live: LiveRun, stop: threading.Event, budget: Budget, done: Totals) -> bool:
+    """Until the run's part has been read (True: go on with the next part), or the source ends, a stop signal or
+    the budget is spent (False); the run's notices (reconnecting...) on stderr."""
+    notice, part_done = "", getattr(live.source, "done", None)
     while live.running and not stop.wait(0.25):
         status = live.status()
         if status.notice and status.notice != notice:
             notice = status.notice
             say(notice)
-        if max_frames is not None and status.received >= max_frames:
-            break
+        if budget.spent(done.received + status.received):
+            return False
+        if part_done is not None and part_done.is_set() and status.state != "failed":
+            return True
+    return False
 
 
-def _finish(live: LiveRun, stop: threading.Event) -> Analysis | None:
+def _finish(live: LiveRun, stop: threading.Event, end: bool = True) -> Analysis | None:
     """The run's analysis; None when it was stopped before one window came (nothing to write)."""
     try:
-        return live.stop() if live.running else live.wait()
+        return live.stop() if live.running and end else live.wait()
     except BadInput:
         status = live.status()
         if status.received >= live.t:
@@ -160,8 +230,12 @@ def _finish(live: LiveRun, stop: threading.Event) -> Analysis | None:
         raise BadInput(status.message if status.state == "failed" and status.received == 0 else short) from None
 
 
-def _summary(live: LiveRun, analysis: Analysis, rule: SegmentRule, out: Path, json_lines: bool) -> int:
+def _summary(live: LiveRun, rule: SegmentRule, out: Path, json_lines: bool, done: Totals) -> int:
+    """The summary line: counts over the whole watch (every part), delays and segments of the last part."""
+    analysis = live.wait()
     status = live.status()
+    done.add(status, part=False)
+    status.received, status.scored, status.dropped = done.received, done.scored, done.dropped
     median, p95 = status.delay_quantiles()
     summary = {
         "event": "summary",
@@ -170,6 +244,7 @@ def _summary(live: LiveRun, analysis: Analysis, rule: SegmentRule, out: Path, js
         "received": status.received,
         "scored": status.scored,
         "dropped": status.dropped,
+        "parts_written": done.parts,
         "source_dropped": status.source_dropped,
         "reconnects": status.reconnects,
         "delay_median_s": median,

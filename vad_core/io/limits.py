@@ -21,6 +21,7 @@ from vad_core.errors import BadInput
 F = TypeVar("F")
 MAX_PIXELS = 7680 * 4320  # 8K: a larger frame is more likely a decompression bomb than footage
 MIN_SIDE = 2  # narrower frames are not footage, and break resizing
+MAX_ASPECT = 64  # longer side over shorter: a 2x16382 strip is not footage, and fitted to a box it renders as a bomb
 
 
 class OverLimit(BadInput):
@@ -66,6 +67,7 @@ class AnalysisLimits:
     max_seconds: float | None = None
     max_pixels: int = MAX_PIXELS
     max_total_pixels: int | None = None
+    max_aspect: float = MAX_ASPECT
 
 
 def suggest_step(frames: int, max_frames: int) -> int:
@@ -87,6 +89,18 @@ def check_size(name: str, width: int, height: int, limits: AnalysisLimits) -> No
         raise BadInput(f"{name}: {width}x{height} frames exceed the limit of {limits.max_pixels} pixels a frame")
 
 
+def check_frame(name: str, width: int, height: int, limits: AnalysisLimits | None, index: int) -> None:
+    """The per-frame limits every frame passes before it is resized or kept, uploaded or live: sides, pixels,
+    aspect. Checked from the size alone, so a source can refuse a frame before reading its pixels."""
+    limits = limits or AnalysisLimits()
+    size = f"{width}x{height}"
+    if min(height, width) < MIN_SIDE:
+        raise BadInput(f"{name}: frame {index} is {size}; frames under {MIN_SIDE} px a side are refused")
+    check_size(name, width, height, limits)
+    if max(width, height) > limits.max_aspect * min(width, height):
+        raise BadInput(f"{name}: frame {index} is {size}, more than {limits.max_aspect:g} times as long as it is wide")
+
+
 def select(frames: Iterable[F], selection: FrameSelection | None) -> Iterator[F]:
     """The selected frames of a stream; decoding stops at the selection's end."""
     if selection is None or selection.is_all:
@@ -104,10 +118,7 @@ def limited(
     total_pixels = 0
     for count, frame in enumerate(frames, start=1):
         height, width = frame.shape[:2]
-        if min(height, width) < MIN_SIDE:
-            size = f"{width}x{height}"
-            raise BadInput(f"{name}: frame {count - 1} is {size}; frames under {MIN_SIDE} px a side are refused")
-        check_size(name, width, height, limits)
+        check_frame(name, width, height, limits, count - 1)
         total_pixels += height * width
         if limits.max_total_pixels is not None and total_pixels > limits.max_total_pixels:
             raise BadInput(

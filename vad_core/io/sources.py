@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from vad_core.errors import BadInput
+from vad_core.io.limits import AnalysisLimits, check_frame
 from vad_core.io.stream_fetch import ffmpeg_args
 from vad_core.io.stream_urls import DEFAULT_PORTS, Pins, StreamHosts, parse_url
 from vad_core.io.video import IN_PROCESS, Decoder
@@ -134,13 +135,18 @@ def redact(url: str) -> str:
 
 
 def open_source(
-    spec: SourceSpec | str, *, sandbox: SandboxLimits | None = None, decoder: Decoder = IN_PROCESS
+    spec: SourceSpec | str,
+    *,
+    sandbox: SandboxLimits | None = None,
+    decoder: Decoder = IN_PROCESS,
+    frame_limits: AnalysisLimits | None = None,
 ) -> FileSource | StreamSource | ChildSource:
     """Open a source now (BadInput with one line when it cannot be). sandbox: a vad_core.io.sandbox.SandboxLimits
-    to decode in a capped, killable child (for untrusted URLs and files); decoder: where a file is decoded."""
+    to decode in a capped, killable child (for untrusted URLs and files), whose frames are checked against
+    frame_limits before they are read; decoder: where a file is decoded."""
     spec = SourceSpec.parse(spec) if isinstance(spec, str) else spec
     if sandbox is not None:
-        return ChildSource(spec, sandbox)
+        return ChildSource(spec, sandbox, frame_limits)
     if spec.kind == "file":
         return FileSource(Path(spec.target), realtime=spec.realtime, decoder=decoder)
     if spec.kind in {"stream", "device", "tail"}:
@@ -362,18 +368,36 @@ def _reason(err: BaseException) -> str:
 
 class PushSource(_Closable):
     """Frames handed in by a caller (the browser's webcam callback): push() never blocks; a frame that finds
-    the buffer full is dropped and counted. frames() ends after close()."""
+    the buffer full is dropped and counted. A frame over the per-frame limits (vad_core.io.limits.check_frame)
+    is refused before it is converted or kept, and ends the source: frames() raises its one sentence after the
+    frames before it. frames() ends after close()."""
 
-    def __init__(self, name: str = "webcam", fps: float = DEFAULT_FPS, buffer: int = 64) -> None:
+    def __init__(
+        self, name: str = "webcam", fps: float = DEFAULT_FPS, buffer: int = 64, limits: AnalysisLimits | None = None
+    ) -> None:
         super().__init__()
-        self.name, self.fps = name, fps
+        self.name, self.fps, self.limits = name, fps, limits
         self._frames: deque[LiveFrame] = deque()
         self._buffer = buffer
         self._ready = threading.Condition()
         self._index = 0
+        self._refused: BadInput | None = None
+
+    def fits(self, width: int, height: int) -> bool:
+        """Whether a frame of this size may come in; the first that may not ends the source with its reason."""
+        try:
+            check_frame(self.name, width, height, self.limits, self._index)
+        except BadInput as err:
+            with self._ready:
+                self._refused = self._refused or err
+            self.close()
+            return False
+        return True
 
     def push(self, image: np.ndarray, time_s: float | None = None) -> bool:
-        """Offer a uint8 gray (or BGR) frame; False when it was dropped (the reader is behind)."""
+        """Offer a uint8 gray (or BGR) frame; False when it was dropped (the reader is behind) or refused."""
+        if not self.fits(image.shape[1], image.shape[0]):
+            return False
         with self._ready:
             if self.closed.is_set():
                 return False
@@ -397,6 +421,8 @@ class PushSource(_Closable):
                 while not self._frames and not self.closed.is_set():
                     self._ready.wait(0.1)
                 if not self._frames:
+                    if self._refused is not None:
+                        raise self._refused
                     return
                 frame = self._frames.popleft()
             yield frame
@@ -412,12 +438,13 @@ class PushSource(_Closable):
 
 class ChildSource:
     """A source decoded in a child process under vad_core.io.sandbox's limits (a SandboxLimits): an FFmpeg crash or
-    hang in the stream costs one sentence (BadInput from frames()), not the server. Same API as the others."""
+    hang in the stream costs one sentence (BadInput from frames()), not the server. Same API as the others.
+    frame_limits: each frame's size, read from its record's header, is checked before its pixels are read."""
 
-    def __init__(self, spec: SourceSpec, limits: SandboxLimits) -> None:
+    def __init__(self, spec: SourceSpec, limits: SandboxLimits, frame_limits: AnalysisLimits | None = None) -> None:
         from vad_core.io.sandbox import PACKAGE_PARENT, SandboxedDecoder, _cap, _Pipe
 
-        self.spec, self.stats = spec, SourceStats()
+        self.spec, self.stats, self.frame_limits = spec, SourceStats(), frame_limits
         # silence is allowed while the child reconnects: every wait and timeout of the worst case, and a margin
         quiet = spec.open_timeout + spec.read_timeout + spec.backoff * 2**spec.retries + 5
         if spec.kind == "tail":
@@ -458,6 +485,8 @@ class ChildSource:
                 if len(head) < FRAME_HEADER.size:
                     break
                 height, width = FRAME_HEADER.unpack(head)
+                if height:
+                    check_frame(self.name, width, height, self.frame_limits, index)
                 data = self._pipe.read(width if height == 0 else height * width)
                 if len(data) < (width if height == 0 else height * width):
                     break

@@ -6,6 +6,11 @@
     run.scores()                                   # c(t) so far (its last few frames provisional)
     analysis = run.stop()                          # the recorded part, as analyze would give it
 
+The run enforces its own limits (a vad_core.io.limits.AnalysisLimits): every frame passes the per-frame checks
+uploads pass before it is kept (a refused frame fails the run with one sentence), and the run stops itself after
+max_frames frames or max_seconds of wall-clock time, whoever watches it or not: the reader counts frames, the
+engine's loop, which ticks while it waits, watches the clock.
+
 Two threads and a bounded queue: the reader takes frames from the source in whole T-frame windows and drops
 a whole window when the queue is full (the machine is slower than the source: never an unbounded lag); the
 engine scores each window as soon as it is complete (batch_windows=1) and the scores, segments and views
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vad_core.errors import BadInput
+from vad_core.io.limits import AnalysisLimits, check_frame
 from vad_core.io.sources import LiveFrame, Source
 from vad_core.io.video import resize_scale
 from vad_core.model.checkpoint import LoadedModel
@@ -109,6 +115,7 @@ class LiveStatus:
     source_dropped: int = 0  # frames missing in the source's own timestamps (vad_core.io.sources), never padded
     reconnects: int = 0  # times a network source reconnected
     notice: str = ""  # the source's latest notice (a reconnect)
+    limit: str = ""  # the run's limit that stopped it ("the limit of 3000 frames"), if one did
 
     def delay_quantiles(self) -> tuple[float, float]:
         """(median, 95th percentile) of the recent delays in seconds; NaN before the first score."""
@@ -129,8 +136,12 @@ class LiveRun:
         on_event: Callable[[SegmentEvent], None] | None = None,
         on_scores: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
         queue_windows: int = QUEUE_WINDOWS,
+        limits: AnalysisLimits | None = None,
     ) -> None:
+        """limits: per-frame checks, and max_frames and max_seconds for the whole run (None: none)."""
         self.source, self.model = source, model
+        self.limits = limits or AnalysisLimits()
+        self._started = time.monotonic()
         self.rule = rule or SegmentRule()
         self.on_event, self.on_scores = on_event, on_scores
         self.t = model.cfg.time_steps
@@ -157,6 +168,7 @@ class LiveRun:
         ]
 
     def start(self) -> LiveRun:
+        self._started = time.monotonic()
         for thread in self._threads:
             thread.start()
         return self
@@ -210,6 +222,19 @@ class LiveRun:
         than rule.merge_gap frames below the threshold follow it (SegmentTracker's rule for closing a run)."""
         return self.running and SegmentTracker.still_open(segment.end, scored - 1, rule)
 
+    def discard(self, reason: str) -> None:
+        """Drop what a finished run recorded (its analysis, preview frames and their spilled files): nobody will
+        open it. wait() and stop() then raise BadInput(reason)."""
+        self._analysis, self.frames, self._latest = None, None, None
+        self._error = BadInput(reason)
+
+    def _end_at_limit(self, limit: str) -> None:
+        """Stop the run itself at one of its limits; what came so far is scored and kept."""
+        with self._lock:
+            self._status.limit = limit
+        self._stop.set()
+        self.source.close()
+
     def latest(self) -> ScoredBlock | None:
         """The most recent scored block (its frames, maps and errors), for the live view."""
         return self._latest
@@ -227,6 +252,7 @@ class LiveRun:
             for frame in self.source.frames():
                 if self._stop.is_set():
                     break
+                check_frame(self.source.name, frame.image.shape[1], frame.image.shape[0], self.limits, frame.index)
                 now = time.monotonic()
                 with self._lock:
                     self._status.received += 1
@@ -237,6 +263,9 @@ class LiveRun:
                 if len(window) == self.t:
                     self._offer(window)
                     window = []
+                if self.limits.max_frames is not None and self._status.received >= self.limits.max_frames:
+                    self._end_at_limit(f"the limit of {self.limits.max_frames} frames")  # now, not at the next frame
+                    break
         except BadInput as err:
             with self._lock:
                 self._status.state, self._status.message = "failed", str(err)
@@ -264,6 +293,9 @@ class LiveRun:
         """The engine's feed: resized frames, and None while no window waits (finished scores go out then)."""
         size = self.model.cfg.input_size
         while True:
+            seconds = self.limits.max_seconds
+            if seconds is not None and not self._stop.is_set() and time.monotonic() - self._started > seconds:
+                self._end_at_limit(f"the limit of {seconds:g} s")
             try:
                 window = self._windows.get(timeout=TICK_SECONDS)
             except queue.Empty:
@@ -298,10 +330,11 @@ class LiveRun:
                 if self._status.state not in {"failed"}:
                     self._status.state = "stopped" if self._stop.is_set() else "ended"
         except BaseException as err:  # reported by wait(); the reader may still be feeding the queue
-            self._error = err if isinstance(err, BadInput) else BadInput(f"{self.source.name}: {err}")
+            error = err if isinstance(err, BadInput) else BadInput(f"{self.source.name}: {err}")
             with self._lock:
-                if self._status.state != "failed":  # a source that failed first keeps its own reason
-                    self._status.state, self._status.message = "failed", str(self._error)
+                if self._status.state != "failed":  # a source that failed first (a refused frame) keeps its reason
+                    self._status.state, self._status.message = "failed", str(error)
+                self._error = BadInput(self._status.message)
             self._stop.set()
             self.source.close()
             reader = self._threads[0]
