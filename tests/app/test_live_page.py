@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
@@ -20,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.work_queue import work_queue
 from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args
+from tests.helpers.live import http_folder, tall_frames, write_tall_stream
 from tests.helpers.paths import APP
 from vad_core import BadInput, analyze
 from vad_core.pipeline.live import LiveRun
@@ -64,23 +61,6 @@ def test_a_clip_played_live_alerts_then_opens_in_the_analysis_view(analysis_stem
     assert int(metric(app, "Anomalous segments")) >= 1
 
 
-TALL = (16382, 2)  # (height, width): 32 KB encoded, a 75 MB thumbnail and a gigabyte-class render unchecked
-
-
-@contextmanager
-def http_folder(folder: Path) -> Iterator[str]:
-    """A folder over HTTP on 127.0.0.1: a stream URL that PyAV opens like any network source."""
-    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def http_samples(samples):
     with http_folder(samples / "test") as url:
@@ -91,23 +71,6 @@ def peak_rss_mb() -> int:
     """This process's peak resident memory (the AppTest server runs in it)."""
     status = Path("/proc/self/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) >> 10
-
-
-def tall_frames(count: int) -> Iterator[av.VideoFrame]:
-    for i in range(count):
-        yield av.VideoFrame.from_ndarray(np.full((*TALL, 3), 40 * (i % 6), np.uint8), format="rgb24")
-
-
-def write_tall_stream(path: Path, frames: int = 30) -> Path:
-    """An MPEG-TS of 2x16382 H.264 frames, written with PyAV."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.height, stream.width = TALL
-        stream.pix_fmt = "yuv420p"
-        for frame in tall_frames(frames):
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
 
 
 def live_page(stem, monkeypatch, source: str, stream_hosts: str = "127.0.0.1") -> AppTest:

@@ -6,25 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.browser import open_dashboard, serve
+from tests.helpers.browser import open_dashboard, serve, watch_url
 from tests.helpers.stream_servers import Answer, CountingListener, fixed_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-ERROR = "[data-testid='stAlertContentError']"
-
-
-def watch_url(page, url: str) -> str:
-    """Type url in the stream source field, press Start, and return the error the page shows (past its icon)."""
-    page.get_by_text("A stream URL (RTSP, HTTP, HLS)").click()
-    field = page.get_by_role("textbox", name="Stream URL")
-    field.fill(url)
-    field.press("Enter")
-    page.get_by_role("button", name="Start").click()
-    error = page.locator(ERROR).filter(has_text="This source cannot be watched")
-    error.first.wait_for(timeout=60_000)
-    text = error.first.inner_text()
-    return text[text.index("This source") :]
 
 
 def test_a_hostile_stream_url_costs_one_sentence_and_reaches_nothing(browser, analysis_stem):

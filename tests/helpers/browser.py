@@ -209,3 +209,20 @@ def start_training(page, url: str, model_name: str) -> None:
     minutes.press("Enter")
     page.get_by_text("Train001.mp4").first.wait_for()
     page.get_by_role("button", name="Start training").click()
+
+
+ALERT_ERROR = "[data-testid='stAlertContentError']"
+
+
+def watch_url(page, url: str, says: str = "This source cannot be watched") -> str:
+    """Type url in the stream source field, press Start, and return the error the page shows, from `says` on (past
+    its icon): refused before the run ("This source cannot be watched") or by the run ("Nothing was recorded")."""
+    page.get_by_text("A stream URL (RTSP, HTTP, HLS)").click()
+    field = page.get_by_role("textbox", name="Stream URL")
+    field.fill(url)
+    field.press("Enter")
+    page.get_by_role("button", name="Start").click()
+    error = page.locator(ALERT_ERROR).filter(has_text=says)
+    error.first.wait_for(timeout=60_000)
+    text = error.first.inner_text()
+    return text[text.index(says) :]

@@ -4,6 +4,8 @@ growing MPEG-TS file written in a thread.
     with RtspServer(clip) as server:        # skips (fails under CI=true) when GStreamer's server is missing
         url = server.url                    # rtsp://127.0.0.1:PORT/clip, the clip from its first frame per client
     writer = write_growing_ts(path, frames, fps=20)   # a started thread; join() when done
+    with http_folder(folder) as url: ...    # a folder over HTTP on 127.0.0.1, a stream URL PyAV opens
+    write_tall_stream(path)                 # an MPEG-TS of hostile 2x16382 H.264 frames
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -112,3 +119,37 @@ def write_growing_ts(path: Path, frames: list[np.ndarray], fps: float, pace: flo
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
     return thread
+
+
+TALL = (16382, 2)  # (height, width): 32 KB encoded, a 75 MB thumbnail and a gigabyte-class render unchecked
+
+
+@contextmanager
+def http_folder(folder: Path) -> Iterator[str]:
+    """A folder over HTTP on 127.0.0.1: a stream URL that PyAV opens like any network source."""
+    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def tall_frames(count: int) -> Iterator[av.VideoFrame]:
+    for i in range(count):
+        yield av.VideoFrame.from_ndarray(np.full((*TALL, 3), 40 * (i % 6), np.uint8), format="rgb24")
+
+
+def write_tall_stream(path: Path, frames: int = 30) -> Path:
+    """An MPEG-TS of 2x16382 H.264 frames, written with PyAV."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = TALL
+        stream.pix_fmt = "yuv420p"
+        for frame in tall_frames(frames):
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
