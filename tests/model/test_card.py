@@ -20,6 +20,7 @@ def test_the_bundled_card_reads_as_fields_and_writes_back_byte_for_byte():
     assert (card.scoring.kind, card.model.input_size, card.preprocess.input_size) == ("motion", 131, 131)
     assert card.training.data == "../shared/data/ucsd_ped2" and card.training.extra["note"].startswith("Trained")
     assert card.scoring_selection.candidates[0].motion == "error" and "ucsd_ped2" in card.evaluation
+    assert card.kind is None and card.detector == "autoencoder"  # written before kinds: an autoencoder
 
 
 def test_unknown_keys_and_the_files_order_survive_a_round_trip(tmp_path):
@@ -38,6 +39,8 @@ def test_unknown_keys_and_the_files_order_survive_a_round_trip(tmp_path):
         ({"scoring": {"reduce": "median"}}, r"scoring\.reduce is 'median'"),
         ({"preprocess": {"std": "wide"}}, r"preprocess\.std must be a finite number"),
         ({"adaptation": [0, 60]}, "adaptation must be an object"),
+        ({"kind": "banana"}, "kind is 'banana'; a card's kind is one of autoencoder, motion, fused"),
+        ({"kind": "motion"}, "kind 'motion' needs a newer version of this tool"),
     ],
 )
 def test_a_setting_outside_its_choices_is_bad_input_naming_it(tmp_path, change, match):
@@ -51,3 +54,4 @@ def test_a_trained_card_writes_back_byte_for_byte(trained_tiny):
     path = trained_tiny.stem.with_suffix(".json")
     card = read_card(path)
     assert card.to_json() == path.read_bytes() and card.training.clips == ["Train001.mp4", "Train002.mp4"]
+    assert card.kind == "autoencoder" and next(iter(json.loads(path.read_text()))) == "kind"  # a new card says so

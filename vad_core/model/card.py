@@ -17,7 +17,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self, get_args
 
 from vad_core.errors import BadInput, parse_json
 from vad_core.model.card_checks import architecture, is_int, number, section
@@ -205,6 +205,9 @@ class ScoringSelection(Record):
         return replace(out, candidates=[SelectionCandidate(**section(c, name)) for c in out.candidates])
 
 
+DetectorKind = Literal["autoencoder", "motion", "fused"]  # the motion and fused kinds are issue 29's, not built yet
+DETECTOR_KINDS: tuple[DetectorKind, ...] = get_args(DetectorKind)
+
 # Descriptive sections: read and written as they are (checked only for shape).
 RECORDS: dict[str, type[Record]] = {
     "training": TrainingRecord,
@@ -217,6 +220,7 @@ RECORDS: dict[str, type[Record]] = {
 ARRAY_SECTIONS = {"latent_projection": LatentProjection.from_dict, "scene_reference": SceneReference.from_dict}
 # The order train writes a card in; a card read from a file keeps its own.
 ORDER = (
+    "kind",
     "name",
     "library",
     "library_version",
@@ -238,10 +242,12 @@ ORDER = (
 @dataclass(frozen=True)
 class ModelCard:
     """A checkpoint's card. model and calibration are required; evaluation maps a dataset's name to the metrics
-    evaluate --update-card stored for it."""
+    evaluate --update-card stored for it. kind is the kind of detector (DESIGN's contract); None is a card written
+    before kinds existed, an autoencoder, and is written back without the key."""
 
     model: ModelConfig
     calibration: Calibration
+    kind: DetectorKind | None = None
     scoring: ScoringConfig = field(default_factory=lambda: ScoringConfig.from_dict({}))
     preprocess: Preprocess = field(default_factory=Preprocess)
     name: str | None = None
@@ -257,6 +263,11 @@ class ModelCard:
     evaluation: dict[str, dict] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)  # top-level keys this version does not know
     order: tuple[str, ...] = field(default=(), compare=False)  # the key order of the file it was read from
+
+    @property
+    def detector(self) -> DetectorKind:
+        """The kind of detector, for cards from before kinds too."""
+        return self.kind or "autoencoder"
 
     def to_dict(self) -> dict:
         """The card as JSON: absent sections left out, the file's own key order first, then ORDER."""
@@ -275,10 +286,16 @@ class ModelCard:
         cfg = architecture(doc["model"])
         parts = {key: RECORDS[key].from_dict(value, key) for key, value in doc.items() if key in RECORDS}
         names = {key: doc[key] for key in ("name", "library", "library_version") if key in doc}
+        kind = doc.get("kind")
+        if kind is not None and kind not in DETECTOR_KINDS:
+            raise ValueError(f"kind is {kind!r}; a card's kind is one of {', '.join(DETECTOR_KINDS)}")
+        if kind not in (None, "autoencoder"):
+            raise ValueError(f"kind {kind!r} needs a newer version of this tool; this one runs autoencoder cards")
         arrays = {key: parse(doc[key]) for key, parse in ARRAY_SECTIONS.items() if key in doc}
         card = cls(
             model=cfg,
             calibration=Calibration.from_dict(doc["calibration"]),
+            kind=kind,
             scoring=scoring_from_dict(doc.get("scoring", {}), cfg.input_size),
             preprocess=Preprocess.from_dict(doc.get("preprocess", {})),
             evaluation=dict(section(doc.get("evaluation", {}), "evaluation")),

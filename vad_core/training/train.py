@@ -342,6 +342,7 @@ def _card(
     return ModelCard(
         model=model_cfg,
         calibration=fit.calibration,
+        kind="autoencoder",
         scoring=fit.scoring,
         preprocess=Preprocess(
             grayscale=True, input_size=model_cfg.input_size, scale="x / 255", mean_frame_subtracted=True
