@@ -63,6 +63,12 @@ def test_calibration_fields(trained_tiny):
     assert {key: candidates[0][key] for key in choice} == choice
     aucs = [(c["auc_micro"], c["auc_video_norm"]) for c in candidates]
     assert aucs == sorted(aucs, reverse=True)
+    # the model-free baselines on the same injected anomalies, and train's one-line verdict on them
+    baselines = card["scoring_selection"]["baselines"]
+    assert set(baselines) == {"frame_difference", "optical_flow"}
+    assert all(0.0 <= auc <= 1.0 for figures in baselines.values() for auc in figures.values())
+    assert trained_tiny.result.verdict == card["scoring_selection"]["verdict"]
+    assert trained_tiny.result.verdict.startswith("on anomalies injected into its normal clips the model scores")
     assert card["training"]["steps"] == trained_tiny.result.steps
     assert card["training"]["clips"] == ["Train001.mp4", "Train002.mp4"]
 
@@ -184,3 +190,17 @@ def test_recalibrate_rewrites_the_card_for_a_new_scoring(trained_tiny, tmp_path,
     for clip in list_clips(samples / "train"):
         sums.append(analyze(clip, reloaded).frame_errors["appearance_sum"])
     assert cal.tau == pytest.approx(float(np.quantile(np.concatenate(sums), 0.9)), rel=1e-5)
+
+
+def test_the_verdict_says_which_baselines_the_model_beats():
+    from vad_core.training.selection import Candidate, ScoringChoice
+
+    model = Candidate(ScoringConfig(), auc_micro=0.9, auc_video_norm=0.85, auc_macro=0.9)
+    choice = ScoringChoice(model.scoring, [model], {"frame_difference": (0.8, 0.8), "optical_flow": (0.95, 0.7)})
+    assert choice.verdict().endswith(
+        "(frame difference 0.800 / 0.800, optical flow 0.950 / 0.700): it beats frame difference only"
+    )
+    every = ScoringChoice(model.scoring, [model], {"frame_difference": (0.8, 0.8)})
+    assert every.verdict().endswith("it beats every baseline")
+    none = ScoringChoice(model.scoring, [model], {"optical_flow": (0.9, 0.9)})  # a tie on pooled is not a win
+    assert none.verdict().endswith("it does not beat its baselines")

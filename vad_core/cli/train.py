@@ -71,10 +71,13 @@ def run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
 
         result = train(cfg, on_step=report, should_stop=stop.is_set, show_progress=False)
         summary = {"checkpoint": str(result.checkpoint), "steps": result.steps, "cancelled": result.cancelled}
+        summary["verdict"] = result.verdict
         print(json.dumps({"done": summary}), flush=True)
         return 0
     result = train(cfg, should_stop=stop.is_set)
     stopped = " (stopped early)" if result.cancelled else ""
     print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s{stopped}")
     print(f"wrote {result.checkpoint}")
+    if result.verdict:
+        print(result.verdict)
     return 0

@@ -191,11 +191,14 @@ class SelectionCandidate:
 
 @dataclass(frozen=True, kw_only=True)
 class ScoringSelection(Record):
-    """How calibration chose the scoring: the method, the injected anomaly kinds, the candidates best first."""
+    """How calibration chose the scoring: the method, the injected anomaly kinds, the candidates best first, and the
+    baselines on the same anomalies with the verdict."""
 
     method: str | None = None
     proxies: list[str] | None = None
     candidates: list[SelectionCandidate] | None = None
+    baselines: dict[str, dict[str, float]] | None = None  # the model-free baselines on the same injected anomalies
+    verdict: str | None = None  # whether the chosen scoring beats them, in one line
 
     @classmethod
     def from_dict(cls, doc: object, name: str = "scoring_selection") -> ScoringSelection:

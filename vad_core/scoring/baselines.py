@@ -56,10 +56,15 @@ def _flow_speeds(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 MAPS = {"frame_difference": _frame_differences, "optical_flow": _flow_speeds}
 
 
-def baseline_maps(kind: BaselineKind, clip: str | Path, size: int) -> np.ndarray:
-    """A clip's baseline map per frame at the model's input size: float32 (N, size, size)."""
-    maps = [cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in MAPS[kind](stream_raw_gray(clip))]
+def frames_maps(kind: BaselineKind, frames: Iterable[np.ndarray], size: int) -> np.ndarray:
+    """uint8 gray frames' baseline map per frame at the model's input size: float32 (N, size, size)."""
+    maps = [cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in MAPS[kind](frames)]
     return np.stack(maps) if maps else np.zeros((0, size, size), np.float32)
+
+
+def baseline_maps(kind: BaselineKind, clip: str | Path, size: int) -> np.ndarray:
+    """A clip's baseline maps (frames_maps), its frames decoded at the clip's own resolution."""
+    return frames_maps(kind, stream_raw_gray(clip), size)
 
 
 @dataclass(frozen=True)

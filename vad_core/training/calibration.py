@@ -73,7 +73,7 @@ def fit_normal(
     selection = None
     choice = choose_scoring(model, select_clips, quantile) if select_clips else None
     if choice is not None:
-        model = replace(model, scoring=choice[0])
+        model = replace(model, scoring=choice.scoring)
         selection = ScoringSelection(
             method="per-place scales and motion form, by pooled frame AUC on anomalies injected into normal clips",
             proxies=list(PROXY_KINDS),
@@ -81,8 +81,10 @@ def fit_normal(
                 SelectionCandidate(
                     c.scoring.per_place, c.scoring.place_quantile, c.scoring.motion, c.auc_micro, c.auc_video_norm
                 )
-                for c in choice[1]
+                for c in choice.ranked
             ],
+            baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in choice.baselines.items()},
+            verdict=choice.verdict(),
         )
     results = [analyze_frames(iter(clip), model, name="calibration") for clip in clips]
     if not results:

@@ -25,6 +25,7 @@ from vad_core.model.checkpoint import LoadedModel
 from vad_core.pipeline.analysis import analyze
 from vad_core.pipeline.engine import analyze_frames
 from vad_core.pipeline.result import Analysis
+from vad_core.scoring.baselines import BASELINES, BaselineScorer, frames_maps
 from vad_core.scoring.metrics import frame_auc_macro, frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import fit_place_scales
 from vad_core.scoring.scores import MOTION_FORMS, REDUCTIONS, ScoringConfig, reduce_maps, smooth
@@ -141,6 +142,51 @@ def select_scoring(
     return SelectionReport(ranked, [p.name for p in calibration], [a.name for a, _ in injected])
 
 
+@dataclass(frozen=True)
+class ScoringChoice:
+    """What choose_scoring found: the best scoring, every candidate best first, and the model-free baselines on
+    the same injected anomalies (so train can say whether the model beats them on its own calibration data)."""
+
+    scoring: ScoringConfig
+    ranked: list[Candidate]
+    baselines: dict[str, tuple[float, float]]  # baseline -> (pooled AUC, per-video AUC)
+
+    def verdict(self) -> str:
+        """One line: the model's figures on the injected anomalies beside each baseline's."""
+        best = self.ranked[0]
+        beaten = [
+            n for n, (micro, video) in self.baselines.items() if best.auc_micro > micro and best.auc_video_norm > video
+        ]
+        others = ", ".join(
+            f"{n.replace('_', ' ')} {micro:.3f} / {video:.3f}" for n, (micro, video) in self.baselines.items()
+        )
+        if len(beaten) == len(self.baselines):
+            outcome = "beats every baseline"
+        elif beaten:
+            outcome = "beats " + ", ".join(n.replace("_", " ") for n in beaten) + " only"
+        else:
+            outcome = "does not beat its baselines"
+        return (
+            f"on anomalies injected into its normal clips the model scores {best.auc_micro:.3f} pooled / "
+            f"{best.auc_video_norm:.3f} per-video AUC ({others}): it {outcome}"
+        )
+
+
+def baselines_on(
+    normal: list[np.ndarray], targets: list[tuple[np.ndarray, np.ndarray]], scoring: ScoringConfig
+) -> dict[str, tuple[float, float]]:
+    """Each baseline's (pooled, per-video) AUC on the injected targets, its place scales fitted on the normal
+    clips (uint8 frames at the model's size, as the model saw them), scored with the chosen scoring."""
+    size = normal[0].shape[-1]
+    truth = [labels for _, labels in targets]
+    out = {}
+    for kind in BASELINES:
+        scorer = BaselineScorer.fit([frames_maps(kind, clip, size) for clip in normal], scoring)
+        scores = [scorer.frame_errors(frames_maps(kind, frames, size)) for frames, _ in targets]
+        out[kind] = (frame_auc_micro(scores, truth) or 0.0, frame_auc_video_norm(scores, truth) or 0.0)
+    return out
+
+
 def calibration_candidates(base: ScoringConfig) -> list[ScoringConfig]:
     """What calibration chooses among: per-place off, or on with the 99th percentile or the largest normal patch
     mean as each place's scale; and for motion, the error of the reconstructed motion or the motion it missed.
@@ -153,7 +199,7 @@ def calibration_candidates(base: ScoringConfig) -> list[ScoringConfig]:
 
 def choose_scoring(
     model: LoadedModel, clips: list[np.ndarray], quantile: float = 0.99, count: int = SELECTION_CLIPS
-) -> tuple[ScoringConfig, list[Candidate]] | None:
+) -> ScoringChoice | None:
     """The best of calibration_candidates() on anomalies injected into the model's own normal clips (frames in
     [0, 1] at the model's size), with all candidates ranked; None with fewer than two clips long enough.
 
@@ -178,4 +224,5 @@ def choose_scoring(
         ]
         ranked += rank_scorings(normal, injected, [c for c in candidates if c.motion == form], quantile)
     ranked = _best_first(ranked)
-    return ranked[0].scoring, ranked
+    normal = [np.clip(np.round(c * 255.0), 0, 255).astype(np.uint8) for c in usable[:half]]
+    return ScoringChoice(ranked[0].scoring, ranked, baselines_on(normal, targets, ranked[0].scoring))

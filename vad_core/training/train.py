@@ -123,6 +123,7 @@ class TrainResult:
     losses: list[float]
     calibration: Calibration
     cancelled: bool = False
+    verdict: str | None = None  # against the baselines on its calibration data (None: no selection was run)
 
 
 def cpu_has_amx() -> bool:
@@ -190,7 +191,8 @@ def train(
     path = save_checkpoint(cfg.out, net, data.normalizer, card)
     _resume_path(cfg.out).unlink(missing_ok=True)
     frames_seen = run.step * cfg.batch_size * net.cfg.time_steps
-    return TrainResult(path, run.step, frames_seen, run.seconds, run.losses, fit.calibration, run.cancelled)
+    verdict = fit.selection.verdict if fit.selection else None
+    return TrainResult(path, run.step, frames_seen, run.seconds, run.losses, fit.calibration, run.cancelled, verdict)
 
 
 @dataclass
