@@ -20,6 +20,7 @@ from streamlit.delta_generator import DeltaGenerator
 from app.models import ModelEntry
 from app.state import Clip, ClipSource, app_limits, clip_store, load_model, model_fingerprint, open_clip
 from app.views.controls import chosen_model_stem, model_controls
+from app.views.model_card import model_card_panel
 from app.work_queue import heavy_slot, session_id
 from vad_core import Analysis, BadInput, LoadedModel
 from vad_core.io.limits import FrameSelection, OverLimit, suggest_step
@@ -33,7 +34,9 @@ def chosen_model() -> LoadedModel:
 def sidebar_models() -> tuple[LoadedModel, ModelEntry | None]:
     """The sidebar's model pickers: the chosen model, loaded, and the one to compare with, if any."""
     choice = model_controls()
-    return load_or_stop(str(choice.model.stem)), choice.compare
+    model = load_or_stop(str(choice.model.stem))
+    model_card_panel(model)
+    return model, choice.compare
 
 
 def load_or_stop(stem: str) -> LoadedModel:

@@ -163,7 +163,7 @@ def test_bad_uploads_show_the_cli_message_and_the_app_keeps_working(analysis_ste
     portrait = corpus["portrait"]  # and the next good upload analyzes normally
     app.file_uploader(key="upload").set_value(("portrait.mp4", portrait.path.read_bytes(), "video/mp4")).run()
     assert not app.exception and not app.error
-    assert all("does not know this scene" in w.value for w in app.warning)  # a synthetic clip is not Ped2's scene
+    assert all("does not know this scene" in w.value for w in app.main.warning)  # a synthetic clip is not Ped2's scene
     assert metric(app, "Frames") == str(portrait.frames)
     assert upload_dir_is_empty(tmp_path)
 

@@ -142,3 +142,36 @@ def evaluate_dataset(dataset: str | Path, model: LoadedModel, on_clip: Callable[
     masks_path = Path(dataset) / "masks.npz"
     metrics = report(test, masks_path, time.perf_counter() - started)
     return metrics | {"baselines": baseline_report(Path(dataset), test, model, masks_path)}
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A recorded evaluation where a model-free baseline scored at least as well as the model."""
+
+    dataset: str
+    baseline: str
+    figure: str  # "pooled" or "per-video"
+    model: float
+    other: float
+
+    def sentence(self) -> str:
+        return (
+            f"on {self.dataset}, {self.baseline.replace('_', ' ')} scores {self.other:.3f} {self.figure} frame AUC, "
+            f"this model {self.model:.3f}"
+        )
+
+
+FIGURES = {"pooled": "auc_micro", "per-video": "auc_micro_video_norm"}
+
+
+def baseline_shortfalls(evaluation: dict[str, dict]) -> list[Shortfall]:
+    """Where a card's recorded evaluations (evaluate --update-card) show a baseline beside the model scoring at least
+    as high, pooled or per-video: what the dashboard has to say about the model it offers."""
+    out = []
+    for dataset, metrics in evaluation.items():
+        for baseline, figures in (metrics.get("baselines") or {}).items():
+            for figure, key in FIGURES.items():
+                model, other = metrics.get(key), figures.get(key)
+                if isinstance(model, float) and isinstance(other, float) and other >= model:
+                    out.append(Shortfall(dataset, baseline, figure, model, other))
+    return out
