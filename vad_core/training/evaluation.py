@@ -91,33 +91,41 @@ def frame_metrics(scores: list[np.ndarray], truth: list[np.ndarray]) -> dict:
     }
 
 
-def _masked(names: list[str], masks_path: Path | None) -> dict[str, np.ndarray]:
-    """The pixel masks of the clips that have them, by position in `names`."""
-    if not masks_path or not masks_path.is_file():
+def _masks(test: TestSet, masks_path: Path, size: int) -> dict[int, np.ndarray]:
+    """The pixel masks of the test clips that have them, resized to the model's input, by position in the test set:
+    read once, for the model's pixel AUC and each baseline's."""
+    if not masks_path.is_file():
         return {}
     with np.load(masks_path) as masks:
-        return {name: masks[Path(name).stem] for name in names if Path(name).stem in masks.files}
+        return {
+            i: _resized_masks(masks[Path(a.name).stem], size)
+            for i, a in enumerate(test.analyses)
+            if Path(a.name).stem in masks.files
+        }
 
 
-def report(test: TestSet, masks_path: Path | None, seconds: float) -> dict:
+def _pixel_auc(masks: dict[int, np.ndarray], maps: list[np.ndarray]) -> float | None:
+    """Pixel AUC of the masked clips' per-pixel maps (maps[k]: the k-th masked clip's); None without masks."""
+    return pixel_auc(maps, list(masks.values())) if masks else None
+
+
+def _local_maps(analysis: Analysis) -> np.ndarray:
+    """Every frame's patch-averaged map: what the model's pixel AUC scores."""
+    return np.stack([analysis.local_map(t) for t in range(analysis.frame_count)])
+
+
+def report(test: TestSet, masks: dict[int, np.ndarray], seconds: float) -> dict:
     """The contract's evaluation keys from analyses already computed."""
     analyses = test.analyses
     frames = sum(a.frame_count for a in analyses)
-    out = frame_metrics([a.score for a in analyses], test.truth) | {
-        "pixel_auc": None,
+    return frame_metrics([a.score for a in analyses], test.truth) | {
+        "pixel_auc": _pixel_auc(masks, [_local_maps(analyses[i]) for i in masks]),
         "frames": int(frames),
         "frames_per_second": float(frames / seconds) if seconds > 0 else 0.0,
     }
-    masks = _masked([a.name for a in analyses], masks_path)
-    if masks:
-        size = analyses[0].inputs.shape[1]
-        pairs = [(a, masks[a.name]) for a in analyses if a.name in masks]
-        maps = [np.stack([a.local_map(i) for i in range(a.frame_count)]) for a, _ in pairs]
-        out["pixel_auc"] = pixel_auc(maps, [_resized_masks(m, size) for _, m in pairs])
-    return out
 
 
-def baseline_report(dataset: Path, test: TestSet, model: LoadedModel, masks_path: Path | None) -> dict:
+def baseline_report(dataset: Path, test: TestSet, model: LoadedModel, masks: dict[int, np.ndarray]) -> dict:
     """Frame differencing and optical flow on the same test clips, scored as the model scores (per place, fitted on
     the dataset's normal clips): the figures the model has to beat."""
     size = model.cfg.input_size
@@ -125,13 +133,9 @@ def baseline_report(dataset: Path, test: TestSet, model: LoadedModel, masks_path
     for kind in BASELINES:
         scorer = BaselineScorer.fit([baseline_maps(kind, clip, size) for clip in normal_clips(dataset)], model.scoring)
         maps = [baseline_maps(kind, clip, size) for clip in test.clips]
-        out[kind] = frame_metrics([scorer.frame_errors(m) for m in maps], test.truth) | {"pixel_auc": None}
-        masks = _masked([a.name for a in test.analyses], masks_path)
-        pairs = [(m, masks[a.name]) for m, a in zip(maps, test.analyses, strict=True) if a.name in masks]
-        if pairs:
-            out[kind]["pixel_auc"] = pixel_auc(
-                [scorer.local_maps(m) for m, _ in pairs], [_resized_masks(k, size) for _, k in pairs]
-            )
+        out[kind] = frame_metrics([scorer.frame_errors(m) for m in maps], test.truth) | {
+            "pixel_auc": _pixel_auc(masks, [scorer.local_maps(maps[i]) for i in masks])
+        }
     return out
 
 
@@ -139,9 +143,9 @@ def evaluate_dataset(dataset: str | Path, model: LoadedModel, on_clip: Callable[
     """Analyze every labelled test clip and compute the contract's metrics, with the baselines beside them."""
     started = time.perf_counter()
     test = analyze_test_set(dataset, model, on_clip)
-    masks_path = Path(dataset) / "masks.npz"
-    metrics = report(test, masks_path, time.perf_counter() - started)
-    return metrics | {"baselines": baseline_report(Path(dataset), test, model, masks_path)}
+    seconds = time.perf_counter() - started
+    masks = _masks(test, Path(dataset) / "masks.npz", test.analyses[0].inputs.shape[1])
+    return report(test, masks, seconds) | {"baselines": baseline_report(Path(dataset), test, model, masks)}
 
 
 @dataclass(frozen=True)
