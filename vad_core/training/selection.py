@@ -197,6 +197,11 @@ def calibration_candidates(base: ScoringConfig) -> list[ScoringConfig]:
     return [replace(place, motion=form) for form in forms for place in places]
 
 
+def _pixels(clip: np.ndarray) -> np.ndarray:
+    """Frames in [0, 1] (as calibration holds them) back to uint8 gray levels, as injection and the baselines take."""
+    return np.clip(np.round(clip * 255.0), 0, 255).astype(np.uint8)
+
+
 def choose_scoring(
     model: LoadedModel, clips: list[np.ndarray], quantile: float = 0.99, count: int = SELECTION_CLIPS
 ) -> ScoringChoice | None:
@@ -212,8 +217,7 @@ def choose_scoring(
         return None
     targets = []
     for i, clip in enumerate(usable[half : 2 * half]):
-        pixels = np.clip(np.round(clip * 255.0), 0, 255).astype(np.uint8)
-        targets += [_inject_frames(pixels, kind, seed=100 * i + k) for k, kind in enumerate(PROXY_KINDS)]
+        targets += [_inject_frames(_pixels(clip), kind, seed=100 * i + k) for k, kind in enumerate(PROXY_KINDS)]
     candidates, ranked = calibration_candidates(model.scoring), []
     for form in dict.fromkeys(c.motion for c in candidates):  # each motion form needs its own maps
         scored = replace(model, scoring=replace(model.scoring, motion=form))
@@ -224,5 +228,5 @@ def choose_scoring(
         ]
         ranked += rank_scorings(normal, injected, [c for c in candidates if c.motion == form], quantile)
     ranked = _best_first(ranked)
-    normal = [np.clip(np.round(c * 255.0), 0, 255).astype(np.uint8) for c in usable[:half]]
-    return ScoringChoice(ranked[0].scoring, ranked, baselines_on(normal, targets, ranked[0].scoring))
+    normal_pixels = [_pixels(c) for c in usable[:half]]
+    return ScoringChoice(ranked[0].scoring, ranked, baselines_on(normal_pixels, targets, ranked[0].scoring))
