@@ -28,6 +28,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.state import checkpoint_stem
 from vad_core import BadInput
+from vad_core.io.paths import data_home
 
 LOG = logging.getLogger(__name__)
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -54,8 +55,7 @@ def models_folder() -> Path:
     configured = os.environ.get("VAD_MODELS_DIR")
     if configured:
         return Path(configured).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home) / "vad" / "models"
+    return data_home() / "models"
 
 
 def session_token() -> str:

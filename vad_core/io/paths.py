@@ -17,6 +17,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]  # the folder holding vad_core/,
 ASSETS = REPO_ROOT / "assets"
 
 
+def data_home() -> Path:
+    """The tool's own data folder (models trained in the app, the event store): $XDG_DATA_HOME/vad, else
+    ~/.local/share/vad."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "vad"
+
+
 def writable_folder(path: str | Path) -> Path:
     """An output folder: not a file, creatable, writable (created later, by the writer)."""
     folder = Path(path)
