@@ -24,6 +24,10 @@ ZONES_HELP = (
     'zones file, {"ignore": [polygon, ...], "only": [polygon, ...]} in the video\'s pixels '
     "(default: the model's STEM.zones.json, if any)"
 )
+TRAIN_ZONES_HELP = (
+    "zones file: its masked places are left out of the loss and the calibration, and it is written beside the "
+    "model (STEM.zones.json)"
+)
 
 
 def progress(args: argparse.Namespace, **kwargs) -> tqdm:
