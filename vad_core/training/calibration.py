@@ -95,7 +95,8 @@ def fit_normal(
     pieces = [c for c in place_clips or [] if len(c) >= model.cfg.time_steps]
     extra = [analyze_frames(iter(clip), model, name="places", source_size=source_size) for clip in pieces]
     maps = {kind: [r.maps[kind] for r in results + extra] for kind in ERROR_KINDS}
-    scales = fit_place_scales(maps, model.scoring)
+    mask = model.zones.place_mask(source_size, model.cfg.input_size) if model.zones else None
+    scales = fit_place_scales(maps, model.scoring, mask)
     for result in results:
         result.score_places(scales)
     errors = np.concatenate([smooth(r.raw_error(), model.scoring.smooth_sigma) for r in results])
