@@ -84,8 +84,11 @@ def load_model(stem: str) -> LoadedModel:
 
 
 def model_fingerprint(model: LoadedModel) -> str:
-    """Changes whenever the weights' card (training run, calibration, scoring) changes."""
-    return hashlib.sha256(json.dumps(model.card.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    """Changes whenever the weights' card (training run, calibration, scoring) or the model's zones change."""
+    described = json.dumps(model.card.to_dict(), sort_keys=True)
+    if model.zones:  # models without zones keep the fingerprint they had before zones existed
+        described += json.dumps(model.zones.to_dict())
+    return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

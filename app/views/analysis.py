@@ -18,6 +18,7 @@ from app.views.adapt import adapt_panel, scene_notice
 from app.views.clip_open import compared_analysis, open_with_progress, sidebar_models
 from app.views.clip_view import sample_truth, show_clip
 from app.views.controls import VideoChoice, chosen_model_stem, video_controls
+from app.views.zones import zones_panel
 from vad_core import BadInput
 from vad_core.io.labels import parse_labels
 
@@ -57,4 +58,5 @@ def render() -> None:
     scene_notice(clip, model)
     truth, truth_note = _truth(clip, choice)
     show_clip(clip, model, truth, truth_note, lambda: compared_analysis(source, clip, compare))
+    zones_panel(clip, model)
     adapt_panel(source, clip, chosen_model_stem())  # below the player: the title, player and plot fit the screen

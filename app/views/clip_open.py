@@ -22,6 +22,7 @@ from app.state import Clip, ClipSource, app_limits, clip_store, load_model, mode
 from app.views.controls import chosen_model_stem, model_controls
 from app.views.model_card import model_card_panel
 from app.work_queue import heavy_slot, session_id
+from app.zones import with_app_zones
 from vad_core import Analysis, BadInput, LoadedModel
 from vad_core.io.limits import FrameSelection, OverLimit, suggest_step
 
@@ -40,8 +41,9 @@ def sidebar_models() -> tuple[LoadedModel, ModelEntry | None]:
 
 
 def load_or_stop(stem: str) -> LoadedModel:
+    """The model at stem, with the app's zones for it (app.zones), or an error and the page stops."""
     try:
-        return load_model(stem)
+        return with_app_zones(load_model(stem))
     except BadInput as err:
         st.error(
             f"**No usable model.** {err}.\n\nTrain one on the *Train your scene* page or with `python -m vad_core "

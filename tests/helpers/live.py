@@ -6,6 +6,7 @@ growing MPEG-TS file written in a thread.
     writer = write_growing_ts(path, frames, fps=20)   # a started thread; join() when done
     with http_folder(folder) as url: ...    # a folder over HTTP on 127.0.0.1, a stream URL PyAV opens
     write_tall_stream(path)                 # an MPEG-TS of hostile 2x16382 H.264 frames
+    LiveRun(PacedClip(clip, fps=30), model)  # a recorded clip played at a pace: the simplest live source
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import numpy as np
 import pytest
 
 from tests.helpers.stream_servers import serving_http
+from vad_core.io.sources import LiveFrame
+from vad_core.io.video import stream_raw_gray
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -150,3 +153,23 @@ def write_tall_stream(path: Path, frames: int = 30) -> Path:
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
+
+
+class PacedClip:
+    """A recorded clip played at fps (0: as fast as it decodes): the simplest live source."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path, self.fps, self.name = path, fps or 10.0, path.name
+        self.pace, self.closed = fps, False
+
+    def frames(self) -> Iterator[LiveFrame]:
+        started = time.monotonic()
+        for index, gray in enumerate(stream_raw_gray(self.path)):
+            if self.closed:
+                return
+            if self.pace:
+                time.sleep(max(0.0, started + index / self.pace - time.monotonic()))
+            yield LiveFrame(gray, index, index / self.fps)
+
+    def close(self) -> None:
+        self.closed = True

@@ -19,3 +19,6 @@ PED1 = DATA / "ucsd_ped1"
 
 def bundled_available() -> bool:
     return BUNDLED.with_suffix(".json").is_file() and BUNDLED.with_suffix(".safetensors").is_file()
+
+
+ZONES = REPO / "tests" / "fixtures" / "zones"  # zone files drawn on Test004 (derived from its pixel masks)

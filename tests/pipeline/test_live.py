@@ -5,38 +5,15 @@ windows, counted, never an unbounded lag."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.helpers.live import PacedClip
 from vad_core import analyze
-from vad_core.io.sources import LiveFrame
-from vad_core.io.video import stream_raw_gray
 from vad_core.pipeline.live import LiveRun, SegmentTracker
 from vad_core.pipeline.result import SegmentRule
 from vad_core.scoring.scores import find_segments
-
-
-class PacedClip:
-    """A recorded clip played at fps (0: as fast as it decodes): the simplest live source."""
-
-    def __init__(self, path: Path, fps: float) -> None:
-        self.path, self.fps, self.name = path, fps or 10.0, path.name
-        self.pace, self.closed = fps, False
-
-    def frames(self) -> Iterator[LiveFrame]:
-        started = time.monotonic()
-        for index, gray in enumerate(stream_raw_gray(self.path)):
-            if self.closed:
-                return
-            if self.pace:
-                time.sleep(max(0.0, started + index / self.pace - time.monotonic()))
-            yield LiveFrame(gray, index, index / self.fps)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @pytest.mark.parametrize("rule", [SegmentRule(), SegmentRule(0.8, 1, 0), SegmentRule(1.2, 10, 20)])

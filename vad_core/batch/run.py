@@ -34,6 +34,7 @@ from vad_core.io.limits import AnalysisLimits
 from vad_core.io.paths import REPO_ROOT
 from vad_core.io.sandbox import SandboxLimits
 from vad_core.model.checkpoint import DEFAULT_CHECKPOINT
+from vad_core.scoring.zones import Zones
 from vad_core.signals import interrupt, on_stop_signal
 
 Log = Callable[[str], None]
@@ -56,6 +57,7 @@ class BatchConfig:
     progress: bool = True
     limits: AnalysisLimits | None = None  # what one video may cost (vad_core.io.limits); none by default
     sandbox: SandboxLimits | None = None  # decode each video in a killable child under these caps (the app's way)
+    zones: Zones | None = None  # in place of the model's own zones (vad_core.scoring.zones), as batch --zones
     extra: dict = field(default_factory=dict)
 
 
@@ -74,8 +76,9 @@ def to_stderr(message: str) -> None:
 
 
 def model_hash(checkpoint: dict[str, bytes]) -> str:
-    """sha256 of the weights and the card: any retraining or recalibration makes a new key."""
-    return hashlib.sha256(checkpoint["weights"] + b"\0" + checkpoint["card"]).hexdigest()[:16]
+    """sha256 of the weights, the card and the zones: any retraining, recalibration or new zones makes a new key."""
+    zones = b"\0" + checkpoint["zones"] if "zones" in checkpoint else b""  # none: the key models had before zones
+    return hashlib.sha256(checkpoint["weights"] + b"\0" + checkpoint["card"] + zones).hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -281,7 +284,7 @@ def run_batch(cfg: BatchConfig, log: Log = to_stderr) -> dict:
     videos = find_videos(cfg.inputs)
     stem = cfg.checkpoint or DEFAULT_CHECKPOINT
     model = load_checkpoint(stem, device="cpu")  # a bad checkpoint is one line here, before any Ray process starts
-    checkpoint = checkpoint_files(stem)
+    checkpoint = checkpoint_files(stem, cfg.zones)
     output = BatchOutput(cfg.out, model.name, model_hash(checkpoint), str(stem))
     todo: list[tuple[Video, str]] = []
     for video in videos:

@@ -19,22 +19,32 @@ import stat
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vad_core.errors import BadInput
 from vad_core.io.limits import AnalysisLimits
 from vad_core.io.sandbox import SandboxLimits
-from vad_core.model.checkpoint import checkpoint_paths
+from vad_core.model.checkpoint import checkpoint_paths, zones_path
+
+if TYPE_CHECKING:
+    from vad_core.scoring.zones import Zones
 
 UNSAFE = re.compile(r"[^\w.+-]")
 
 
-def checkpoint_files(stem: str | Path) -> dict[str, bytes]:
-    """A checkpoint as bytes, to travel to workers that may not share this machine's files."""
+def checkpoint_files(stem: str | Path, zones: Zones | None = None) -> dict[str, bytes]:
+    """A checkpoint as bytes, to travel to workers that may not share this machine's files; with its zones
+    (these, as batch --zones gives them, else the model's STEM.zones.json) where there are any."""
     weights, card = checkpoint_paths(stem)
     for path in (weights, card):
         if not path.is_file():
             raise BadInput(f"checkpoint file {path} not found")
-    return {"stem": Path(weights.stem).name.encode(), "weights": weights.read_bytes(), "card": card.read_bytes()}
+    files = {"stem": Path(weights.stem).name.encode(), "weights": weights.read_bytes(), "card": card.read_bytes()}
+    if zones is not None:
+        files["zones"] = zones.to_json().encode()
+    elif zones_path(stem).is_file():
+        files["zones"] = zones_path(stem).read_bytes()
+    return files
 
 
 def safe_name(name: str) -> str:
@@ -74,7 +84,7 @@ class ScoringWorker:
             import ray
 
             checkpoint = ray.get(checkpoint[0])
-        key = checkpoint["weights"][:64] + checkpoint["card"]
+        key = checkpoint["weights"][:64] + checkpoint["card"] + checkpoint.get("zones", b"")
         if self.model is not None and key == self._key:
             return
         from vad_core.model.checkpoint import load_checkpoint
@@ -83,6 +93,8 @@ class ScoringWorker:
         weights, card = checkpoint_paths(stem)
         weights.write_bytes(checkpoint["weights"])
         card.write_bytes(checkpoint["card"])
+        if "zones" in checkpoint:
+            zones_path(stem).write_bytes(checkpoint["zones"])
         self.model, self._key = load_checkpoint(stem, device=self.device), key
 
     def describe(self) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from vad_core.cli.common import command_line, config_from
+from vad_core.cli.common import TRAIN_ZONES_HELP, add_zones_option, command_line, config_from
 from vad_core.cli.options import POSITIVE, SEED, add_progress_json, fraction_below_1, frame_range
 from vad_core.cli.train import run_training
 
@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=POSITIVE, default=1e-3)
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--device", default=None)
+    add_zones_option(p, TRAIN_ZONES_HELP)
     add_progress_json(p)
 
 

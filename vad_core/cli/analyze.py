@@ -9,7 +9,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from vad_core.cli.common import about, frame_progress, progress
+from vad_core.cli.common import about, add_zones_option, frame_progress, progress, read_zones_option, with_zones
 from vad_core.cli.options import COUNT, FRAME, POSITIVE
 from vad_core.io.paths import writable_folder
 
@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--every", type=COUNT, default=1, help="analyze every k-th frame (default 1: all)")
     p.add_argument("--max-frames", type=COUNT, default=None, help="refuse clips with more (selected) frames")
     p.add_argument("--max-seconds", type=POSITIVE, default=None, help="stop, as bad input, after this long")
+    add_zones_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     started = process_start()
     with about("out"):
         writable_folder(args.out)
+    zones = read_zones_option(args)
     clock = StageClock()
     threads = decode_threads(likely_device_type(args.device))
     with Prefetch(IN_PROCESS, args.video, threads, clock) as video:
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
         selection = FrameSelection(args.start, args.end, args.every)
         limits = AnalysisLimits(max_frames=args.max_frames, max_seconds=args.max_seconds)
-        model = load_checkpoint(args.checkpoint, device=args.device)
+        model = with_zones(load_checkpoint(args.checkpoint, device=args.device), zones)
         model_ready = time.time()
         with progress(args, unit="frame", desc="analyzing") as bar:
             result = analyze(args.video, model, progress=frame_progress(bar), selection=selection, limits=limits,

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vad_core.cli.common import add_zones_option, read_zones_option
 from vad_core.cli.options import COUNT, FRAME, POSITIVE
 from vad_core.errors import BadInput
 
@@ -61,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
     p.add_argument("--rounds", type=COUNT, default=1, help="with --scaling: alternate the counts this many times; best")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    add_zones_option(p)
 
 
 @contextlib.contextmanager
@@ -106,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json,
         limits=_limits(args),
         sandbox=SandboxLimits.from_env() if args.sandbox else None,
+        zones=read_zones_option(args),
     )
     if args.scaling:
         from vad_core.bench.scaling import measure_scaling

@@ -1,5 +1,5 @@
 """What the command handlers share at run time: the progress bar, the command line for model cards, configs from
-options, and naming a library error by the option it is about."""
+options, the --zones option, and naming a library error by the option it is about."""
 
 from __future__ import annotations
 
@@ -9,13 +9,25 @@ import shlex
 import sys
 from collections.abc import Iterator
 from dataclasses import fields
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
 
+if TYPE_CHECKING:
+    from vad_core.model.checkpoint import LoadedModel
+    from vad_core.scoring.zones import Zones
+
 T = TypeVar("T")
+ZONES_HELP = (
+    'zones file, {"ignore": [polygon, ...], "only": [polygon, ...]} in the video\'s pixels '
+    "(default: the model's STEM.zones.json, if any)"
+)
+TRAIN_ZONES_HELP = (
+    "zones file: its masked places are left out of the loss and the calibration, and it is written beside the "
+    "model (STEM.zones.json)"
+)
 
 
 def progress(args: argparse.Namespace, **kwargs) -> tqdm:
@@ -69,3 +81,24 @@ def message(err: BadInput) -> str:
     """The one line a user sees: the option's flag, then what the library says is wrong."""
     text = " ".join(str(err).split())  # one line, whatever the message holds
     return f"{flag(err.option)} {text}" if err.option else text
+
+
+def add_zones_option(parser: argparse.ArgumentParser, help: str = ZONES_HELP) -> None:
+    parser.add_argument("--zones", default=None, metavar="FILE", help=help)
+
+
+def read_zones_option(args: argparse.Namespace) -> Zones | None:
+    """--zones, read and checked (a fault is about --zones), or None when it was not given."""
+    if not args.zones:
+        return None
+    from vad_core.scoring.zones import read_zones  # numpy and OpenCV: only for a command that was given zones
+
+    with about("zones"):
+        return read_zones(args.zones)
+
+
+def with_zones(model: LoadedModel, zones: Zones | None) -> LoadedModel:
+    """The model with --zones in place of its own zones (unchanged when none were given)."""
+    from dataclasses import replace
+
+    return model if zones is None else replace(model, zones=zones)

@@ -10,7 +10,7 @@ import threading
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from vad_core.cli.common import command_line, config_from
+from vad_core.cli.common import TRAIN_ZONES_HELP, add_zones_option, command_line, config_from
 from vad_core.cli.options import BATCH, COUNT, POSITIVE, SEED, add_progress_json, input_size
 from vad_core.signals import on_stop_signal
 
@@ -37,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--resume", action="store_true", help="continue from STEM.resume.safetensors if present")
     p.add_argument("--init", default=None, help="fine-tune this checkpoint instead of starting from scratch")
+    add_zones_option(p, TRAIN_ZONES_HELP)
     add_progress_json(p)
 
 

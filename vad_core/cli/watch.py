@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vad_core.cli.common import about
+from vad_core.cli.common import about, add_zones_option, read_zones_option, with_zones
 from vad_core.cli.options import COUNT, FRAME, POSITIVE
 from vad_core.errors import BadInput
 from vad_core.io.paths import writable_folder
@@ -70,6 +70,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="cut the recording into parts of this many minutes of the source's time, each written as it ends",
     )  # fmt: skip
     p.add_argument("--keep-segments", type=COUNT, default=24, help="--segment-minutes: parts kept on disk (24)")
+    add_zones_option(p)
 
 
 def say(message: str) -> None:
@@ -125,8 +126,9 @@ def run(args: argparse.Namespace) -> int:
     spec = SourceSpec.parse(args.source, **{name: getattr(args, name) for name in options})
     with about("out"):
         out = writable_folder(args.out)
+    zones = read_zones_option(args)
     alerts = AlertRunner(args.alert_cmd, args.alert_timeout, say) if args.alert_cmd else None
-    model = load_checkpoint(args.checkpoint, device=args.device)
+    model = with_zones(load_checkpoint(args.checkpoint, device=args.device), zones)
     rule = SegmentRule(args.threshold, args.min_duration, args.merge_gap)
     stop = threading.Event()
     on_stop_signal(stop.set)

@@ -3,6 +3,7 @@
 model = load_checkpoint()                             # the bundled Ped2 model
 save_checkpoint("out/mine", net, normalizer, card)    # creates mine.safetensors and mine.json; never overwrites
 rewrite_card("out/mine", replace(card, name="mine"))  # the one explicit way to change a saved model's card
+save_zones("out/mine", zones)                         # mine.zones.json: the camera's zones, loaded with the model
 
 The card (model/card.py) is checked field by field, and the weights' shapes are read from the safetensors header
 and compared with what the card's architecture implies, before any tensor is allocated.
@@ -29,13 +30,15 @@ from vad_core.model.preprocess import Normalizer
 from vad_core.scoring.latent import LatentProjection
 from vad_core.scoring.scene import SceneReference
 from vad_core.scoring.scores import ScoringConfig
+from vad_core.scoring.zones import Zones, read_zones
 
 DEFAULT_CHECKPOINT = ASSETS / "models" / "ped2"
 MEAN_FRAME_KEY = "preprocess.mean_frame"
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
 # A model is named by its stem. A stem ending in one of these would be read back as another model's file
 # (victim.json is model victim's card), as train's resume state, or be refused as a pickle.
-RESERVED_SUFFIXES = {".safetensors", ".json", ".resume"} | PICKLE_SUFFIXES
+RESERVED_SUFFIXES = {".safetensors", ".json", ".resume", ".zones"} | PICKLE_SUFFIXES
+ZONES_SUFFIX = ".zones.json"  # STEM.zones.json: the model's zones (vad_core.scoring.zones), beside its card
 FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
 
 
@@ -46,7 +49,8 @@ class LoadedModel:
     scoring and calibration are the card's unless a caller tries another scoring (replace(model, scoring=...));
     projection: the card's latent_projection (PCA of held-out normal frames' bottleneck states), or None
     for cards written before it existed; scene: the card's scene_reference (per-place error levels, the scene
-    check's reference figures), or None likewise.
+    check's reference figures), or None likewise. zones: STEM.zones.json's (the camera's ignore and only-count
+    polygons), or None; a command's --zones replaces them (replace(model, zones=...)).
     """
 
     net: SpatioTemporalAE
@@ -57,6 +61,7 @@ class LoadedModel:
     name: str
     projection: LatentProjection | None = None
     scene: SceneReference | None = None
+    zones: Zones | None = None
 
     @property
     def device(self) -> torch.device:
@@ -82,6 +87,18 @@ def checkpoint_paths(stem: str | Path) -> tuple[Path, Path]:
     if stem.suffix in {".safetensors", ".json"}:
         stem = stem.with_suffix("")
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def zones_path(stem: str | Path) -> Path:
+    """STEM.zones.json, where a model's zones are kept (the stem given with or without a suffix)."""
+    weights, _ = checkpoint_paths(stem)
+    return weights.with_name(weights.name.removesuffix(".safetensors") + ZONES_SUFFIX)
+
+
+def save_zones(stem: str | Path, zones: Zones) -> Path:
+    """Write (or replace) STEM.zones.json: the zones go with the model wherever it is loaded. Written whole to a
+    temporary file and renamed, so a reader sees the old zones or the new ones."""
+    return _replace_file(zones_path(stem), zones.to_json().encode())
 
 
 def new_checkpoint_paths(stem: str | Path) -> tuple[Path, Path]:
@@ -163,14 +180,19 @@ def rewrite_card(stem: str | Path, card: ModelCard) -> Path:
     weights_path, card_path = checkpoint_paths(stem)
     if not (weights_path.is_file() and card_path.is_file()):
         raise BadInput(f"{card_path.name}: no saved model to update (STEM.safetensors and STEM.json)")
-    temporary = card_path.with_name(f".{card_path.name}.{uuid.uuid4().hex}.tmp")
-    _create(temporary, card.to_json())
+    return _replace_file(card_path, card.to_json())
+
+
+def _replace_file(path: Path, data: bytes) -> Path:
+    """Write data to a temporary file beside path and rename it over path: a reader sees one or the other."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    _create(temporary, data)
     try:
-        os.replace(temporary, card_path)
+        os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return card_path
+    return path
 
 
 def _check_weights(weights_path: Path, cfg: ModelConfig) -> bool:
@@ -230,8 +252,17 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         raise BadInput(f"{weights_path.name} does not match the architecture in its card: {first}") from err
     normalizer = Normalizer.identity(size) if mean_frame is None else Normalizer(mean_frame.float().numpy(), std)
     net.eval().to(pick_device(device))
+    zones = read_zones(zones_path(stem)) if zones_path(stem).is_file() else None
     return LoadedModel(
-        net, normalizer, card.scoring, card.calibration, card, stem.name, card.latent_projection, card.scene_reference
+        net,
+        normalizer,
+        card.scoring,
+        card.calibration,
+        card,
+        stem.name,
+        card.latent_projection,
+        card.scene_reference,
+        zones,
     )
 
 

@@ -5,6 +5,7 @@
 
 The model runs on blocks of windows in worker threads (vad_core.model.inference.map_blocks); each block is scored
 there (_score_block: maps, every frame error, 8-bit frames, camera-health figures) and stitched here in order.
+The model's zones (vad_core.scoring.zones) mask every map here, before any frame error is taken from it.
 """
 
 from __future__ import annotations
@@ -62,18 +63,23 @@ def _score_block(
     norm: Normalizer,
     scoring: ScoringConfig,
     place_scales: dict[str, np.ndarray],
+    mask: torch.Tensor | None = None,
 ) -> ScoredBlock:
-    """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring.scores, in torch for speed."""
+    """Maps, frame errors and 8-bit frames of a block; the formulas of vad_core.scoring.scores, in torch for speed.
+    mask: (S, S), 0 where the zones mask a place (None: no zones)."""
     tx, tr = torch.from_numpy(x), torch.from_numpy(r)
     inputs = _to_u8(tx, norm)
-    appearance = torch.square(tx - tr).half().numpy()  # appearance_error_map
-    motion = torch.zeros(tx.shape, dtype=torch.float16)
+    appearance = torch.square(tx - tr)  # appearance_error_map
+    motion = torch.zeros(tx.shape)
     dx, dr = tx[1:] - tx[:-1], tr[1:] - tr[:-1]
     if scoring.motion == "missed":  # motion_error_map's forms
         motion[1:] = torch.clamp_min(torch.square(dx) - torch.square(dr), 0)
     else:
         motion[1:] = torch.square(dx - dr)
-    motion = motion.numpy()
+    if mask is not None:
+        appearance.mul_(mask)
+        motion.mul_(mask)
+    appearance, motion = appearance.half().numpy(), motion.half().numpy()
     errors = reductions("appearance", appearance, scoring, place_scales.get("appearance"))
     errors |= reductions("motion", motion, scoring, place_scales.get("motion"))
     return ScoredBlock(
@@ -121,6 +127,8 @@ def analyze_frames(
     scoring = model.scoring
     place_scales = model.scene.place_scale if model.scene else {}
     errors: dict[str, list[np.ndarray]] = {key: [] for key in error_keys(bool(place_scales))}
+    mask = model.zones.place_mask(source_size, size[0]) if model.zones else None
+    mask_tensor = torch.from_numpy(mask) if mask is not None else None
     health: dict[str, list[np.ndarray]] = {key: [] for key in HEALTH_FIGURES}
     prev: tuple[np.ndarray, np.ndarray] | None = None
     prev_input: np.ndarray | None = None
@@ -134,7 +142,7 @@ def analyze_frames(
             model.net,
             norm,
             frames,
-            lambda x, r, z: _score_block(x, r, z, norm, scoring, place_scales),
+            lambda x, r, z: _score_block(x, r, z, norm, scoring, place_scales, mask_tensor),
             workers=workers,
             latent_grid=LATENT_GRID,
             batch_windows=batch_windows,
@@ -148,7 +156,7 @@ def analyze_frames(
                     motion[0] = motion[1]
                     borrow_first_change(block.health)
                 else:
-                    motion[0] = motion_error_map(*block.first, *prev, scoring.motion)
+                    motion[0] = _masked(motion_error_map(*block.first, *prev, scoring.motion), mask)
                     block.health["change"][0] = change_between(prev_input, block.inputs[0])
                 for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
                     block.errors[key][0] = value[0]
@@ -198,4 +206,9 @@ def analyze_frames(
         scene_reference=model.scene,
         background=background,
         health={key: np.concatenate(values) if values else np.empty(0) for key, values in health.items()},
+        zones=model.zones or None,
     )
+
+
+def _masked(error_map: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    return error_map if mask is None else error_map * mask

@@ -19,6 +19,7 @@ grow in place. The model never runs on the source's thread.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -154,6 +155,7 @@ class LiveRun:
         self._raw: list[float] = []
         self._final: list[float] = []  # c(t) of frames whose smoothing no longer changes
         self._source_frames: list[int] = []
+        self._source_size = (0, 0)  # (width, height) of the first frame: where the zones' polygons are drawn
         self._arrivals: deque[float] = deque()
         self._tracker = SegmentTracker(self.rule)
         self._preview = PreviewFrames()
@@ -305,6 +307,8 @@ class LiveRun:
                 return
             for frame, arrived in window:
                 self._preview(frame.image)
+                if not self._source_size[0]:
+                    self._source_size = (frame.image.shape[1], frame.image.shape[0])
                 with self._lock:
                     self._source_frames.append(frame.index)
                     self._arrivals.append(arrived)
@@ -312,11 +316,14 @@ class LiveRun:
 
     def _score(self) -> None:
         try:
+            frames = self._frames()
+            first = next((frame for frame in frames if frame is not None), None)  # the source's size is known then
             analysis = analyze_frames(
-                self._frames(),
+                itertools.chain([first], frames) if first is not None else iter(()),
                 self.model,
                 name=self.source.name,
                 fps=self.source.fps,
+                source_size=self._source_size,
                 workers=1,
                 batch_windows=1,
                 on_block=self._on_block,

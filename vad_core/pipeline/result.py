@@ -37,6 +37,7 @@ from vad_core.scoring.scores import (
     regularity,
     smooth,
 )
+from vad_core.scoring.zones import Zones
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,6 +88,7 @@ class Analysis:
     health: dict[str, np.ndarray] | None = None  # per-frame camera-health figures (vad_core.scoring.health)
     source_frames: np.ndarray | None = None  # a live run's source frame numbers (it may skip whole windows)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage (vad_core.stages)
+    zones: Zones | None = None  # the zones that masked the maps (vad_core.scoring.zones); None: no zones
 
     @property
     def frame_count(self) -> int:
@@ -247,11 +249,20 @@ class Analysis:
 
         return pd.DataFrame(self.scores_columns(rule))
 
+    def segment_zone(self, segment: Segment) -> str | None:
+        """The zone ("only 1", ...) holding the largest local error of the segment's peak frame; None outside
+        every zone."""
+        local = self.local_map(segment.peak_frame)
+        row, col = np.unravel_index(int(np.argmax(local)), local.shape)
+        (width, height), size = self.source_size, local.shape[0]
+        return self.zones.zone_at((col + 0.5) * width / size, (row + 0.5) * height / size) if self.zones else None
+
     def _anomaly_dict(self, segment: Segment, health: list[HealthSegment]) -> dict:
         """An anomaly segment for segments.json; where the camera was unhealthy its score means nothing, and
-        camera_fault says which fault overlapped it."""
+        camera_fault says which fault overlapped it; with zones, zone says which one it was in."""
         faults = sorted({h.kind for h in health if h.start <= segment.end and segment.start <= h.end})
-        return {"kind": "anomaly"} | segment.to_dict(self.fps) | ({"camera_fault": faults} if faults else {})
+        zone = {"zone": self.segment_zone(segment)} if self.zones else {}
+        return {"kind": "anomaly"} | segment.to_dict(self.fps) | ({"camera_fault": faults} if faults else {}) | zone
 
     def segments_document(self, rule: SegmentRule | None = None) -> dict:
         rule = rule or self.rule
@@ -272,7 +283,7 @@ class Analysis:
             "scene": scene.to_dict() if (scene := self.scene_check()) is not None else None,
             "segments": [self._anomaly_dict(s, health) for s in self.segments(rule)],
             "health": [h.to_dict(self.fps) for h in health],
-        }
+        } | ({"zones": self.zones.to_dict()} if self.zones else {})  # a new key, only where zones were used
 
     def save(self, out_dir: str | Path, rule: SegmentRule | None = None) -> Path:
         """Write scores.csv, segments.json and error_maps.npz (uint8 at model resolution)."""

@@ -125,14 +125,16 @@ def frame_distances(inputs: np.ndarray, mean_frame: np.ndarray, std: float) -> n
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def fit_place_scales(maps: dict[str, list[np.ndarray]], scoring: ScoringConfig) -> dict:
-    """Each error kind's place scale from normal frames' error maps (lists of (n, S, S) blocks)."""
+def fit_place_scales(maps: dict[str, list[np.ndarray]], scoring: ScoringConfig, mask: np.ndarray | None = None) -> dict:
+    """Each error kind's place scale from normal frames' error maps (lists of (n, S, S) blocks); mask: the zones'
+    place mask (vad_core.scoring.zones) the maps were masked with, or None."""
+    counts = patch_mean(mask, scoring.patch) > 0.5 if mask is not None else None
     scales = {}
     for kind, blocks in maps.items():
         frames = np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])
         pick = np.linspace(0, len(frames) - 1, min(len(frames), MAX_PLACE_FRAMES)).round().astype(int)
         local = patch_mean(frames[pick], scoring.patch)
-        scales[kind] = fit_place_scale(local, scoring.place_quantile, blur=scoring.patch / 2)
+        scales[kind] = fit_place_scale(local, scoring.place_quantile, blur=scoring.patch / 2, counts=counts)
     return scales
 
 

@@ -115,13 +115,16 @@ def local_maps(error_maps: np.ndarray, cfg: ScoringConfig, place_scale: np.ndarr
     return local
 
 
-def fit_place_scale(local: np.ndarray, quantile: float, blur: float = 0.0) -> np.ndarray:
+def fit_place_scale(
+    local: np.ndarray, quantile: float, blur: float = 0.0, counts: np.ndarray | None = None
+) -> np.ndarray:
     """Each place's normal error level: the quantile over normal frames of its patch mean (N, H, W) -> (H, W),
     floored at the median over places, so that places where normal footage hardly moves (sky, a wall) do not
     turn noise into anomalies, then blurred (Gaussian sigma in pixels): a high quantile from a few hundred
-    frames is blotchy where a pedestrian happened to pass or not."""
+    frames is blotchy where a pedestrian happened to pass or not. counts (H, W) bool: the places the zones
+    leave in (None: all); the median is over those, so that masked places (all zero) do not lower the floor."""
     scale = np.quantile(np.asarray(local, dtype=np.float32), quantile, axis=0).astype(np.float32)
-    floor = float(np.median(scale))
+    floor = float(np.median(scale if counts is None or not counts.any() else scale[counts]))
     scale = np.maximum(scale, floor if floor > 0 else 1e-12)
     return gaussian_filter(scale, blur, mode="reflect") if blur > 0 else scale
 

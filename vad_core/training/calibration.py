@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vad_core.errors import BadInput
-from vad_core.io.video import normal_clips, read_clip
+from vad_core.io.video import normal_clips, probe, read_clip
 from vad_core.model.card import Calibration, CalibrationData, ScoringSelection, SelectionCandidate
 from vad_core.model.checkpoint import LoadedModel, load_checkpoint, rewrite_card
 from vad_core.pipeline.engine import analyze_frames
@@ -63,15 +63,18 @@ def fit_normal(
     scene: str = "",
     place_clips: list[np.ndarray] | None = None,
     select_clips: list[np.ndarray] | None = None,
+    source_size: tuple[int, int] = (0, 0),
 ) -> NormalFit:
     """Calibration (see calibrate), the latent projection and the scene reference, from one analysis of the
     held-out normal clips. The place scales come first (the per-place scores, and so tau, are taken on them);
     they are fitted on place_clips too (say, spread_pieces of the training part of the same clips): a per-place
     quantile needs many frames, and its overall level does not matter, since tau comes after. With
     select_clips (whole normal clips, SELECTION_CLIPS of them used as normal and as many injected), the
-    per-place scales and the motion form are first chosen by choose_scoring."""
+    per-place scales and the motion form are first chosen by choose_scoring, on whole frames (its injected
+    anomalies land anywhere). The model's zones mask the maps that tau, pixel tau and the place scales are taken
+    on; source_size: the clips' frame size (width, height) before they were resized, where the zones are drawn."""
     selection = None
-    choice = choose_scoring(model, select_clips, quantile) if select_clips else None
+    choice = choose_scoring(replace(model, zones=None), select_clips, quantile) if select_clips else None
     if choice is not None:
         model = replace(model, scoring=choice.scoring)
         selection = ScoringSelection(
@@ -86,13 +89,14 @@ def fit_normal(
             baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in choice.baselines.items()},
             verdict=choice.verdict(),
         )
-    results = [analyze_frames(iter(clip), model, name="calibration") for clip in clips]
+    results = [analyze_frames(iter(clip), model, name="calibration", source_size=source_size) for clip in clips]
     if not results:
         raise BadInput("no normal clips long enough to calibrate on")
     pieces = [c for c in place_clips or [] if len(c) >= model.cfg.time_steps]
-    extra = [analyze_frames(iter(clip), model, name="places") for clip in pieces]
+    extra = [analyze_frames(iter(clip), model, name="places", source_size=source_size) for clip in pieces]
     maps = {kind: [r.maps[kind] for r in results + extra] for kind in ERROR_KINDS}
-    scales = fit_place_scales(maps, model.scoring)
+    mask = model.zones.place_mask(source_size, model.cfg.input_size) if model.zones else None
+    scales = fit_place_scales(maps, model.scoring, mask)
     for result in results:
         result.score_places(scales)
     errors = np.concatenate([smooth(r.raw_error(), model.scoring.smooth_sigma) for r in results])
@@ -138,6 +142,12 @@ def calibrate(model: LoadedModel, clips: list[np.ndarray], quantile: float) -> C
     return fit_normal(model, clips, quantile).calibration
 
 
+def clip_size(path: Path) -> tuple[int, int]:
+    """A clip's frame size (width, height), as zones are drawn on it; the clips of one camera share it."""
+    info = probe(path)
+    return info.width, info.height
+
+
 def scene_name(data: str | Path) -> str:
     """How the scene check names the model's scene: the calibration footage's folder (a dataset's name)."""
     data = Path(data)
@@ -170,7 +180,8 @@ def recalibrate(
     held_out = [c for c in held_out if len(c) >= model.cfg.time_steps]
     pieces = spread_pieces(heads, MAX_PLACE_FRAMES, 2 * model.cfg.time_steps)
     choosing = (heads if any(len(h) for h in heads) else held_out) if select else None
-    fit = fit_normal(model, held_out, quantile, scene_name(data), place_clips=pieces, select_clips=choosing)
+    size = clip_size(paths[0]) if model.zones and paths else (0, 0)
+    fit = fit_normal(model, held_out, quantile, scene_name(data), pieces, choosing, size)
     card = replace(
         model.card,
         scoring=fit.scoring,

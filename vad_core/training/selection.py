@@ -136,7 +136,9 @@ def select_scoring(
             if on_step:
                 on_step(f"{kind} in {path.name}")
             frames, labels = _inject_frames(read_gray_clip(path), kind, seed=100 * i + k)
-            result = analyze_frames((resize_scale(f, size) for f in frames), model, name=f"{path.name}+{kind}")
+            resized = (resize_scale(f, size) for f in frames)
+            source_size = (frames.shape[2], frames.shape[1])
+            result = analyze_frames(resized, model, name=f"{path.name}+{kind}", source_size=source_size)
             injected.append((result, labels))
     ranked = rank_scorings(normal, injected, candidate_scorings(model.scoring), quantile)
     return SelectionReport(ranked, [p.name for p in calibration], [a.name for a, _ in injected])

@@ -3,6 +3,9 @@
 cfg = TrainConfig(data="../shared/data/ucsd_ped2", out="models/mine", minutes=10, preset="fast")
 result = train(cfg, on_step=lambda p: print(p.loss))
 
+With zones (cfg.zones, a zones file; else, fine-tuning, the parent model's) the loss and the calibration leave the
+masked places out, and the zones are written beside the new model (STEM.zones.json).
+
 Each clip is decoded under limits, as an analysis is: cfg.max_clip_frames frames and cfg.max_clip_seconds of
 decoding, else VAD_TRAIN_MAX_FRAMES and VAD_TRAIN_MAX_SECONDS (how the app passes its limits to its training
 child; the CLI has no option for them yet), else none.
@@ -18,7 +21,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +42,21 @@ from vad_core.model.card import (
     Preprocess,
     TrainingRecord,
 )
-from vad_core.model.checkpoint import LoadedModel, checkpoint_paths, load_checkpoint, save_checkpoint
+from vad_core.model.checkpoint import (
+    LoadedModel,
+    checkpoint_paths,
+    load_checkpoint,
+    save_checkpoint,
+    save_zones,
+    zones_path,
+)
 from vad_core.model.config import ModelConfig
 from vad_core.model.inference import pick_device
 from vad_core.model.preprocess import Normalizer
 from vad_core.model.windows import gather_window, training_windows
 from vad_core.scoring.scene import MAX_PLACE_FRAMES
 from vad_core.scoring.scores import ScoringConfig
+from vad_core.scoring.zones import Zones, read_zones
 from vad_core.training.calibration import NormalFit, fit_normal, hold_out_tails, scene_name, spread_pieces
 from vad_core.training.selection import SELECTION_CLIPS
 from vad_core.version import __version__
@@ -83,6 +94,7 @@ class TrainConfig:
     select_scoring: bool = True  # calibration chooses place scales and motion form by injected anomalies
     init: str | None = None  # a checkpoint to fine-tune: its architecture and weights are the starting point
     normal_ranges: tuple[tuple[int, int], ...] = ()  # with these, data is one video and these frames are its normal
+    zones: str | None = None  # a zones file (vad_core.scoring.zones); None: the --init model's zones, if any
     command: str = ""  # the command line that started the run, recorded in the card
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
@@ -181,14 +193,17 @@ def train(
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
+    zones = _zones(cfg)
     net, origin = _start_model(cfg, device)
-    data = _training_data(cfg, net.cfg)
+    data = _training_data(cfg, net.cfg, zones)
     use_bf16 = cfg.bf16 and (device.type == "cuda" or cpu_has_amx())
     run = _optimize(cfg, net, data, device, use_bf16, on_step, should_stop, show_progress)
     net.eval()
-    fit = _fit_normal(cfg, net, data)
+    fit = _fit_normal(cfg, net, data, zones)
     card = _card(cfg, net.cfg, data, run, fit, origin, training_on=(str(device), use_bf16))
     path = save_checkpoint(cfg.out, net, data.normalizer, card)
+    if zones:  # the model carries its camera's zones wherever it is loaded
+        save_zones(cfg.out, zones)
     _resume_path(cfg.out).unlink(missing_ok=True)
     frames_seen = run.step * cfg.batch_size * net.cfg.time_steps
     verdict = fit.selection.verdict if fit.selection else None
@@ -204,6 +219,8 @@ class _TrainingData:
     names: list[str]
     normalizer: Normalizer
     index: np.ndarray  # (window, 3): clip, start, stride
+    source_size: tuple[int, int] = (0, 0)  # the clips' frame size (width, height): where zones are drawn
+    mask: np.ndarray | None = None  # the zones' place mask at the model's size (None: every place counts)
 
 
 @dataclass
@@ -225,7 +242,16 @@ class _Run:
         return cls(meta["step"], meta["epoch"], meta["elapsed_s"], meta["losses"])
 
 
-def _training_data(cfg: TrainConfig, model_cfg: ModelConfig) -> _TrainingData:
+def _zones(cfg: TrainConfig) -> Zones | None:
+    """The zones to train with: cfg.zones' file, else the parent's (fine-tuning), else None."""
+    if cfg.zones:
+        return read_zones(cfg.zones)
+    if cfg.init and zones_path(cfg.init).is_file():
+        return read_zones(zones_path(cfg.init))
+    return None
+
+
+def _training_data(cfg: TrainConfig, model_cfg: ModelConfig, zones: Zones | None) -> _TrainingData:
     train_clips, val_clips, clip_names = _normal_clips(cfg, model_cfg.input_size)
     val_clips = [c for c in val_clips if len(c) >= model_cfg.time_steps]
     if not val_clips:
@@ -235,7 +261,12 @@ def _training_data(cfg: TrainConfig, model_cfg: ModelConfig) -> _TrainingData:
     index = training_windows([len(c) for c in train_clips], model_cfg.time_steps, cfg.strides)
     if len(index) == 0:
         raise BadInput(f"training clips are shorter than one window of {model_cfg.time_steps} frames")
-    return _TrainingData(train_clips, val_clips, clip_names, normalizer, index)
+    if not zones:
+        return _TrainingData(train_clips, val_clips, clip_names, normalizer, index)
+    info = probe(_clip_paths(cfg)[0])
+    size = (info.width, info.height)
+    mask = zones.place_mask(size, model_cfg.input_size)
+    return _TrainingData(train_clips, val_clips, clip_names, normalizer, index, size, mask)
 
 
 def _optimize(
@@ -257,6 +288,7 @@ def _optimize(
     steps_per_epoch = math.ceil(len(data.index) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs is not None else None
     rng = np.random.default_rng(cfg.seed)
+    mask = torch.from_numpy(data.mask).to(device) if data.mask is not None else None
     for _ in range(run.epoch):  # a resumed run replays the shuffles of the epochs already done
         rng.permutation(len(data.index))
     start, last_save = time.perf_counter(), time.perf_counter()
@@ -267,7 +299,7 @@ def _optimize(
         for b in range(run.step % steps_per_epoch * cfg.batch_size, len(order), cfg.batch_size):
             rows = data.index[order[b : b + cfg.batch_size]]
             batch = np.stack([gather_window(data.train_clips[c], s, k, time_steps) for c, s, k in rows])
-            run.losses.append(_step(net, opt, batch, device, use_bf16))
+            run.losses.append(_step(net, opt, batch, device, use_bf16, mask))
             run.step += 1
             run.seconds = elapsed_before + time.perf_counter() - start
             fraction = run.step / total_steps if total_steps else min(run.seconds / budget_s, 1.0)
@@ -288,28 +320,46 @@ def _optimize(
 
 
 def _step(
-    net: SpatioTemporalAE, opt: torch.optim.Optimizer, batch: np.ndarray, device: torch.device, bf16: bool
+    net: SpatioTemporalAE,
+    opt: torch.optim.Optimizer,
+    batch: np.ndarray,
+    device: torch.device,
+    bf16: bool,
+    mask: torch.Tensor | None = None,
 ) -> float:
-    """One optimizer step on a batch of windows (B, T, H, W); its loss."""
+    """One optimizer step on a batch of windows (B, T, H, W); its loss. mask (H, W): the zones' place weights,
+    so that the masked places (a road, a tree) are not learned at all: the mean squared error over the places
+    that count."""
     x = torch.from_numpy(batch).to(device).unsqueeze(2)  # (B, T, H, W) -> (B, T, 1, H, W)
     with _autocast(device, bf16):
         recon = net(x)
-    loss = torch.nn.functional.mse_loss(recon.float(), x)
+    loss = masked_mse(recon.float(), x, mask)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return loss.item()
 
 
-def _fit_normal(cfg: TrainConfig, net: SpatioTemporalAE, data: _TrainingData) -> NormalFit:
-    """Calibration, latent projection and scene reference from the held-out tails (see fit_normal)."""
+def masked_mse(recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The mean squared error, over the places the mask weights (None: everywhere, the plain MSE)."""
+    if mask is None:
+        return torch.nn.functional.mse_loss(recon, x)
+    weights = mask.expand_as(x)
+    return (torch.square(recon - x) * weights).sum() / weights.sum().clamp_min(1e-6)
+
+
+def _fit_normal(cfg: TrainConfig, net: SpatioTemporalAE, data: _TrainingData, zones: Zones | None) -> NormalFit:
+    """Calibration, latent projection and scene reference from the held-out tails (see fit_normal), on maps
+    masked by the zones."""
     time_steps = net.cfg.time_steps
     loaded = LoadedModel.uncalibrated(net, data.normalizer, cfg.scoring, Path(cfg.out).name, cfg.calibration_quantile)
+    loaded = replace(loaded, zones=zones)
     pieces = spread_pieces(data.train_clips, MAX_PLACE_FRAMES, 2 * time_steps)
     place_clips = [data.normalizer.invert(piece) for piece in pieces]  # back to [0, 1] frames, as analysis takes
     chosen = data.train_clips[: 2 * SELECTION_CLIPS] if cfg.select_scoring else None
     select = [data.normalizer.invert(c) for c in chosen] if chosen is not None else None
-    return fit_normal(loaded, data.val_clips, cfg.calibration_quantile, _scene(cfg), place_clips, select)
+    quantile = cfg.calibration_quantile
+    return fit_normal(loaded, data.val_clips, quantile, _scene(cfg), place_clips, select, data.source_size)
 
 
 def _card(
