@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers.live import PacedClip
 from tests.helpers.paths import ZONES
+from vad_core.events.record import analysis_events
 from vad_core.pipeline.analysis import analyze
 from vad_core.pipeline.live import LiveRun
 from vad_core.scoring.zones import Zones, read_zones
@@ -59,6 +60,8 @@ def test_an_only_count_zone_on_the_walkway_keeps_it_and_names_it(test004, analys
     document = json.loads((zoned.save(tmp_path) / "segments.json").read_text())
     assert document["zones"] == zones.to_dict()
     assert [s["zone"] for s in document["segments"]] == ["only 1"]
+    records = analysis_events(zoned, source="Test004", run="zoned", origin="app", model=analysis_model)
+    assert [r.zone for r in records if r.kind == "anomaly"] == ["only 1"]  # the event records its zone
 
 
 def test_a_live_run_masks_as_analyze_does(test004, analysis_model):

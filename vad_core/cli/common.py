@@ -102,3 +102,13 @@ def with_zones(model: LoadedModel, zones: Zones | None) -> LoadedModel:
     from dataclasses import replace
 
     return model if zones is None else replace(model, zones=zones)
+
+
+def add_events_options(p: argparse.ArgumentParser) -> None:
+    """--events-url and --no-events: where a producing command (watch, batch) stores its findings."""
+    p.add_argument(
+        "--events-url",
+        default=None,
+        help="event store (an SQLAlchemy URL; default VAD_EVENTS_URL, else the data folder's SQLite file)",
+    )
+    p.add_argument("--no-events", action="store_true", help="store no events")  # fmt: skip
