@@ -135,7 +135,7 @@ def publish_analysis(
         if record.key in lacking:
             thumbnail, excerpt = event_media(store.media_root, analysis, pictures, record)
             store.finish(record.key, end=record.end, peak=record.peak, peak_frame=record.peak_frame,
-                         thumbnail=thumbnail, excerpt=excerpt)  # fmt: skip
+                         zone=record.zone, thumbnail=thumbnail, excerpt=excerpt)  # fmt: skip
     return ids
 
 
