@@ -64,6 +64,8 @@ def write_analysis(result: Analysis, folder: str | Path, rule: SegmentRule | Non
     if result.latent is not None:
         arrays["latent"] = np.concatenate(list(iter_chunks(result.latent)))
         arrays["latent_position"] = np.asarray(result.latent_position)
+    if result.source_frames is not None:  # a live run's rows, where windows were dropped, or an excerpt of one
+        arrays["source_frames"] = np.asarray(result.source_frames, np.int64)
     _write_npz(out / STATE_FILE, arrays)
     return out
 
@@ -222,4 +224,5 @@ def _analysis(meta: dict, state: dict[str, np.ndarray], maps: dict[str, np.ndarr
         scene_reference=model.scene if model is not None else None,
         background=meta["background"],
         health={k.removeprefix("health."): v for k, v in state.items() if k.startswith("health.")} or None,
+        source_frames=np.asarray(state["source_frames"]) if "source_frames" in state else None,
     )

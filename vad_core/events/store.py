@@ -234,6 +234,12 @@ class EventStore:
             rows = session.scalars(query.limit(min(which.limit, MAX_LIST))).all()
             return [_event(row, thumbnails) for row in rows]
 
+    def lacking_media(self, keys: Sequence[str]) -> set[str]:
+        """The keys among these of stored events with no excerpt yet (a producer's media still to write)."""
+        with Session(self.engine) as session:
+            query = select(EventRow.key).where(EventRow.key.in_(list(keys)), EventRow.excerpt.is_(None))
+            return set(session.scalars(query))
+
     def event(self, event_id: int) -> Event:
         """One event with its thumbnail; BadInput when there is none of that id."""
         with Session(self.engine) as session:

@@ -12,7 +12,7 @@ The engine (vad_core.pipeline.engine) makes it; a saved batch result reads it ba
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -151,6 +151,27 @@ class Analysis:
         first = max(-(-(start - self.first_frame) // self.frame_step), 0)  # the first row at or after start
         last = min((end - 1 - self.first_frame) // self.frame_step, self.frame_count - 1)
         return range(first, max(first, last + 1))
+
+    def rows(self, first: int, stop: int) -> Analysis:
+        """Rows first .. stop - 1 as an Analysis of their own (an event's excerpt, saved with write_analysis and
+        opened in the player): the same source frames, errors, maps and pictures; c(t) is smoothed again within
+        the rows, so it differs from the whole clip's only within the smoothing radius of either edge."""
+        first, stop = max(0, first), min(stop, self.frame_count)
+        part = slice(first, stop)
+        frames = self.source_frames[part] if self.source_frames is not None else None
+        return replace(
+            self,
+            frame_errors={key: value[part] for key, value in self.frame_errors.items()},
+            maps={key: value[part] for key, value in self.maps.items()},
+            inputs=self.inputs[part],
+            recons=self.recons[part],
+            first_frame=int(self.source_frame(first)) if frames is None else self.first_frame,
+            source_frames=frames,
+            latent=self.latent[part] if self.latent is not None else None,
+            latent_position=self.latent_position[part] if self.latent_position is not None else None,
+            health={key: value[part] for key, value in self.health.items()} if self.health is not None else None,
+            warnings=list(self.warnings),
+        )
 
     def at_rows(self, per_source_frame: np.ndarray) -> np.ndarray:
         """A per-source-frame array (frame labels) at this analysis's rows; rows past its end are left out."""
