@@ -28,7 +28,7 @@ from tqdm import tqdm
 from vad_core.batch.inputs import Video, content_hash, find_videos
 from vad_core.batch.outputs import BatchOutput
 from vad_core.batch.ray_token import private_token, token_path
-from vad_core.batch.worker import ScoringWorker, checkpoint_files
+from vad_core.batch.worker import Publish, ScoringWorker, checkpoint_files
 from vad_core.errors import BadInput
 from vad_core.io.limits import AnalysisLimits
 from vad_core.io.paths import REPO_ROOT
@@ -56,6 +56,7 @@ class BatchConfig:
     progress: bool = True
     limits: AnalysisLimits | None = None  # what one video may cost (vad_core.io.limits); none by default
     sandbox: SandboxLimits | None = None  # decode each video in a killable child under these caps (the app's way)
+    publish: Publish | None = None  # each video's analysis to the event store, in its worker (ScoringWorker)
     extra: dict = field(default_factory=dict)
 
 
@@ -155,9 +156,11 @@ def start_workers(
     pin: bool = True,
     limits: AnalysisLimits | None = None,
     sandbox: SandboxLimits | None = None,
+    publish: Publish | None = None,
 ) -> Workers:
     """count replicas, each holding the model; a crashed one is restarted and its call retried `retries` times.
-    limits and sandbox: how each replica decodes and bounds a video (ScoringWorker)."""
+    limits and sandbox: how each replica decodes and bounds a video; publish: where it sends each video's
+    findings (ScoringWorker)."""
     import ray
 
     gpu_share = cluster.gpus / count if device.startswith("cuda") else 0
@@ -175,7 +178,7 @@ def start_workers(
     # score call carries it, so that a restarted replica (which starts empty) loads it again.
     handle = [ray.put(checkpoint)]
     pin = pin and not device.startswith("cuda")  # a GPU replica's host threads (copies, scoring) need room
-    workers = [actor.remote(device, threads, pin, limits, sandbox) for _ in range(count)]
+    workers = [actor.remote(device, threads, pin, limits, sandbox, publish) for _ in range(count)]
     try:
         ray.get([w.load.remote(handle) for w in workers])  # every model loaded: scoring time starts now
     except ray.exceptions.RayError as err:
@@ -307,7 +310,9 @@ def run_batch(cfg: BatchConfig, log: Log = to_stderr) -> dict:
                 "address": cluster.address,
                 "cluster_cpus": cluster.cpus,
             }
-            workers = start_workers(checkpoint, count, device, cluster, cfg.retries, cfg.pin, cfg.limits, cfg.sandbox)
+            workers = start_workers(
+                checkpoint, count, device, cluster, cfg.retries, cfg.pin, cfg.limits, cfg.sandbox, cfg.publish
+            )
             scoring_started = time.perf_counter()
             total_frames = sum(r.frames for r in output.skipped)
             with (
@@ -320,6 +325,8 @@ def run_batch(cfg: BatchConfig, log: Log = to_stderr) -> dict:
 
                 def on_result(video: Video, digest: str, result: dict) -> None:
                     nonlocal finished
+                    if result.get("notice"):
+                        log(f"{video.name}: {result['notice']}")
                     if result["ok"]:
                         output.store(video, digest, result)
                         finished += result["frames"]

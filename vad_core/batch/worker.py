@@ -18,14 +18,21 @@ import re
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vad_core.errors import BadInput
 from vad_core.io.limits import AnalysisLimits
 from vad_core.io.sandbox import SandboxLimits
 from vad_core.model.checkpoint import checkpoint_paths
 
+if TYPE_CHECKING:
+    from vad_core.model.checkpoint import LoadedModel
+    from vad_core.pipeline.result import Analysis
+
 UNSAFE = re.compile(r"[^\w.+-]")
+Publish = Callable[["Analysis", "LoadedModel", str, Path], "str | None"]  # (analysis, model, video name, its file)
 
 
 def checkpoint_files(stem: str | Path) -> dict[str, bytes]:
@@ -52,17 +59,20 @@ class ScoringWorker:
         pin: bool = False,
         limits: AnalysisLimits | None = None,
         sandbox: SandboxLimits | None = None,
+        publish: Publish | None = None,
     ) -> None:
         """threads: torch's threads in this replica's process, which Ray starts with the same share in
         VAD_CPU_THREADS (vad_core.batch.run), the model threads' budget. pin: take one core of this machine for
         the whole process (see claim_core), so that a replica counted as one CPU uses one; its decoding thread
         then shares that core with the model's. limits: what one video may cost (none by default, as `analyze`);
-        sandbox: decode each video in a capped, killable child (vad_core.io.sandbox), as the app does uploads."""
+        sandbox: decode each video in a capped, killable child (vad_core.io.sandbox), as the app does uploads.
+        publish: called with each video's analysis once its outputs are written (the event store's
+        vad_core.events.batch.BatchPublisher); what it returns, a line or None, is the result's "notice"."""
         import torch
 
         torch.set_num_threads(threads)
         self.device, self.model, self._key = device, None, b""
-        self.limits, self.sandbox = limits, sandbox
+        self.limits, self.sandbox, self.publish = limits, sandbox, publish
         self._frames_done = 0
         self._folder = tempfile.TemporaryDirectory(prefix="vad-batch-worker-")
         self._core = claim_core() if pin else None
@@ -136,6 +146,7 @@ class ScoringWorker:
                 return {"ok": False, "reason": str(err)}
             out = write_analysis(result, Path(folder) / "out")
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+            notice = self.publish(result, self.model, name, path) if self.publish is not None else None
         scene = result.scene_check()
         self._frames_done = 0
         return {
@@ -146,6 +157,7 @@ class ScoringWorker:
             "files": files,
             "warnings": result.warnings,
             "scene": scene.to_dict() if scene is not None else None,
+            "notice": notice,
         }
 
 

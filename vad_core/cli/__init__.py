@@ -11,6 +11,7 @@
     python -m vad_core inject Train001.mp4 --kind moving_object --start 60 --end 100 --out inj.mp4 --analyze
     python -m vad_core batch ../shared/data/ucsd_ped2/test --out batch_out --json
     python -m vad_core watch rtsp://camera/stream --json-lines --out live --alert-cmd "./notify"
+    python -m vad_core events list --review new --json
 
 Each command module has add_parser(subparsers) and run(args) -> int; the option types they share are in
 options. Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error. Every numeric option is
@@ -32,6 +33,7 @@ from vad_core.cli import (
     bench,
     calibrate,
     evaluate,
+    events,
     inject,
     scene,
     select_scoring,
@@ -54,6 +56,7 @@ COMMANDS: dict[str, ModuleType] = {
     "inject": inject,
     "batch": batch,
     "watch": watch,
+    "events": events,
 }
 
 

@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vad_core.cli.common import add_events_options
 from vad_core.cli.options import COUNT, FRAME, POSITIVE
 from vad_core.errors import BadInput
 
 if TYPE_CHECKING:
+    from vad_core.events.batch import BatchPublisher
     from vad_core.io.limits import AnalysisLimits
 
 
@@ -61,6 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaling", default=None, metavar="N,N", help="measure frames/s with each worker count instead")
     p.add_argument("--rounds", type=COUNT, default=1, help="with --scaling: alternate the counts this many times; best")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    add_events_options(p)
 
 
 @contextlib.contextmanager
@@ -106,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json,
         limits=_limits(args),
         sandbox=SandboxLimits.from_env() if args.sandbox else None,
+        publish=_publisher(args),
     )
     if args.scaling:
         from vad_core.bench.scaling import measure_scaling
@@ -128,6 +132,15 @@ def run(args: argparse.Namespace) -> int:
     if any("worker died" in f["reason"] or "internal error" in f["reason"] for f in summary["failed"]):
         return 1
     return 2 if summary["failed"] else 0
+
+
+def _publisher(args: argparse.Namespace) -> BatchPublisher | None:
+    """Each worker's events into the store (--events-url, else VAD_EVENTS_URL or the default file), unless
+    --no-events; the URL is resolved here, so every worker writes where this command would."""
+    from vad_core.events.batch import BatchPublisher
+    from vad_core.events.store import default_url
+
+    return None if args.no_events else BatchPublisher(args.events_url or default_url())
 
 
 def _limits(args: argparse.Namespace) -> AnalysisLimits:

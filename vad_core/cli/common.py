@@ -69,3 +69,13 @@ def message(err: BadInput) -> str:
     """The one line a user sees: the option's flag, then what the library says is wrong."""
     text = " ".join(str(err).split())  # one line, whatever the message holds
     return f"{flag(err.option)} {text}" if err.option else text
+
+
+def add_events_options(p: argparse.ArgumentParser) -> None:
+    """--events-url and --no-events: where a producing command (watch, batch) stores its findings."""
+    p.add_argument(
+        "--events-url",
+        default=None,
+        help="event store (an SQLAlchemy URL; default VAD_EVENTS_URL, else the data folder's SQLite file)",
+    )
+    p.add_argument("--no-events", action="store_true", help="store no events")  # fmt: skip

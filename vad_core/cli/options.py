@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from vad_core.errors import BadInput
 from vad_core.io.frame_ranges import parse_range
@@ -80,3 +81,13 @@ def add_progress_json(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--progress-json", action="store_true", help="one JSON object per step on stdout, then a summary (for UIs)"
     )
+
+
+def utc_time(text: str) -> datetime:
+    """argparse type: an ISO 8601 date or time (2024-05-01, 2024-05-01T12:30, ...+02:00), as naive UTC (the event
+    store's times); one without a zone is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or time such as 2024-05-01T12:30") from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value

@@ -28,16 +28,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vad_core.cli.common import about
+from vad_core.cli.common import about, add_events_options
 from vad_core.cli.options import COUNT, FRAME, POSITIVE
 from vad_core.errors import BadInput
+from vad_core.events.notify import LINK_BASE
 from vad_core.io.paths import writable_folder
 from vad_core.signals import on_stop_signal
+
+PUBLISH_CLOSE_S = 60.0  # at the end, how long queued events, alerts and excerpts may still take
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from vad_core.events.live import LivePublisher
     from vad_core.io.sources import Source
+    from vad_core.model.checkpoint import LoadedModel
     from vad_core.pipeline.alerts import AlertRunner
     from vad_core.pipeline.live import LiveRun, LiveStatus, SegmentEvent
     from vad_core.pipeline.result import Analysis, SegmentRule
@@ -70,6 +75,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="cut the recording into parts of this many minutes of the source's time, each written as it ends",
     )  # fmt: skip
     p.add_argument("--keep-segments", type=COUNT, default=24, help="--segment-minutes: parts kept on disk (24)")
+    add_events_options(p)
+    p.add_argument("--camera", default=None, help="the source's name in the event store (default: the source's)")
+    p.add_argument("--mqtt", default=None, metavar="URL", help="publish each event to mqtt://HOST[:PORT]/TOPIC")
+    p.add_argument("--webhook", default=None, metavar="URL", help="POST each event as JSON to this URL")
+    p.add_argument("--link-base", default=LINK_BASE, help=f"the app's address in alerts' links ({LINK_BASE})")
 
 
 def say(message: str) -> None:
@@ -79,8 +89,10 @@ def say(message: str) -> None:
 class _Lines:
     """What watch prints as the run goes: segment events (and alerts for opened ones), settled frame scores."""
 
-    def __init__(self, json_lines: bool, rule: SegmentRule, alerts: AlertRunner | None, fps: float) -> None:
-        self.json_lines, self.rule, self.alerts = json_lines, rule, alerts
+    def __init__(
+        self, json_lines: bool, rule: SegmentRule, alerts: AlertRunner | None, fps: float, events: LivePublisher | None
+    ) -> None:
+        self.json_lines, self.rule, self.alerts, self.events = json_lines, rule, alerts, events
         self.fps = fps  # the source's rate as it opened: times in seconds are frame numbers over it
         self.live: LiveRun | None = None  # set once the run exists: on_event and on_scores are its callbacks
         self.printed = 0  # --frames: rows whose final score has been printed
@@ -97,6 +109,8 @@ class _Lines:
         self.emit(line, f"{event.event:5} frames {event.start}{ends}  peak {event.peak:.2f} at {event.peak_frame}")
         if self.alerts is not None and event.event == "open":
             self.alerts.submit(line)
+        if self.events is not None:
+            self.events.segment(event)
 
     def print_frames(self, scores: np.ndarray, upto: int) -> None:
         frames, fps = self.live.source_frames(), self.fps
@@ -132,10 +146,11 @@ def run(args: argparse.Namespace) -> int:
     on_stop_signal(stop.set)
     source = open_source(spec, sandbox=SandboxLimits.from_env() if args.isolate else None)
     parts = SourceParts(source, args.segment_minutes * 60) if args.segment_minutes else None
+    events = _publisher(args, model, source)
 
     def start(run_source: Source) -> _Lines:
         """A run of its own (and its own lines: row numbers start again in each part)."""
-        lines = _Lines(args.json_lines, rule, alerts, source.fps)
+        lines = _Lines(args.json_lines, rule, alerts, source.fps, events)
         on_scores = lines.on_scores if args.frames else None
         lines.live = LiveRun(run_source, model, rule, on_event=lines.on_event, on_scores=on_scores).start()
         return lines
@@ -148,11 +163,26 @@ def run(args: argparse.Namespace) -> int:
             done.add(finished.live.status(), part=True)
             for old in sorted(out.glob("part-[0-9]*"))[: -args.keep_segments]:
                 shutil.rmtree(old)
-    if not _write(lines, stop, out, args.frames):
-        return 0
+    written = _write(lines, stop, out, args.frames)
     if alerts is not None:
         alerts.close(args.alert_timeout + 1)
-    return _summary(lines.live, rule, out, args.json_lines, done)
+    if events is not None:
+        events.close(PUBLISH_CLOSE_S)
+    return _summary(lines.live, rule, out, args.json_lines, done) if written else 0
+
+
+def _publisher(args: argparse.Namespace, model: LoadedModel, source: Source) -> LivePublisher | None:
+    """The run's events into the store (unless --no-events) and out to --mqtt and --webhook; None for neither.
+    The URLs are checked now; the store opens on the publisher's thread (its trouble is a warning, never fatal)."""
+    from vad_core.events.live import LivePublisher, PublishTarget
+    from vad_core.events.notify import make_notifiers
+
+    notifiers = make_notifiers(args.mqtt, args.webhook, args.alert_timeout)
+    if args.no_events and not notifiers:
+        return None
+    name = args.camera or source.name
+    target = PublishTarget(args.events_url, name, "watch", store=not args.no_events, link_base=args.link_base)
+    return LivePublisher(target, model, source.fps, notifiers, log=say)
 
 
 def _write(lines: _Lines, stop: threading.Event, folder: Path, frames: bool, end: bool = True) -> bool:
@@ -164,6 +194,8 @@ def _write(lines: _Lines, stop: threading.Event, folder: Path, frames: bool, end
     if frames:
         lines.print_frames(analysis.score, analysis.frame_count)
     analysis.save(folder, lines.rule)
+    if lines.events is not None:
+        lines.events.recorded(analysis, lines.live.frames)
     return True
 
 
