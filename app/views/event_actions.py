@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.views.event_export import export_panel
 from app.views.event_grid import pick_key
 from app.views.event_learn import learn_panel
 from app.views.event_timeline import REVIEW_LABELS
@@ -32,4 +33,5 @@ def selection_actions(store: EventStore, selected: list[Event]) -> None:
         col.button(f"Mark {REVIEW_LABELS[review]}", key=f"events_mark_{review}", disabled=not ids,
                    on_click=_review_all, args=(store, ids, review))  # fmt: skip
     cols[-1].button("Clear selection", key="events_clear", disabled=not ids, on_click=_clear, args=(ids,))
+    export_panel(store, ids)
     learn_panel(store, selected)

@@ -73,7 +73,7 @@ def learn_panel(store: EventStore, selected: list[Event]) -> None:
             "events it learned."
         )
         try:
-            source = check_learnable(selected)
+            source = check_learnable(selected, store)
         except BadInput as err:
             st.caption(f"{err}.")
             source = None

@@ -39,9 +39,9 @@ def model_stem_of(event: Event) -> str:
 
 def excerpt_clip(store: EventStore, event: Event, model: LoadedModel) -> Clip:
     """The event's excerpt as the analysis view's Clip, kept in the clip store like any analysis."""
-    if not event.excerpt:
-        raise BadInput(f"event {event.id} has no excerpt (its producer stored none)")
-    folder = store.media_root / event.excerpt
+    folder = store.excerpt_folder(event)
+    if folder is None:
+        raise BadInput(f"event {event.id} has no excerpt on this server (its producer stored none, or it was removed)")
     key = hashlib.sha256(f"{folder.resolve()}|{event.key}".encode()).hexdigest()[:32]
     clips = clip_store()
     with clips.opening(key):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
+
+import av
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -87,6 +92,27 @@ def test_the_page_lists_filters_and_reviews_events(events_url, published):
     assert (event.review, event.note) == ("confirmed", "a cart, really")
     app.button(key="event_false_alarm").click().run()
     assert [e.review for e in _stored(events_url) if e.id == first] == ["false_alarm"]
+
+
+def test_export_of_the_selection_is_clips_plus_a_csv(events_url, published):
+    app = _page()
+    for box in app.checkbox:
+        box.check()
+    app.run()
+    app.button(key="events_export_prepare").click().run()
+    assert not app.exception, app.exception
+    ids, data = app.session_state["events_export"]
+    stored = {e.id: e for e in _stored(events_url)}
+    assert sorted(ids) == sorted(stored)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        rows = list(csv.DictReader(io.TextIOWrapper(archive.open("events.csv"))))
+        clip = archive.read(f"event-{ids[0]}.mp4")
+    assert names == {"events.csv", *(f"event-{i}.mp4" for i in ids)}
+    assert sorted(int(r["id"]) for r in rows) == sorted(ids)
+    with av.open(io.BytesIO(clip)) as video:  # a clip that decodes: H.264 frames
+        assert video.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in video.decode(video=0)) > 0
 
 
 def test_a_corrupt_database_is_one_sentence(events_url, tmp_path):

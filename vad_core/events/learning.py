@@ -24,7 +24,7 @@ from vad_core.model.card import Adaptation, read_card
 from vad_core.model.checkpoint import checkpoint_paths, rewrite_card
 
 
-def check_learnable(events: Sequence[Event]) -> str:
+def check_learnable(events: Sequence[Event], store: EventStore) -> str:
     """The one camera whose false alarms these are; BadInput saying what to change otherwise."""
     if not events:
         raise BadInput("select the false alarms to learn as normal")
@@ -32,7 +32,7 @@ def check_learnable(events: Sequence[Event]) -> str:
         raise BadInput(f"only false alarms are learned as normal; mark #{others[0]} a false alarm or unselect it")
     if len(sources := {e.source for e in events}) > 1:
         raise BadInput(f"the selected events come from {len(sources)} cameras; learn one camera's at a time")
-    if missing := [e.id for e in events if not e.excerpt]:
+    if missing := [e.id for e in events if store.excerpt_folder(e) is None]:
         raise BadInput(f"event #{missing[0]} has no excerpt to learn from")
     return events[0].source
 
@@ -42,12 +42,12 @@ def normal_footage(store: EventStore, events: Sequence[Event], path: Path) -> li
     returns each excerpt's frames in it as a START:END range (end exclusive), the adapt command's --normal."""
     import av  # imported here: only learning needs the encoder
 
-    check_learnable(events)
+    check_learnable(events, store)
     ranges: list[tuple[int, int]] = []
     with av.open(str(path), mode="w") as container:
         stream = None
         for event in events:
-            excerpt = read_analysis(store.media_root / str(event.excerpt))
+            excerpt = read_analysis(store.excerpt_folder(event))
             if stream is None:
                 stream = container.add_stream("ffv1", rate=max(1, round(excerpt.fps)))
                 stream.height, stream.width = excerpt.inputs.shape[1:]
