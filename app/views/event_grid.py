@@ -39,9 +39,10 @@ def _card(event: Event) -> None:
             f"frames {frames} · peak {event.peak:.2f} · {REVIEW_LABELS.get(event.review, event.review)}{learned}"
             f" · {event_time(event):%Y-%m-%d %H:%M:%S}"
         )
-        left, right = st.columns(2)
-        left.checkbox("Select", key=pick_key(event.id))
-        right.button("Open", key=f"event_open_{event.id}", on_click=open_event, args=(event.id,))
+        st.checkbox(f"Select #{event.id}", key=pick_key(event.id))
+        st.button(
+            "Open", key=f"event_open_{event.id}", on_click=open_event, args=(event.id,), icon=":material/play_arrow:"
+        )
 
 
 def event_grid(events: list[Event]) -> list[int]:

@@ -23,7 +23,7 @@ from vad_core import BadInput, LoadedModel
 from vad_core.batch.stored import read_analysis
 from vad_core.events import Event, EventStore
 
-SHORTCUTS = {"confirmed": "y", "false_alarm": "f"}  # Streamlit keeps C and R for itself
+REVIEW_BUTTONS = {"confirmed": ("Confirm", "y"), "false_alarm": ("False alarm", "f")}  # Streamlit keeps C and R
 
 
 def close_event() -> None:
@@ -68,9 +68,9 @@ def _review_bar(store: EventStore, event: Event, listed: list[int]) -> None:
     note_key = f"event_note_{event.id}"
     st.session_state.setdefault(note_key, event.note)
     cols = st.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
-    for col, (review, key) in zip(cols, SHORTCUTS.items(), strict=False):
+    for col, (review, (label, key)) in zip(cols, REVIEW_BUTTONS.items(), strict=False):
         col.button(
-            f"{REVIEW_LABELS[review].capitalize()} ({key})",
+            f"{label} ({key})",
             key=f"event_{review}",
             shortcut=key,
             type="primary" if event.review == review else "secondary",
