@@ -67,10 +67,10 @@ def _next(listed: list[int], event_id: int) -> int | None:
 def _review_bar(store: EventStore, event: Event, listed: list[int]) -> None:
     note_key = f"event_note_{event.id}"
     st.session_state.setdefault(note_key, event.note)
-    cols = st.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
+    cols = st.columns([1.2, 1.4, 1, 1, 3], vertical_alignment="bottom")
     for col, (review, (label, key)) in zip(cols, REVIEW_BUTTONS.items(), strict=False):
         col.button(
-            f"{label} ({key})",
+            label,  # Streamlit shows the key on the button
             key=f"event_{review}",
             shortcut=key,
             type="primary" if event.review == review else "secondary",
@@ -78,7 +78,7 @@ def _review_bar(store: EventStore, event: Event, listed: list[int]) -> None:
             args=(store, event.id, review, note_key),
         )
     following = _next(listed, event.id)
-    cols[2].button("Next (n)", key="event_next", shortcut="n", on_click=open_event, args=(following,),
+    cols[2].button("Next", key="event_next", shortcut="n", on_click=open_event, args=(following,),
                    disabled=following is None)  # fmt: skip
     cols[3].button("Close", key="event_close", on_click=close_event)
     cols[4].text_input("Note", key=note_key, placeholder="what it was (saved with a review)")

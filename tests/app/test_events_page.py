@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 
 import av
@@ -11,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.event_store import _published
-from tests.helpers.apptest import TIMEOUT, open_page
+from tests.helpers.apptest import TIMEOUT, open_page, wait_finished
 from tests.helpers.paths import APP
 from vad_core import analyze
 from vad_core.events import EventFilter, EventStore
@@ -123,3 +124,33 @@ def test_a_corrupt_database_is_one_sentence(events_url, tmp_path):
     assert not app.exception, app.exception
     (error,) = app.error
     assert "cannot be opened" in error.value and "\n" not in error.value.strip()
+
+
+def test_learn_these_as_normal_adapts_and_records_the_events(tmp_path, monkeypatch, trained_tiny, tiny_model, samples):
+    from app.training import training_runner
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    monkeypatch.setenv("VAD_EVENTS_URL", url)
+    monkeypatch.setenv("VAD_CHECKPOINT", str(trained_tiny.stem))
+    monkeypatch.setenv("VAD_MODELS_DIR", str(tmp_path / "models"))
+    store = EventStore.open(url)
+    analysis = analyze(samples / "test" / "Test004.mp4", tiny_model)
+    ids = publish_analysis(store, analysis, source="cam", run="r", origin="live", model=tiny_model)
+    store.set_review(ids, "false_alarm")
+    app = _page({"sample": "Test001.mp4"})  # its first run publishes Test001's own events, which stay unselected
+    for event_id in ids:
+        app.checkbox(key=f"event_pick_{event_id}").check()
+    app.run()
+    app.text_input(key="learn_name").set_value("cam-learned")
+    app.number_input(key="learn_minutes").set_value(0.1)
+    app.run()
+    next(b for b in app.button if b.label == "Learn these as normal").click().run()
+    assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
+    snap = wait_finished(training_runner().job)
+    assert snap.state == "done", snap.message
+    app.run()
+    assert any("Learned." in s.value for s in app.success), [s.value for s in app.success]
+    card = json.loads((tmp_path / "models" / "cam-learned.json").read_text())
+    assert card["adaptation"]["events"] == sorted(ids) and card["parent"]["model"] == "tiny"
+    assert {store.event(i).learned_into for i in ids} == {"cam-learned"}
+    store.close()

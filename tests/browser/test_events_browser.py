@@ -105,11 +105,11 @@ def test_events_page_lists_restarts_reviews_and_exports(browser, environment, an
         page.goto(f"{url}/events?event={first.id}")
         Player(page).ready(ANALYSIS_S)  # the excerpt in the synchronized player
         board.screenshot("events-03-opened")
-        page.get_by_role("button", name="False alarm (f)").wait_for()
+        page.locator(".st-key-event_false_alarm button").wait_for()
         page.locator("body").press("f")  # the keyboard shortcut
         until(lambda: stored_review(environment, first.id) == "false_alarm", 30, "f did not mark a false alarm")
         page.goto(f"{url}/events?event={second.id}")
-        page.get_by_role("button", name="Confirm (y)").click()
+        page.locator(".st-key-event_confirmed button").click()
         until(lambda: stored_review(environment, second.id) == "confirmed", 30, "Confirm did not confirm")
 
         page.goto(f"{url}/events")
