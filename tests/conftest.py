@@ -3,6 +3,9 @@
 def test_x(samples, tiny_model): ...          # tiny_model: a LoadedModel trained on the samples
 def test_y(ped2): ...                         # the full UCSD Ped2 folder; skips (fails under CI=true) if absent
 def test_z(corpus): ...                       # broken, hostile and unusual inputs (helpers/corpus.py), generated once
+def test_e(store_url): ...                    # an empty event store: SQLite, then a real PostgreSQL server
+
+No test writes to the user's data folder: VAD_EVENTS_URL points at a session temp folder (private_event_store).
 """
 
 from __future__ import annotations
@@ -21,6 +24,40 @@ from tests.helpers.paths import BUNDLED, PED2, SAMPLES, bundled_available
 # The suite's models are tiny: intra-op threads cost more than they give, and on a shared 2-core machine
 # they spin against each other. One thread per process; the CLI subprocesses run two at a time instead.
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_event_store(tmp_path_factory) -> Path:
+    """Every producer (watch, batch, the app) that a test runs stores its events in a session temp folder, never
+    in the user's data folder; child processes inherit it."""
+    folder = tmp_path_factory.mktemp("events")
+    saved = {name: os.environ.get(name) for name in ("VAD_EVENTS_URL", "VAD_EVENTS_MEDIA")}
+    os.environ["VAD_EVENTS_URL"] = f"sqlite:///{folder / 'events.db'}"
+    os.environ["VAD_EVENTS_MEDIA"] = str(folder / "media")
+    yield folder
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tests.helpers.servers); skipped, or failed under CI=true, without
+    Debian's postgresql package."""
+    from tests.helpers.servers import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """An empty event store's URL: an SQLite file, then a fresh database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}"
+    return request.getfixturevalue("postgres").new_database(f"t_{abs(hash(request.node.nodeid)) % 10**12}")
 
 
 @pytest.fixture(scope="session")

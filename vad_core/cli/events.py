@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vad_core.cli.common import about
 from vad_core.cli.options import COUNT, utc_time
 from vad_core.errors import BadInput
 
@@ -65,12 +66,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(store: EventStore, args: argparse.Namespace) -> int:
-    from vad_core.events.schema import REVIEW_STATES
-    from vad_core.events.store import EventFilter
+    from vad_core.events.store import EventFilter, check_review
 
-    if unknown := [r for r in args.review if r not in REVIEW_STATES]:
-        raise BadInput(f"--review {unknown[0]!r}: a review is one of {', '.join(REVIEW_STATES)}")
-    which = EventFilter(args.source, args.kind, args.review, args.since, args.until, args.limit)
+    with about("review"):
+        reviews = [check_review(review) for review in args.review]
+    which = EventFilter(args.source, args.kind, reviews, args.since, args.until, args.limit)
     events = store.events(which)
     if args.json:
         print(json.dumps([event.to_dict() for event in events]))
@@ -111,6 +111,10 @@ def _export(store: EventStore, args: argparse.Namespace) -> int:
 
 
 def _review(store: EventStore, args: argparse.Namespace) -> int:
+    from vad_core.events.store import check_review
+
+    with about("as"):
+        check_review(args.review)
     for event_id in args.ids:
         store.event(event_id)  # BadInput for an id it does not hold, before anything changes
     changed = store.set_review(args.ids, args.review, args.note)

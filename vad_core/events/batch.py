@@ -4,7 +4,7 @@ cfg = BatchConfig(inputs=[...], out=Path("batch_out"), publish=BatchPublisher(de
 notice = BatchPublisher(url)(analysis, model, "Test004.mp4", Path("/data/Test004.mp4"))   # None, or one line
 
 Workers (vad_core.batch.worker) call it in their own processes, so two workers write at once; each process opens
-the store once. The run name is the video's content hash and the model's, so a retried or rerun video adds nothing
+the store once. The run name is the video's name, content hash and model hash, so a retried or rerun video adds nothing
 twice. The batch package never imports this one: the command hands it in (vad_core.cli.batch).
 """
 
@@ -33,7 +33,7 @@ class BatchPublisher:
         try:
             store = _STORES.get(self.url) or _STORES.setdefault(self.url, EventStore.open(self.url))
             identity = ModelIdentity.of(model)
-            run = f"batch-{content_hash(path)[:16]}-{identity.hash[:8]}"
+            run = f"batch/{name}/{content_hash(path)[:16]}-{identity.hash[:8]}"
             publish_analysis(store, analysis, source=name, run=run, origin="batch", model=identity, video=name)
         except Exception as err:  # the video's outputs stand whatever the store says
             return f"events not stored: {' '.join(str(err).split()) or type(err).__name__}"

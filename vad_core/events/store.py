@@ -98,6 +98,13 @@ class EventFilter:
     limit: int = 1000
 
 
+def check_review(review: str) -> str:
+    """A review state, or BadInput naming the states."""
+    if review not in REVIEW_STATES:
+        raise BadInput(f"a review is one of {', '.join(REVIEW_STATES)}, not {review!r}")
+    return review
+
+
 def utc_now() -> datetime:
     """Naive UTC: what the store keeps (SQLite has no time zones)."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -254,9 +261,7 @@ class EventStore:
 
     def set_review(self, ids: Sequence[int], review: str, note: str | None = None) -> int:
         """Mark events new, confirmed or false_alarm (and replace their note, if given); returns how many changed."""
-        if review not in REVIEW_STATES:
-            raise BadInput(f"a review is one of {', '.join(REVIEW_STATES)}, not {review!r}")
-        values: dict[str, object] = {"review": review} | ({"note": note} if note is not None else {})
+        values: dict[str, object] = {"review": check_review(review)} | ({"note": note} if note is not None else {})
         return self._update(ids, values)
 
     def set_learned(self, ids: Sequence[int], model: str) -> int:
