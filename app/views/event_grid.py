@@ -37,7 +37,7 @@ def _card(event: Event) -> None:
         learned = f" · learned into `{event.learned_into}`" if event.learned_into else ""
         st.caption(
             f"frames {frames} · peak {event.peak:.2f} · {REVIEW_LABELS.get(event.review, event.review)}{learned}"
-            f" · {event_time(event):%Y-%m-%d %H:%M:%S}"
+            f" · {event.origin} · {event_time(event):%Y-%m-%d %H:%M:%S}"
         )
         st.checkbox(f"Select #{event.id}", key=pick_key(event.id))
         st.button(

@@ -120,7 +120,11 @@ def test_a_corrupt_database_is_one_sentence(events_url, tmp_path):
     path = tmp_path / "events" / "events.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"this is not a database" * 100)
-    app = _page()
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()  # the analysis page works on, with one line
+    assert not app.exception and not app.error, app.exception
+    assert [w.value for w in app.warning if "events were not stored" in w.value]
+    assert app.get("component_instance"), "the player"
+    app = open_page(app, "events")
     assert not app.exception, app.exception
     (error,) = app.error
     assert "cannot be opened" in error.value and "\n" not in error.value.strip()
