@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command per use: `bash run.sh app` installs everything and starts the dashboard;
-# `bash run.sh test` installs everything (Chromium and the RTSP test server included, when root) and runs the tests.
+# `bash run.sh test` installs everything (Chromium, the RTSP test server, PostgreSQL and mosquitto included, when
+# root) and runs the tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,9 +29,17 @@ rtsp() {  # the live tests' RTSP server: GStreamer's, run by the system Python (
   fi
 }
 
+servers() {  # the event store's tests: a real PostgreSQL server and MQTT broker (tests/helpers/servers.py)
+  if { ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! command -v mosquitto >/dev/null; } \
+    && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq postgresql mosquitto >/dev/null) \
+      || echo "could not install postgresql and mosquitto" >&2
+  fi
+}
+
 case "${1:-}" in
   app) setup; exec .venv/bin/streamlit run app/main.py "${@:2}" ;;
-  test) setup; browser; rtsp; exec .venv/bin/python -m pytest "${@:2}" ;;
+  test) setup; browser; rtsp; servers; exec .venv/bin/python -m pytest "${@:2}" ;;
   setup) setup ;;
   *) echo "usage: bash run.sh {app|test|setup} [extra args]" >&2; exit 2 ;;
 esac

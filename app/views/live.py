@@ -10,7 +10,9 @@ component exists only while a camera run holds its slot, so no offer is answered
 the server's heavy-work slots (app.work_queue) while it runs; it stops itself at the app's frame and time limits
 (LiveRun's own), and its watcher thread stops it once its page is left (app.viewers: not redrawn, or the session
 gone) and drops what it recorded. When it stops, the recorded part opens in the analysis view (show_clip) with
-the run's own scores: no rerun.
+the run's own scores: no rerun. Each segment goes to the event store as it opens and closes, and optionally to an
+MQTT topic and a webhook, through the publisher `watch` uses (vad_core.events.live.LivePublisher); the recorded
+part's thumbnails and excerpts follow when the run stops.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from app.views.controls import chosen_model_stem, start_detection_at
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from app.work_queue import LeftQueue, Ticket, session_alive, session_id, work_queue
 from vad_core import BadInput, LoadedModel
+from vad_core.events.live import LivePublisher, PublishTarget
+from vad_core.events.notify import Notifier, make_notifiers
 from vad_core.io.sandbox import SandboxLimits
 from vad_core.io.sources import FileSource, LiveFrame, PushSource, Source, open_source
 from vad_core.pipeline.engine import ScoredBlock
@@ -67,6 +71,7 @@ CAMERA_WAIT_S = 8.0  # no frame by then: say what the browser may be waiting for
 CAMERA_BUFFER = 64  # frames between the camera callback and the run's reader; past that they are dropped
 RTC_CONFIGURATION = {"iceServers": []}  # no STUN, no TURN: host candidates only, nothing off the machine
 CAMERA_CONSTRAINTS = {"video": {"frameRate": {"ideal": CAMERA_FPS, "max": 15}}, "audio": False}
+ALERT_TIMEOUT_S = 5.0  # an MQTT or webhook alert waits this long at most
 HEAT_COLORMAP, HEAT_OPACITY = "inferno", 0.6
 INTRO = (
     "Score a camera as it plays, with the same model, the same calibrated score c(t) and the same threshold as "
@@ -164,6 +169,7 @@ class LiveSession:
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
     note: str = ""
+    events: LivePublisher | None = None  # the run's events into the store and out as alerts
 
     def close_camera(self) -> None:
         """End the camera's peer connection (streamlit-webrtc has no public stop): no frame is decoded after the
@@ -184,6 +190,8 @@ def _watch(live: LiveSession) -> None:
                     live.run.stop(timeout=30)
                 finally:
                     live.run.discard("the run was stopped: its page was left")
+                    if live.events is not None:  # its events stay stored, without the recording's media
+                        live.events.close(timeout=0)
                 break
             time.sleep(0.5)
     except BaseException:  # the run's own error is reported on the page, if anyone is there
@@ -246,6 +254,7 @@ def _start(kind: str, rule: SegmentRule) -> None:
     model = load_or_stop(stem)
     try:
         open_ = _opener(kind) if kind != "camera" else None
+        notifiers = _notifiers()
     except BadInput as err:
         st.error(f"**This source cannot be watched.** {err}", icon=":material/error:")
         return
@@ -259,10 +268,14 @@ def _start(kind: str, rule: SegmentRule) -> None:
 
     limits, viewer = app_limits(), Viewer(session_id())
 
+    name = str(st.session_state.get("live_camera_name") or "").strip()
+
     def make() -> LiveSession:
         tap = Tapped(open_() if open_ is not None else camera.source, keep=limits.max_frames)
-        run = LiveRun(tap, model, rule, limits=limits)
-        return LiveSession(run, tap, kind, ticket, stem, camera, sink, viewer=viewer)
+        events = LivePublisher(PublishTarget(None, name or tap.name, "live"), model, tap.fps or CAMERA_FPS, notifiers,
+                               log=LOG.warning)  # fmt: skip
+        run = LiveRun(tap, model, rule, limits=limits, on_event=events.segment)
+        return LiveSession(run, tap, kind, ticket, stem, camera, sink, viewer=viewer, events=events)
 
     opened: queue.Queue = queue.Queue()
     threading.Thread(target=_serve, args=(make, opened), name="vad-live-run", daemon=True).start()
@@ -302,6 +315,9 @@ def _finish(live: LiveSession) -> None:
         measured = live.camera.measured_fps() if live.camera is not None else None
         if measured:
             analysis.fps = measured
+        if live.events is not None:  # thumbnails and excerpts, on the publisher's thread
+            live.events.recorded(analysis, live.run.frames)
+            live.events.close(timeout=0)
         name = f"live-{live.kind}-{datetime.now():%Y%m%d-%H%M%S}"
         try:
             clip = store_analysis(name, analysis, live.run.frames)
@@ -498,6 +514,23 @@ def _source_controls(running: bool) -> str:
     return str(kind)
 
 
+def _alert_controls(running: bool) -> None:
+    """The camera's name in the event store, and where else each event goes (optional)."""
+    with st.expander("Events and alerts", icon=":material/notifications:"):
+        st.text_input("Camera name", key="live_camera_name", disabled=running, placeholder="the source's own name",
+                      help="The name its events are stored under (the Events page filters by it).")  # fmt: skip
+        st.text_input("MQTT topic", key="live_mqtt", disabled=running, placeholder="mqtt://127.0.0.1:1883/vad/alerts",
+                      help="Each event, as it opens and closes, as JSON with a link to it.")  # fmt: skip
+        st.text_input("Webhook URL", key="live_webhook", disabled=running, placeholder="http://127.0.0.1:9000/hook",
+                      help="Each event POSTed as JSON with a link to it.")  # fmt: skip
+
+
+def _notifiers() -> list[Notifier]:
+    """The MQTT and webhook alerts asked for on the page (a malformed URL is BadInput before the run starts)."""
+    mqtt, webhook = (str(st.session_state.get(key) or "").strip() or None for key in ("live_mqtt", "live_webhook"))
+    return make_notifiers(mqtt, webhook, ALERT_TIMEOUT_S)
+
+
 def _show_recorded(key: str, stem: str, note: str) -> None:
     clip = clip_store().get(key)
     if clip is None:
@@ -527,6 +560,7 @@ def render() -> None:
     if recorded is None:
         boxes = st.sidebar.toggle("Anomaly boxes", value=True, key="live_boxes")
     kind = _source_controls(running=live is not None)
+    _alert_controls(running=live is not None)
     if kind == "camera":
         _camera(live)
     left, right, _ = st.columns([1, 1, 4])
