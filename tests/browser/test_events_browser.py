@@ -1,11 +1,12 @@
 """The Events page in real Chromium: the segments of two uploads, analyzed on the analysis page and scored as a
-batch, listed with thumbnails, still there after a server restart, reviewed (one by its keyboard shortcut), and
-exported as clips that play in the browser. (A live run's part comes with the live page's publishing.)"""
+batch, and of a live run on the live page, listed with thumbnails, still there after a server restart, reviewed
+(one by its keyboard shortcut), and exported as clips that play in the browser."""
 
 from __future__ import annotations
 
 import base64
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.helpers.browser import ANALYSIS_S, Player, open_dashboard, serve, until, upload
+from tests.helpers.paths import ARTIFACTS
 from vad_core import analyze
 from vad_core.events import EventStore
 from vad_core.events.record import analysis_events
@@ -20,6 +22,7 @@ from vad_core.events.record import analysis_events
 pytestmark = pytest.mark.browser
 
 CLIPS = ("Test004.mp4", "Test001.mp4")
+LIVE_CLIP, LIVE_CAMERA, LIVE_S = "Test004.mp4", "gate-cam", 30  # the clip plays once in 18 s
 BATCH_S = 300  # Ray starts, two workers score; the 2-core CPU may be shared
 PLAYS = """async (data) => {
     const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
@@ -69,6 +72,27 @@ def score_as_a_batch(page, url: str, clips: list) -> None:
     opens.nth(len(clips) - 1).wait_for(timeout=BATCH_S * 1000)
 
 
+def watch_live(page, url: str, clip: str) -> None:
+    """The live page on a recorded clip played in real time, for LIVE_S (or until the clip ends), then stopped."""
+    page.goto(f"{url}/live")
+    page.get_by_text("A recorded clip, played in real time").click()
+    page.get_by_label("Clip (UCSD Ped2), played at its own frame rate").click()
+    page.get_by_role("option", name=clip).click()
+    page.get_by_text("Events and alerts").click()
+    name = page.get_by_role("textbox", name="Camera name")
+    name.fill(LIVE_CAMERA)
+    name.press("Enter")
+    page.get_by_role("button", name="Start").click()
+    recorded = page.get_by_role("heading", name=re.compile(r"^Recorded: "))
+    deadline = time.monotonic() + LIVE_S
+    while time.monotonic() < deadline and not recorded.count():
+        time.sleep(0.5)
+    page.screenshot(path=str(ARTIFACTS / "events-live.png"))
+    if not recorded.count():
+        page.get_by_role("button", name="Stop").click()
+    recorded.wait_for(timeout=BATCH_S * 1000)
+
+
 def stored(env: dict[str, str]) -> list:
     store = EventStore.open(env["VAD_EVENTS_URL"])
     try:
@@ -107,10 +131,13 @@ def test_events_page_lists_restarts_reviews_and_exports(browser, environment, an
             upload(page, samples / "test" / name)
             page.get_by_text(f"{name} · model").wait_for(timeout=ANALYSIS_S * 1000)
         score_as_a_batch(page, url, [samples / "test" / name for name in CLIPS])
+        watch_live(page, url, LIVE_CLIP)
         events = stored(environment)
         for origin in ("app", "batch"):  # each producer stored every segment it found, once
             found = [(e.source, e.kind, e.start, e.end) for e in events if e.origin == origin]
             assert sorted(found) == sorted(expected), origin
+        live = [(e.kind, e.start, e.end) for e in events if e.origin == "live" and e.source == LIVE_CAMERA]
+        assert sorted(live) == sorted((k, a, b) for name, k, a, b in expected if name == LIVE_CLIP)
         listed_with_thumbnails(page, url, events)
         board.screenshot("events-01-listed")
 
