@@ -93,6 +93,10 @@ def test_the_page_lists_filters_and_reviews_events(events_url, published):
     assert (event.review, event.note) == ("confirmed", "a cart, really")
     app.button(key="event_false_alarm").click().run()
     assert [e.review for e in _stored(events_url) if e.id == first] == ["false_alarm"]
+    app.multiselect(key="events_reviews").set_value(["false_alarm"]).run()
+    assert [c.key for c in app.checkbox] == [f"event_pick_{first}"]
+    app.multiselect(key="events_reviews").set_value(["confirmed"]).run()
+    assert not app.checkbox
 
 
 def test_export_of_the_selection_is_clips_plus_a_csv(events_url, published):
