@@ -13,7 +13,7 @@ if _REPO not in sys.path:  # `streamlit run` puts app/ on the path, not the repo
 import streamlit as st  # noqa: E402
 
 from app.errors import one_sentence_errors  # noqa: E402
-from app.views import analysis, batch, inject, lab, live, train  # noqa: E402
+from app.views import analysis, batch, events, inject, lab, live, train  # noqa: E402
 from vad_core.io.paths import REPO_ROOT  # noqa: E402
 
 ICON = REPO_ROOT / "app" / "assets" / "icon.png"  # a local file: a material-icon favicon would come from Google's CDN
@@ -33,6 +33,7 @@ PAGES = [
     st.Page(train.render, title="Train your scene", icon=":material/model_training:", url_path="train"),
     st.Page(batch.render, title="Batch results", icon=":material/dataset:", url_path="batch"),
     st.Page(live.render, title="Watch a live source", icon=":material/videocam:", url_path="live"),
+    st.Page(events.render, title="Events", icon=":material/notifications:", url_path="events"),
 ]
 with one_sentence_errors():
     st.navigation(PAGES).run()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from app.event_store import publish_clip
 from app.state import Clip, ClipSource, sample_paths
 from app.views.adapt import adapt_panel, scene_notice
 from app.views.clip_open import compared_analysis, open_with_progress, sidebar_models
@@ -55,6 +56,7 @@ def render() -> None:
     choice = video_controls()
     source = _source(choice)
     clip = open_with_progress(source, model)
+    publish_clip(clip, model)  # its segments on the Events page
     scene_notice(clip, model)
     truth, truth_note = _truth(clip, choice)
     show_clip(clip, model, truth, truth_note, lambda: compared_analysis(source, clip, compare))

@@ -168,11 +168,13 @@ class Parent(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Adaptation(Record):
-    """The clip a model was adapted to and its frames marked normal, as START:END ranges (end exclusive)."""
+    """The clip a model was adapted to and its frames marked normal, as START:END ranges (end exclusive); events:
+    the event store's ids of the false alarms those frames came from ("learn these as normal"), where they did."""
 
     clip: str | None = None
     ranges: list[list[int]] | None = None
     minutes: float | None = None
+    events: list[int] | None = None
 
 
 @dataclass(frozen=True)
