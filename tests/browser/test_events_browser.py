@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.helpers.browser import ANALYSIS_S, Player, open_dashboard, serve, until, upload
+from tests.helpers.browser import ANALYSIS_S, Player, Server, open_dashboard, serve, until, upload
 from tests.helpers.paths import ARTIFACTS
 from vad_core import analyze
 from vad_core.events import EventStore
@@ -50,12 +50,12 @@ def environment(analysis_stem, chromium, tmp_path) -> dict[str, str]:
 
 
 @contextmanager
-def page_on(browser, env: dict[str, str]) -> Iterator[tuple[object, str]]:
+def page_on(browser, env: dict[str, str]) -> Iterator[tuple[object, Server]]:
     """A server (started fresh) and a guarded page on it."""
     with serve(env, "events-streamlit.log", args=("--server.address", "localhost")) as server:
         context, board = open_dashboard(browser, server.url)
         try:
-            yield board, server.url
+            yield board, server
         finally:
             context.close()
         assert not board.outside, f"requests left localhost: {board.outside}"
@@ -123,8 +123,8 @@ def test_events_page_lists_restarts_reviews_and_exports(browser, environment, an
         expected |= {(name, r.kind, r.start, r.end) for r in records}
     assert expected
 
-    with page_on(browser, environment) as (board, url):
-        page = board.page
+    with page_on(browser, environment) as (board, server):
+        page, url = board.page, server.url
         page.goto(url)
         Player(page).ready(ANALYSIS_S)  # the default sample, Test004: its events are the upload's (same content)
         for name in CLIPS:
@@ -140,9 +140,11 @@ def test_events_page_lists_restarts_reviews_and_exports(browser, environment, an
         assert sorted(live) == sorted((k, a, b) for name, k, a, b in expected if name == LIVE_CLIP)
         listed_with_thumbnails(page, url, events)
         board.screenshot("events-01-listed")
+        server.process.kill()  # SIGKILL: no shutdown of any kind; the store must hold every committed event
+        server.process.wait(timeout=30)
 
-    with page_on(browser, environment) as (board, url):  # a restarted server: read from the store again
-        page = board.page
+    with page_on(browser, environment) as (board, server):  # a restarted server: read from the store again
+        page, url = board.page, server.url
         listed_with_thumbnails(page, url, stored(environment))
         first, second = stored(environment)[:2]
 
