@@ -23,7 +23,7 @@ import torch
 from vad_core.cpu import default_workers
 from vad_core.model.card import Calibration, ModelCard
 from vad_core.model.motion.config import MotionConfig
-from vad_core.model.motion.features import FlowStream, cell_features, fit_frame
+from vad_core.model.motion.features import clip_features, fit_frame
 from vad_core.model.motion.normal import MotionNormal
 from vad_core.model.preprocess import Normalizer
 from vad_core.scoring.blocks import ScoredBlock
@@ -96,23 +96,12 @@ class MotionModel:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def cell_ratios(self, previous: np.ndarray | None, frames: list[np.ndarray]) -> np.ndarray:
-        """float32 (n, rows, cols): each frame's cell ratios; a clip's first frame (no previous) borrows the next
-        frame's, as the autoencoder's motion map does."""
-        flows = FlowStream(self.cfg.frame_size)
-        if previous is not None:
-            flows.next(previous)
-        ratios = self.normal.ratio(np.stack([cell_features(flows.next(f), self.cfg) for f in frames]))
-        if previous is None and len(ratios) > 1:
-            ratios[0] = ratios[1]
-        return ratios
-
     def _score(
         self, previous: np.ndarray | None, frames: list[np.ndarray], mask: np.ndarray | None, clock: StageClock
     ) -> ScoredBlock:
         size = (self.cfg.input_size,) * 2
         with clock.measure("model"):
-            ratios = self.cell_ratios(previous, frames)
+            ratios = self.normal.ratio(clip_features(frames, self.cfg, previous))
         with clock.measure("scoring"):
             maps = np.stack([cv2.resize(r, size, interpolation=cv2.INTER_NEAREST) for r in ratios])
             if mask is not None:

@@ -3,6 +3,7 @@
 size = flow_size(360, 240, cfg.max_side)                  # (360, 240): native, longer side capped
 flows = FlowStream(size)                                  # DIS flow from each frame to the next
 feats = cell_features(flows.next(gray), cfg)              # float32 (F, rows, cols): one value per feature and cell
+clip = clip_features(frames, cfg)                         # float32 (N, F, rows, cols), frame 0 borrowing frame 1's
 """
 
 from __future__ import annotations
@@ -69,3 +70,15 @@ def cell_features(flow: np.ndarray, cfg: MotionConfig) -> np.ndarray:
         "moving": lambda: (pixels > cfg.moving_speed).mean(axis=-1),
     }
     return np.stack([out[name]() for name in cfg.features]).astype(np.float32)
+
+
+def clip_features(frames: list[np.ndarray], cfg: MotionConfig, previous: np.ndarray | None = None) -> np.ndarray:
+    """float32 (N, F, rows, cols): cell_features of consecutive frames, the flow of the first taken from previous;
+    without one (a clip's first frame) it borrows the second frame's, as the autoencoder's motion map does."""
+    flows = FlowStream(cfg.frame_size)
+    if previous is not None:
+        flows.next(previous)
+    features = np.stack([cell_features(flows.next(frame), cfg) for frame in frames])
+    if previous is None and len(features) > 1:
+        features[0] = features[1]
+    return features
