@@ -20,7 +20,7 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 
 def _clip(seed: int, fast: bool) -> list[np.ndarray]:
-    """Two 10-px walkers moving 1 px a frame, in opposite directions; with fast, a third object crosses at 6 px a frame."""
+    """Two 10-px walkers moving 1 px a frame, in opposite directions; with fast, a third crosses at 6 px a frame."""
     scene, rng = np.random.default_rng(0), np.random.default_rng(seed)  # one scene; each clip its own noise
     background, walker = _texture(scene, HEIGHT, WIDTH), _texture(scene, 10, 10)
     frames = []
