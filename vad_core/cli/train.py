@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     kind_help = "autoencoder (default), or motion: per-place optical-flow statistics, fitted in seconds to minutes"
     p.add_argument("--kind", choices=["autoencoder", "motion"], default="autoencoder", help=kind_help)
     p.add_argument("--cell", type=COUNT, default=16, help="motion: a place's side in pixels at the clip's resolution")
+    p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")
     preset_help = "fast: 131 px (less for frames under 240 rows); paper: 227 px"
     p.add_argument("--preset", choices=["fast", "paper"], default="fast", help=preset_help)
     p.add_argument("--input-size", type=input_size, default=None, help="override the preset's input size (8n+19)")

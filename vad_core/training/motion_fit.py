@@ -21,7 +21,7 @@ from vad_core.errors import BadInput
 from vad_core.io.video import normal_clips, probe, stream_raw_gray
 from vad_core.model.card import Calibration, CalibrationData, ModelCard, TrainingRecord
 from vad_core.model.checkpoint import new_checkpoint_paths, save_motion_checkpoint
-from vad_core.model.motion.config import MotionConfig, MotionFeature
+from vad_core.model.motion.config import FlowPreset, MotionConfig, MotionFeature
 from vad_core.model.motion.detector import MOTION_SCORING, MotionModel
 from vad_core.model.motion.features import clip_features, fit_frame, flow_size
 from vad_core.model.motion.normal import MotionNormal
@@ -41,6 +41,7 @@ class MotionTrainConfig:
     out: str
     cell: int = 16
     features: tuple[MotionFeature, ...] = ("speed_mean", "speed_p90")
+    flow: FlowPreset = "medium"
     place_quantile: float = 0.999
     val_fraction: float = 0.15
     quantile: float = 0.99
@@ -93,7 +94,8 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
     started = time.perf_counter()
     paths = normal_clips(Path(cfg.data))[: cfg.max_clips]
     info = probe(paths[0])
-    motion = MotionConfig(flow_size(info.width, info.height, 640), 640, cfg.cell, cfg.features, cfg.place_quantile)
+    size = flow_size(info.width, info.height, 640)
+    motion = MotionConfig(size, 640, cfg.cell, cfg.features, cfg.flow, cfg.place_quantile)
     heads, tails = hold_out_tails([_read(p, motion.frame_size) for p in paths], cfg.val_fraction)
     features = np.concatenate([clip_features(list(h), motion) for h in heads if len(h)])
     normalizer = _mean_frame(heads, motion.input_size)

@@ -11,6 +11,8 @@ from typing import Literal, get_args
 
 MotionFeature = Literal["speed_mean", "speed_p90", "moving"]
 MOTION_FEATURES: tuple[str, ...] = get_args(MotionFeature)
+FlowPreset = Literal["fast", "medium"]  # OpenCV's DIS presets
+FLOW_PRESETS: tuple[str, ...] = get_args(FlowPreset)
 
 
 @dataclass(frozen=True)
@@ -20,15 +22,18 @@ class MotionConfig:
     frame_size: (width, height) the flow is computed at: the training clips' own size, its longer side at most
     max_side (flow is sharpest at the native resolution and its cost grows with pixels); every clip is resized to
     it, so the places line up. cell: side of a place in pixels at that size. features: what each cell measures
-    (config.MOTION_FEATURES). quantile: which quantile of a cell's normal values is its scale. moving_speed: the
-    speed (px a frame) above which a pixel counts as moving. input_size: the square size of the maps and frames
-    the engine keeps (views, pixel AUC), as the autoencoder's input size.
+    (config.MOTION_FEATURES). flow: OpenCV's DIS preset; "medium" refines the flow over more scales and
+    iterations, which moved Ped1 and the pixel AUC most (docs/results.md), at about 1.2x the fast preset's time.
+    quantile: which quantile of a cell's normal values is its scale. moving_speed: the speed (px a frame) above
+    which a pixel counts as moving. input_size: the square size of the maps and frames the engine keeps (views,
+    pixel AUC), as the autoencoder's input size.
     """
 
     frame_size: tuple[int, int] = (0, 0)
     max_side: int = 640
     cell: int = 16
     features: tuple[MotionFeature, ...] = ("speed_mean", "speed_p90")
+    flow: FlowPreset = "medium"
     quantile: float = 0.999
     moving_speed: float = 0.5
     input_size: int = 131
@@ -37,6 +42,8 @@ class MotionConfig:
         unknown = sorted(set(self.features) - set(MOTION_FEATURES))
         if unknown or not self.features:
             raise ValueError(f"motion features {unknown or '[]'}; choose from {MOTION_FEATURES}")
+        if self.flow not in FLOW_PRESETS:
+            raise ValueError(f"flow preset {self.flow!r}; choose from {FLOW_PRESETS}")
         if not 4 <= self.cell <= 128:
             raise ValueError(f"cell must be 4 to 128 px, not {self.cell}")
         if not 0 < self.quantile <= 1:

@@ -28,13 +28,16 @@ def fit_frame(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(gray, size, interpolation=interp)
 
 
-class FlowStream:
-    """OpenCV's DIS flow (fast preset: about 2 ms a 360 x 240 frame pair on one core) from each frame to the next;
-    the first frame has no predecessor and gets no motion (zeros)."""
+PRESETS = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
-    def __init__(self, size: tuple[int, int]) -> None:
+
+class FlowStream:
+    """OpenCV's DIS flow (a few ms a 360 x 240 frame pair on one core) from each frame to the next; the first
+    frame has no predecessor and gets no motion (zeros)."""
+
+    def __init__(self, size: tuple[int, int], preset: str = "medium") -> None:
         self.size = size
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
         self._previous: np.ndarray | None = None
 
     def next(self, gray: np.ndarray) -> np.ndarray:
@@ -75,7 +78,7 @@ def cell_features(flow: np.ndarray, cfg: MotionConfig) -> np.ndarray:
 def clip_features(frames: list[np.ndarray], cfg: MotionConfig, previous: np.ndarray | None = None) -> np.ndarray:
     """float32 (N, F, rows, cols): cell_features of consecutive frames, the flow of the first taken from previous;
     without one (a clip's first frame) it borrows the second frame's, as the autoencoder's motion map does."""
-    flows = FlowStream(cfg.frame_size)
+    flows = FlowStream(cfg.frame_size, cfg.flow)
     if previous is not None:
         flows.next(previous)
     features = np.stack([cell_features(flows.next(frame), cfg) for frame in frames])
