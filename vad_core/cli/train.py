@@ -24,6 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train on normal clips (DATASET/train) and calibrate")
     p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
     p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
+    kind_help = "autoencoder (default), or motion: per-place optical-flow statistics, fitted in seconds to minutes"
+    p.add_argument("--kind", choices=["autoencoder", "motion"], default="autoencoder", help=kind_help)
+    p.add_argument("--cell", type=COUNT, default=16, help="motion: a place's side in pixels at the clip's resolution")
+    p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")
     preset_help = "fast: 131 px (less for frames under 240 rows); paper: 227 px"
     p.add_argument("--preset", choices=["fast", "paper"], default="fast", help=preset_help)
     p.add_argument("--input-size", type=input_size, default=None, help="override the preset's input size (8n+19)")
@@ -44,7 +48,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vad_core.training.train import TrainConfig
 
+    if args.kind == "motion":
+        return run_motion(args)
     return run_training(args, config_from(args, TrainConfig, command=command_line()))
+
+
+def run_motion(args: argparse.Namespace) -> int:
+    """train --kind motion: per-place flow statistics of the normal clips, calibrated on their held-out tails."""
+    from vad_core.training.motion_fit import MotionTrainConfig, train_motion
+
+    cfg = config_from(args, MotionTrainConfig, command=command_line())
+    weights = train_motion(cfg)
+    print(f"wrote {weights}")
+    return 0
 
 
 def _stop_requested() -> threading.Event:

@@ -22,6 +22,7 @@ from typing import ClassVar, Literal, Self, get_args
 from vad_core.errors import BadInput, parse_json
 from vad_core.model.card_checks import architecture, is_int, number, section
 from vad_core.model.config import ModelConfig
+from vad_core.model.motion.config import MotionConfig
 from vad_core.scoring.latent import LATENT_GRID, LatentProjection
 from vad_core.scoring.scene import SceneReference
 from vad_core.scoring.scores import ERROR_KINDS, REDUCTIONS, MotionForm, ScoringConfig
@@ -210,7 +211,7 @@ class ScoringSelection(Record):
         return replace(out, candidates=[SelectionCandidate(**section(c, name)) for c in out.candidates])
 
 
-DetectorKind = Literal["autoencoder", "motion", "fused"]  # the motion and fused kinds are issue 29's, not built yet
+DetectorKind = Literal["autoencoder", "motion", "fused"]  # the fused kind is issue 29's, not built yet
 DETECTOR_KINDS: tuple[DetectorKind, ...] = get_args(DetectorKind)
 
 # Descriptive sections: read and written as they are (checked only for shape).
@@ -248,9 +249,10 @@ ORDER = (
 class ModelCard:
     """A checkpoint's card. model and calibration are required; evaluation maps a dataset's name to the metrics
     evaluate --update-card stored for it. kind is the kind of detector (DESIGN's contract); None is a card written
-    before kinds existed, an autoencoder, and is written back without the key."""
+    before kinds existed, an autoencoder, and is written back without the key. model is the detector's settings:
+    the autoencoder's architecture, or a motion detector's MotionConfig."""
 
-    model: ModelConfig
+    model: ModelConfig | MotionConfig
     calibration: Calibration
     kind: DetectorKind | None = None
     scoring: ScoringConfig = field(default_factory=lambda: ScoringConfig.from_dict({}))
@@ -288,14 +290,14 @@ class ModelCard:
     @classmethod
     def from_dict(cls, doc: dict) -> ModelCard:
         """Every section the loader uses, checked without allocating a tensor; ValueError naming the field."""
-        cfg = architecture(doc["model"])
-        parts = {key: RECORDS[key].from_dict(value, key) for key, value in doc.items() if key in RECORDS}
-        names = {key: doc[key] for key in ("name", "library", "library_version") if key in doc}
         kind = doc.get("kind")
         if kind is not None and kind not in DETECTOR_KINDS:
             raise ValueError(f"kind is {kind!r}; a card's kind is one of {', '.join(DETECTOR_KINDS)}")
-        if kind not in (None, "autoencoder"):
-            raise ValueError(f"kind {kind!r} needs a newer version of this tool; this one runs autoencoder cards")
+        if kind not in (None, "autoencoder", "motion"):
+            raise ValueError(f"kind {kind!r} needs a newer version of this tool; this one runs autoencoder and motion")
+        cfg = MotionConfig.from_dict(section(doc["model"], "model")) if kind == "motion" else architecture(doc["model"])
+        parts = {key: RECORDS[key].from_dict(value, key) for key, value in doc.items() if key in RECORDS}
+        names = {key: doc[key] for key in ("name", "library", "library_version") if key in doc}
         arrays = {key: parse(doc[key]) for key, parse in ARRAY_SECTIONS.items() if key in doc}
         card = cls(
             model=cfg,
@@ -317,6 +319,8 @@ class ModelCard:
         """The sections agree with each other: the latent projection and place scales fit the architecture, and
         per-place scoring has its place scale."""
         cfg, projection, scene = self.model, self.latent_projection, self.scene_reference
+        if projection is not None and isinstance(cfg, MotionConfig):
+            raise ValueError("a motion detector has no latent view; its card takes no latent_projection")
         if projection is not None:
             dims = cfg.latent_channels * LATENT_GRID * LATENT_GRID
             if projection.dims != dims or projection.places not in (1, cfg.time_steps):

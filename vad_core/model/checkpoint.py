@@ -16,16 +16,22 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from vad_core.errors import BadInput
 from vad_core.io.paths import ASSETS
+from vad_core.io.video import resize_scale
 from vad_core.model.autoencoder import SpatioTemporalAE
 from vad_core.model.card import Calibration, ModelCard, read_card
 from vad_core.model.config import ModelConfig
 from vad_core.model.inference import pick_device
+from vad_core.model.motion.config import MotionConfig
+from vad_core.model.motion.detector import MotionModel
+from vad_core.model.motion.features import cell_grid
+from vad_core.model.motion.normal import MotionNormal
 from vad_core.model.preprocess import Normalizer
 from vad_core.scoring.latent import LatentProjection
 from vad_core.scoring.scene import SceneReference
@@ -34,6 +40,7 @@ from vad_core.scoring.zones import Zones, read_zones
 
 DEFAULT_CHECKPOINT = ASSETS / "models" / "ped2"
 MEAN_FRAME_KEY = "preprocess.mean_frame"
+MOTION_SCALE_KEY = "motion.scale"  # a motion detector's per-place normal scales (features, rows, cols)
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
 # A model is named by its stem. A stem ending in one of these would be read back as another model's file
 # (victim.json is model victim's card), as train's resume state, or be refused as a pickle.
@@ -71,6 +78,10 @@ class LoadedModel:
     def cfg(self) -> ModelConfig:
         return self.net.cfg
 
+    def prepare(self, gray: np.ndarray) -> np.ndarray:
+        """A decoded uint8 gray frame as the model takes it: resized to its square input, float32 in [0, 1]."""
+        return resize_scale(gray, self.cfg.input_size)
+
     @classmethod
     def uncalibrated(
         cls, net: SpatioTemporalAE, normalizer: Normalizer, scoring: ScoringConfig, name: str, quantile: float = 0.99
@@ -79,6 +90,9 @@ class LoadedModel:
         calibration = Calibration(tau=1.0, pixel_tau=1.0, quantile=quantile, frames=0)
         card = ModelCard(model=net.cfg, calibration=calibration, scoring=scoring, name=name)
         return cls(net, normalizer, scoring, calibration, card, name)
+
+
+Detector = LoadedModel | MotionModel  # what load_checkpoint gives, by the card's kind; the engine takes either
 
 
 def checkpoint_paths(stem: str | Path) -> tuple[Path, Path]:
@@ -163,6 +177,26 @@ def save_checkpoint(stem: str | Path, net: SpatioTemporalAE, normalizer: Normali
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
     tensors[MEAN_FRAME_KEY] = torch.from_numpy(normalizer.mean_frame.copy())
     card = replace(card, model=net.cfg, preprocess=replace(card.preprocess, std=normalizer.std))
+    return _write_pair(weights_path, card_path, tensors, card)
+
+
+def save_motion_checkpoint(stem: str | Path, model: MotionModel) -> Path:
+    """Create STEM.safetensors (each place's normal motion scales and the scene's mean frame) and STEM.json (the
+    card, kind "motion"); never overwrites."""
+    weights_path, card_path = new_checkpoint_paths(stem)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        MOTION_SCALE_KEY: torch.from_numpy(model.normal.scale.copy()),
+        MEAN_FRAME_KEY: torch.from_numpy(model.normalizer.mean_frame.copy()),
+    }
+    card = replace(model.card, kind="motion", model=model.cfg)
+    card = replace(card, preprocess=replace(card.preprocess, std=model.normalizer.std))
+    return _write_pair(weights_path, card_path, tensors, card)
+
+
+def _write_pair(weights_path: Path, card_path: Path, tensors: dict[str, torch.Tensor], card: ModelCard) -> Path:
+    """The weights first, then the card, so a model shows up (as a pair of files) only once its weights are
+    complete; neither is left behind alone."""
     card_bytes = card.to_json()
     _create(weights_path, save(tensors))
     try:
@@ -224,8 +258,9 @@ def _check_weights(weights_path: Path, cfg: ModelConfig) -> bool:
     return MEAN_FRAME_KEY in declared
 
 
-def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -> LoadedModel:
-    """Load weights and card; refuse pickles and checkpoints that do not fit the architecture.
+def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -> Detector:
+    """Load weights and card; refuse pickles and checkpoints that do not fit the architecture. A card of kind
+    "motion" gives a MotionModel (it runs on the CPU whatever the device).
 
     The card is validated and the weights' header compared with it before any tensor is read.
     """
@@ -236,6 +271,9 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
     if not weights_path.is_file():
         raise BadInput(f"checkpoint weights {weights_path} not found")
     card = read_card(card_path)
+    zones = read_zones(zones_path(stem)) if zones_path(stem).is_file() else None
+    if isinstance(card.model, MotionConfig):
+        return _load_motion(weights_path, card, stem.name, zones)
     cfg, size, std = card.model, card.model.input_size, card.preprocess.std
     if _check_weights(weights_path, cfg) and std is None:  # a mean frame, and nothing to divide by
         raise BadInput(f"model card {card_path.name} needs preprocess.std, a positive number, for its mean frame")
@@ -252,7 +290,6 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         raise BadInput(f"{weights_path.name} does not match the architecture in its card: {first}") from err
     normalizer = Normalizer.identity(size) if mean_frame is None else Normalizer(mean_frame.float().numpy(), std)
     net.eval().to(pick_device(device))
-    zones = read_zones(zones_path(stem)) if zones_path(stem).is_file() else None
     return LoadedModel(
         net,
         normalizer,
@@ -263,6 +300,28 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         card.latent_projection,
         card.scene_reference,
         zones,
+    )
+
+
+def _load_motion(weights_path: Path, card: ModelCard, name: str, zones: Zones | None) -> MotionModel:
+    """A motion detector's scales and mean frame, their shapes checked against its card before use."""
+    cfg, std = card.model, card.preprocess.std
+    try:
+        tensors = load_file(str(weights_path))
+    except (SafetensorError, OSError) as err:
+        raise BadInput(f"{weights_path.name} is not a valid safetensors file ({err})") from err
+    rows, cols = cell_grid(cfg.frame_size, cfg.cell)
+    expected = {MOTION_SCALE_KEY: (len(cfg.features), rows, cols), MEAN_FRAME_KEY: (cfg.input_size,) * 2}
+    shapes = {key: tuple(value.shape) for key, value in tensors.items()}
+    if shapes != expected or std is None:
+        msg = f"{weights_path.name} holds {shapes}; its card (kind motion) needs {expected} and preprocess.std"
+        raise BadInput(msg)
+    scale = tensors[MOTION_SCALE_KEY].float().numpy()
+    if not np.all(scale > 0):
+        raise BadInput(f"{weights_path.name}: the motion scales must be positive")
+    normalizer = Normalizer(tensors[MEAN_FRAME_KEY].float().numpy(), std)
+    return MotionModel(
+        cfg, MotionNormal(scale), normalizer, card.scoring, card.calibration, card, name, card.scene_reference, zones
     )
 
 

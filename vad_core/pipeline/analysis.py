@@ -25,9 +25,8 @@ from vad_core.io.limits import (
     over_limit_message,
     select,
 )
-from vad_core.io.video import IN_PROCESS, Decoder, resize_scale
-from vad_core.model.checkpoint import LoadedModel
-from vad_core.model.inference import model_device
+from vad_core.io.video import IN_PROCESS, Decoder
+from vad_core.model.checkpoint import Detector
 from vad_core.pipeline.engine import Progress, analyze_frames
 from vad_core.pipeline.result import Analysis
 from vad_core.stages import StageClock
@@ -35,7 +34,7 @@ from vad_core.stages import StageClock
 
 def analyze(
     video: str | Path,
-    model: LoadedModel,
+    model: Detector,
     progress: Progress | None = None,
     name: str | None = None,
     workers: int | None = None,
@@ -57,7 +56,7 @@ def analyze(
     name = name or Path(video).name
     selection = selection or FrameSelection()
     limits = limits or AnalysisLimits()
-    threads = decode_threads(model_device(model.net).type, workers)
+    threads = decode_threads(model.device.type, workers)
     clock = clock or StageClock()
     try:
         with decoder.open(Path(video), threads) as opened:
@@ -75,7 +74,7 @@ def analyze(
                     decoded += 1
                     if on_frame is not None:
                         on_frame(gray)
-                    yield resize_scale(gray, model.cfg.input_size)
+                    yield model.prepare(gray)
 
             result = analyze_frames(
                 clock.timed("decode", frames()),

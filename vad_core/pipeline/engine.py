@@ -11,18 +11,19 @@ The model's zones (vad_core.scoring.zones) mask every map here, before any frame
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
 from vad_core.io.framestore import DEFAULT_BUDGET_BYTES, FrameStore
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector, LoadedModel
 from vad_core.model.inference import map_blocks, window_positions
+from vad_core.model.motion.detector import MotionModel
 from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.frame_errors import error_keys, reductions
 from vad_core.pipeline.result import Analysis
+from vad_core.scoring.blocks import ScoredBlock
 from vad_core.scoring.health import HEALTH_FIGURES, block_figures, borrow_first_change, change_between
 from vad_core.scoring.latent import LATENT_GRID
 from vad_core.scoring.scene import background_distance
@@ -37,23 +38,6 @@ def _to_u8(frames: torch.Tensor, norm: Normalizer) -> np.ndarray:
     mean = torch.from_numpy(norm.mean_frame)
     pixels = frames.mul(norm.std).add_(mean).clamp_(0.0, 1.0).mul_(255.0).add_(0.5)
     return pixels.to(torch.uint8).numpy()
-
-
-@dataclass
-class ScoredBlock:
-    """Everything analysis keeps of a block of frames, computed in a worker thread; live views read it as it
-    comes (analyze_frames' on_block), with start the clip's index of its first frame."""
-
-    maps: dict[str, np.ndarray]  # float16 (n, S, S); motion[0] waits for the previous block's last frame
-    errors: dict[str, np.ndarray]  # "kind_reduce" -> (n,)
-    inputs: np.ndarray  # uint8 (n, S, S)
-    recons: np.ndarray
-    first: tuple[np.ndarray, np.ndarray]  # normalized (x, r) of the first and last frames
-    last: tuple[np.ndarray, np.ndarray]
-    latent: np.ndarray  # float16 (n, D): pooled bottleneck states
-    # camera-health figures (vad_core.scoring.health); change[0] waits for the previous block, as motion[0]
-    health: dict[str, np.ndarray]
-    start: int = 0
 
 
 def _score_block(
@@ -94,9 +78,64 @@ def _score_block(
     )
 
 
+def _autoencoder_blocks(
+    model: LoadedModel,
+    frames: Iterable[np.ndarray | None],
+    mask: np.ndarray | None,
+    workers: int | None,
+    batch_windows: int | None,
+    clock: StageClock,
+) -> Iterator[ScoredBlock]:
+    """The autoencoder's scored blocks in order (map_blocks), each block's first motion map stitched to the
+    previous block's last frame (frame 0 of the clip has no predecessor: it borrows frame 1's)."""
+    norm, scoring = model.normalizer, model.scoring
+    place_scales = model.scene.place_scale if model.scene else {}
+    mask_tensor = torch.from_numpy(mask) if mask is not None else None
+    blocks = map_blocks(
+        model.net,
+        norm,
+        frames,
+        lambda x, r, z: _score_block(x, r, z, norm, scoring, place_scales, mask_tensor),
+        workers=workers,
+        latent_grid=LATENT_GRID,
+        batch_windows=batch_windows,
+        clock=clock,
+    )
+    prev: tuple[np.ndarray, np.ndarray] | None = None
+    for block in blocks:
+        with clock.measure("stitching"):
+            motion = block.maps["motion"]
+            if prev is None:
+                motion[0] = motion[1]
+            else:
+                motion[0] = _masked(motion_error_map(*block.first, *prev, scoring.motion), mask)
+            for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
+                block.errors[key][0] = value[0]
+            prev = block.last
+        yield block
+
+
+def detector_blocks(
+    model: Detector,
+    frames: Iterable[np.ndarray | None],
+    mask: np.ndarray | None = None,
+    workers: int | None = None,
+    batch_windows: int | None = None,
+    clock: StageClock | None = None,
+) -> Iterator[ScoredBlock]:
+    """The detector interface the engine calls: a detector turns the frames it prepared (Detector.prepare) into
+    ScoredBlocks in frame order, each with its maps, every frame error, the uint8 frames at the map size and the
+    camera-health figures. The autoencoder runs windows of T frames (above); a motion detector scores blocks of
+    flow (vad_core.model.motion.detector)."""
+    clock = clock or StageClock()
+    if isinstance(model, MotionModel):
+        return model.score_blocks(frames, mask, clock, workers=workers)
+    return _autoencoder_blocks(model, frames, mask, workers, batch_windows, clock)
+
+
 def analyze_frames(
     frames: Iterable[np.ndarray | None],
-    model: LoadedModel,
+    model: Detector,
     name: str = "clip",
     fps: float = 10.0,
     source_size: tuple[int, int] = (0, 0),
@@ -108,7 +147,8 @@ def analyze_frames(
     on_block: Callable[[ScoredBlock], None] | None = None,
     clock: StageClock | None = None,
 ) -> Analysis:
-    """Analyze frames already resized to the model's input (float32 in [0, 1]).
+    """Analyze frames as the model prepared them (Detector.prepare: for the autoencoder, resized to its input,
+    float32 in [0, 1]; for a motion detector, uint8 at the flow's own size).
 
     Frames stream through: the model and the scoring run on blocks in worker threads while the next
     frames decode; maps, inputs and reconstructions go to stores that spill to disk past budget_bytes each.
@@ -122,15 +162,12 @@ def analyze_frames(
     clock = clock or StageClock()
     norm = model.normalizer
     size = (model.cfg.input_size, model.cfg.input_size)
-    stores = {kind: FrameStore(size, np.float16, budget_bytes) for kind in ERROR_KINDS}
-    stores |= {kind: FrameStore(size, np.uint8, budget_bytes) for kind in ("inputs", "recons")}
-    scoring = model.scoring
+    stores: dict[str, FrameStore] = {}
     place_scales = model.scene.place_scale if model.scene else {}
-    errors: dict[str, list[np.ndarray]] = {key: [] for key in error_keys(bool(place_scales))}
+    autoencoder = isinstance(model, LoadedModel)
+    errors: dict[str, list[np.ndarray]] = {key: [] for key in error_keys(bool(place_scales))} if autoencoder else {}
     mask = model.zones.place_mask(source_size, size[0]) if model.zones else None
-    mask_tensor = torch.from_numpy(mask) if mask is not None else None
     health: dict[str, list[np.ndarray]] = {key: [] for key in HEALTH_FIGURES}
-    prev: tuple[np.ndarray, np.ndarray] | None = None
     prev_input: np.ndarray | None = None
     done = 0
     # This thread decodes and stitches blocks; its few torch ops would fork an OpenMP team whose idle thread
@@ -138,40 +175,25 @@ def analyze_frames(
     caller_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        blocks = map_blocks(
-            model.net,
-            norm,
-            frames,
-            lambda x, r, z: _score_block(x, r, z, norm, scoring, place_scales, mask_tensor),
-            workers=workers,
-            latent_grid=LATENT_GRID,
-            batch_windows=batch_windows,
-            clock=clock,
-        )
-        for block in blocks:
+        for block in detector_blocks(model, frames, mask, workers, batch_windows, clock):
             with clock.measure("stitching"):
                 block.start = done
-                motion = block.maps["motion"]
-                if prev is None:  # frame 0 has no predecessor: borrow frame 1's motion and change
-                    motion[0] = motion[1]
+                if prev_input is None:  # frame 0 has no predecessor: borrow frame 1's change
                     borrow_first_change(block.health)
                 else:
-                    motion[0] = _masked(motion_error_map(*block.first, *prev, scoring.motion), mask)
                     block.health["change"][0] = change_between(prev_input, block.inputs[0])
-                for key, value in reductions("motion", motion[:1], scoring, place_scales.get("motion")).items():
-                    block.errors[key][0] = value[0]
-                prev, prev_input = block.last, block.inputs[-1]
+                prev_input = block.inputs[-1]
                 for key, value in block.health.items():
                     health[key].append(value)
-                for kind in ERROR_KINDS:
-                    stores[kind].append(block.maps[kind])
-                stores["inputs"].append(block.inputs)
-                stores["recons"].append(block.recons)
+                arrays = block.maps | {"inputs": block.inputs, "recons": block.recons, "latent": block.latent}
+                for key, value in arrays.items():
+                    if value is None:
+                        continue
+                    if key not in stores:  # the latent's width (channels x grid cells) is known from the first block
+                        stores[key] = FrameStore(value.shape[1:], value.dtype, budget_bytes)
+                    stores[key].append(value)
                 for key, value in block.errors.items():
-                    errors[key].append(value)
-                if "latent" not in stores:  # its width (channels x grid cells) is known from the first block
-                    stores["latent"] = FrameStore(block.latent.shape[1:], np.float16, budget_bytes)
-                stores["latent"].append(block.latent)
+                    errors.setdefault(key, []).append(value)
                 done += len(block.inputs)
                 if on_block is not None:
                     on_block(block)
@@ -186,6 +208,7 @@ def analyze_frames(
         progress(done, done)
     with clock.measure("scoring"):  # the whole clip's background for the scene check
         background = background_distance(arrays["inputs"], norm.mean_frame, norm.std)
+    latent = arrays.get("latent")
     return Analysis(
         name=name,
         fps=fps,
@@ -194,14 +217,14 @@ def analyze_frames(
         tau=model.calibration.tau,
         pixel_tau=model.calibration.pixel_tau,
         frame_errors={key: np.concatenate(values) for key, values in errors.items()},
-        maps={kind: arrays[kind] for kind in ERROR_KINDS},
+        maps={kind: arrays[kind] for kind in ERROR_KINDS if kind in arrays},
         inputs=arrays["inputs"],
-        recons=arrays["recons"],
+        recons=arrays.get("recons", arrays["inputs"]),  # a motion detector redraws nothing: its frames as they are
         seconds=time.perf_counter() - started,
         stage_seconds=clock.seconds,
         model_name=model.name,
-        latent=arrays["latent"],
-        latent_position=window_positions(done, model.cfg.time_steps),
+        latent=latent,
+        latent_position=window_positions(done, model.cfg.time_steps) if latent is not None else None,
         latent_projection=model.projection,
         scene_reference=model.scene,
         background=background,

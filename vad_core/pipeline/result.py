@@ -210,7 +210,9 @@ class Analysis:
         projection = projection or self.latent_projection
         pixels = int(np.prod(self.inputs.shape[1:]))
         mean = projection.mean if projection is not None else None
-        return frame_figures(self.frame_errors["appearance_sum"], pixels, self.latent, self.latent_position, mean)
+        kind = "appearance" if "appearance" in self.maps else "motion"  # a motion detector redraws nothing
+        sums = {kind: self.frame_errors[f"{kind}_sum"]}
+        return frame_figures(sums, pixels, self.latent, self.latent_position, mean)
 
     def scene_check(self) -> SceneCheck | None:
         """Whether this clip looks like the model's scene; None for a model whose card has no scene reference."""

@@ -29,8 +29,10 @@ BACKGROUND_FRAMES = 50  # frames whose median is the clip's static background
 FIGURES = {
     "appearance": "how badly the model redraws the picture",
     "latent": "how far its internal states lie from normal ones",
+    "motion": "how far its motion lies from the normal motion at each place",
     "background": "how far the static background lies from the scene's mean frame",
 }
+DETECTOR_FIGURES = {"autoencoder": ("appearance", "latent", "background"), "motion": ("motion", "background")}
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,10 @@ class SceneReference:
         if not isinstance(data, dict) or not isinstance(data.get("reference"), dict):
             raise ValueError("scene_reference must be an object with a 'reference' object")
         reference = {k: float(data["reference"][k]) for k in FIGURES if k in data["reference"]}
-        if set(reference) != set(FIGURES) or not all(np.isfinite(v) and v > 0 for v in reference.values()):
-            raise ValueError(f"scene_reference.reference needs positive {', '.join(FIGURES)}")
+        needs = next((names for names in DETECTOR_FIGURES.values() if set(names) == set(reference)), None)
+        if needs is None or not all(np.isfinite(v) and v > 0 for v in reference.values()):
+            options = " or ".join(", ".join(names) for names in DETECTOR_FIGURES.values())
+            raise ValueError(f"scene_reference.reference needs positive {options}")
         scales = data.get("place_scale", {})
         if not isinstance(scales, dict) or set(scales) - set(ERROR_KINDS):
             raise ValueError(f"scene_reference.place_scale takes the error kinds {ERROR_KINDS}")
@@ -85,15 +89,16 @@ class SceneReference:
 
 
 def frame_figures(
-    appearance_sum: np.ndarray,
+    error_sums: dict[str, np.ndarray],
     pixels: int,
     latent: np.ndarray | None,
     positions: np.ndarray | None,
     latent_mean: np.ndarray | None,
 ) -> dict[str, np.ndarray]:
-    """Per-frame scene figures: mean appearance error per pixel, and the latent's RMS distance from the normal
-    mean at its window place (absent without a latent or a card projection to centre it)."""
-    out = {"appearance": np.asarray(appearance_sum, dtype=np.float64) / pixels}
+    """Per-frame scene figures: a map's mean per pixel for each figure in error_sums (the autoencoder's appearance
+    error; a motion detector's ratio to normal motion), and the latent's RMS distance from the normal mean at its
+    window place (absent without a latent or a card projection to centre it)."""
+    out = {name: np.asarray(sums, dtype=np.float64) / pixels for name, sums in error_sums.items()}
     if latent is not None and latent_mean is not None and latent.shape[1] == latent_mean.shape[1]:
         pos = np.asarray(positions, dtype=np.int64)
         if len(pos) == len(latent) and (len(pos) == 0 or pos.max() < len(latent_mean)):

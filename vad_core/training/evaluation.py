@@ -17,11 +17,12 @@ import numpy as np
 from vad_core.errors import BadInput, parse_json
 from vad_core.io.labels import label_array
 from vad_core.io.video import list_clips, normal_clips
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector, LoadedModel
 from vad_core.pipeline.analysis import analyze
 from vad_core.pipeline.result import Analysis
 from vad_core.scoring.baselines import BASELINES, BaselineScorer, baseline_maps
 from vad_core.scoring.metrics import equal_error_rate, frame_auc_macro, frame_auc_micro, frame_auc_video_norm, pixel_auc
+from vad_core.scoring.scores import ScoringConfig
 
 MAX_LABELS_BYTES = 256 * 2**20  # frame labels of a very large dataset fit in a few MB
 
@@ -58,7 +59,7 @@ class TestSet:
     truth: list[np.ndarray]
 
 
-def analyze_test_set(dataset: str | Path, model: LoadedModel, on_clip: Callable[[str], None] | None = None) -> TestSet:
+def analyze_test_set(dataset: str | Path, model: Detector, on_clip: Callable[[str], None] | None = None) -> TestSet:
     """Analyses and labels of every labelled test clip, in name order."""
     dataset = Path(dataset)
     labels = load_labels(dataset)
@@ -125,13 +126,14 @@ def report(test: TestSet, masks: dict[int, np.ndarray], seconds: float) -> dict:
     }
 
 
-def baseline_report(dataset: Path, test: TestSet, model: LoadedModel, masks: dict[int, np.ndarray]) -> dict:
+def baseline_report(dataset: Path, test: TestSet, model: Detector, masks: dict[int, np.ndarray]) -> dict:
     """Frame differencing and optical flow on the same test clips, scored as the model scores (per place, fitted on
     the dataset's normal clips): the figures the model has to beat."""
     size = model.cfg.input_size
+    scoring = model.scoring if isinstance(model, LoadedModel) else ScoringConfig()  # a motion model: the default's
     out = {}
     for kind in BASELINES:
-        scorer = BaselineScorer.fit([baseline_maps(kind, clip, size) for clip in normal_clips(dataset)], model.scoring)
+        scorer = BaselineScorer.fit([baseline_maps(kind, clip, size) for clip in normal_clips(dataset)], scoring)
         maps = [baseline_maps(kind, clip, size) for clip in test.clips]
         out[kind] = frame_metrics([scorer.frame_errors(m) for m in maps], test.truth) | {
             "pixel_auc": _pixel_auc(masks, [scorer.local_maps(maps[i]) for i in masks])
@@ -139,7 +141,7 @@ def baseline_report(dataset: Path, test: TestSet, model: LoadedModel, masks: dic
     return out
 
 
-def evaluate_dataset(dataset: str | Path, model: LoadedModel, on_clip: Callable[[str], None] | None = None) -> dict:
+def evaluate_dataset(dataset: str | Path, model: Detector, on_clip: Callable[[str], None] | None = None) -> dict:
     """Analyze every labelled test clip and compute the contract's metrics, with the baselines beside them."""
     started = time.perf_counter()
     test = analyze_test_set(dataset, model, on_clip)

@@ -1,0 +1,27 @@
+"""The motion detector through the command line: train --kind motion, then analyze --checkpoint writes the contract's
+outputs as for the autoencoder."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from tests.helpers.cli import run_cli
+from tests.helpers.motion_clips import FRAMES, motion_dataset
+
+
+def test_train_kind_motion_then_analyze_writes_the_contract_outputs(tmp_path):
+    data = motion_dataset(tmp_path)
+    trained = run_cli("train", "--kind", "motion", "--data", str(data), "--out", str(tmp_path / "m"), "--cell", "8")
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "out"
+    done = run_cli(
+        "analyze", str(data / "test" / "fast"), "--checkpoint", str(tmp_path / "m"), "--out", str(out), "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["frames"] == FRAMES and summary["segments"] and summary["scene"]["familiar"]
+    with open(out / "scores.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["frame", "time_s", "error", "regularity", "score", "anomalous"] and len(rows) == FRAMES
+    assert json.loads((out / "segments.json").read_text())["segments"]

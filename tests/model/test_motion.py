@@ -1,0 +1,45 @@
+"""The motion detector: fitted on two short normal clips, it flags a fast object; its card round-trips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.helpers.motion_clips import FAST_FROM, FAST_TO, motion_dataset
+from vad_core.model.card import read_card
+from vad_core.model.checkpoint import load_checkpoint
+from vad_core.model.motion.detector import MotionModel
+from vad_core.pipeline.analysis import analyze
+from vad_core.training.motion_fit import MotionTrainConfig, train_motion
+
+
+@pytest.fixture(scope="module")
+def motion_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("motion")
+    data = motion_dataset(root)
+    train_motion(MotionTrainConfig(data=str(data), out=str(root / "m"), cell=8, val_fraction=0.25))
+    return root / "m", data
+
+
+def test_a_fast_object_scores_above_the_normal_walkers(motion_model):
+    stem, data = motion_model
+    model = load_checkpoint(stem)
+    assert isinstance(model, MotionModel) and model.cfg.frame_size == (96, 64)
+    result = analyze(data / "test" / "fast", model)
+    score = result.score
+    inside, outside = score[FAST_FROM + 3 : FAST_TO - 3], np.r_[score[: FAST_FROM - 5], score[FAST_TO + 5 :]]
+    assert inside.min() > 1.0 > outside.max()
+    assert [s.start <= FAST_FROM + 2 and s.end >= FAST_TO - 2 for s in result.segments()] == [True]
+    assert result.maps.keys() == {"motion"} and result.inputs.shape == (40, 131, 131)
+    assert result.scene_check().familiar and result.health_segments() == []
+
+
+def test_a_motion_card_round_trips_and_says_its_kind(motion_model):
+    stem, _ = motion_model
+    path = stem.with_suffix(".json")
+    card = read_card(path)
+    assert card.to_json() == path.read_bytes()
+    assert card.kind == "motion" and card.detector == "motion" and json.loads(path.read_text())["kind"] == "motion"
+    assert set(card.scene_reference.reference) == {"motion", "background"}

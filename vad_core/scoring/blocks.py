@@ -1,0 +1,29 @@
+"""ScoredBlock: what the engine keeps of a block of frames, whichever detector scored it.
+
+block = model.score_blocks(frames, mask, clock)   # each detector yields these (the autoencoder via the engine)
+block.maps["motion"], block.errors["motion_local_max"], block.inputs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class ScoredBlock:
+    """Everything analysis keeps of a block of frames, computed in a worker thread; live views read it as it
+    comes (analyze_frames' on_block), with start the clip's index of its first frame. The autoencoder fills
+    every field; a motion detector has no reconstruction, boundary frames or bottleneck (None)."""
+
+    maps: dict[str, np.ndarray]  # float16 (n, S, S); the autoencoder's motion[0] waits for the previous block
+    errors: dict[str, np.ndarray]  # "kind_reduce" -> (n,)
+    inputs: np.ndarray  # uint8 (n, S, S)
+    recons: np.ndarray | None
+    first: tuple[np.ndarray, np.ndarray] | None  # normalized (x, r) of the first and last frames
+    last: tuple[np.ndarray, np.ndarray] | None
+    latent: np.ndarray | None  # float16 (n, D): pooled bottleneck states
+    # camera-health figures (vad_core.scoring.health); change[0] waits for the previous block
+    health: dict[str, np.ndarray]
+    start: int = 0

@@ -1,0 +1,123 @@
+"""Fitting a motion detector on normal clips: per-place flow statistics, then calibration on held-out frames.
+
+cfg = MotionTrainConfig(data="../shared/data/ucsd_ped2", out="models/ped2-motion")
+path = train_motion(cfg)        # models/ped2-motion.safetensors + .json (kind "motion"), in seconds to minutes
+
+The tail of each normal clip is held out, as the autoencoder's training does: the places' scales come from the
+heads, c(t)'s tau, the pixel tau, the scene check's references and camera health from the tails, run through the
+one engine (vad_core.pipeline.engine) exactly as any clip will be.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vad_core.errors import BadInput
+from vad_core.io.video import normal_clips, probe, stream_raw_gray
+from vad_core.model.card import Calibration, CalibrationData, ModelCard, TrainingRecord
+from vad_core.model.checkpoint import new_checkpoint_paths, save_motion_checkpoint
+from vad_core.model.motion.config import FlowPreset, MotionConfig, MotionFeature
+from vad_core.model.motion.detector import MOTION_SCORING, MotionModel
+from vad_core.model.motion.features import clip_features, fit_frame, flow_size
+from vad_core.model.motion.normal import MotionNormal
+from vad_core.model.preprocess import Normalizer
+from vad_core.pipeline.engine import analyze_frames
+from vad_core.pipeline.result import Analysis
+from vad_core.scoring.health import HealthReference
+from vad_core.scoring.scene import SceneReference, frame_distances
+from vad_core.training.calibration import hold_out_tails, scene_name
+
+
+@dataclass(frozen=True)
+class MotionTrainConfig:
+    """What `train --kind motion` fits: the detector's settings (MotionConfig's) and the calibration's."""
+
+    data: str
+    out: str
+    cell: int = 16
+    features: tuple[MotionFeature, ...] = ("speed_mean", "speed_p90")
+    flow: FlowPreset = "medium"
+    place_quantile: float = 0.999
+    val_fraction: float = 0.15
+    quantile: float = 0.99
+    max_clips: int | None = None
+    command: str = ""
+
+
+def _read(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A normal clip's uint8 gray frames at the flow's size (N, H, W)."""
+    frames = [fit_frame(gray, size) for gray in stream_raw_gray(path)]
+    if len(frames) < 2:
+        raise BadInput(f"{path.name}: a motion detector needs at least 2 frames of each normal clip")
+    return np.stack(frames)
+
+
+def _mean_frame(heads: list[np.ndarray], size: int) -> Normalizer:
+    """The scene's mean frame and std at the map size (the scene check's background figure, camera health)."""
+    frames = [
+        cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for h in heads for f in h[:: max(1, len(h) // 20)]
+    ]
+    return Normalizer.fit(np.stack(frames).astype(np.float32) / 255.0)
+
+
+def _calibration(results: list[Analysis], quantile: float) -> Calibration:
+    errors = np.concatenate([r.error for r in results])
+    local = np.concatenate([r.frame_errors["motion_local_max"] for r in results])
+    return Calibration(
+        tau=float(np.quantile(errors, quantile)),
+        pixel_tau=float(np.quantile(local, quantile)),
+        quantile=quantile,
+        frames=int(errors.size),
+        quantiles={str(q): float(np.quantile(errors, q)) for q in (0.5, 0.9, 0.95, 0.99, 0.999, 1.0)},
+    )
+
+
+def _scene(results: list[Analysis], model: MotionModel, quantile: float, scene: str) -> SceneReference:
+    """The scene check's references (the motion figure, the background's distance) and camera health's."""
+    figures = np.concatenate([r.scene_figures()["motion"] for r in results])
+    norm = model.normalizer
+    distances = np.concatenate([frame_distances(r.inputs, norm.mean_frame, norm.std) for r in results])
+    reference = {"motion": float(np.quantile(figures, quantile)), "background": float(np.quantile(distances, quantile))}
+    reference = {k: max(v, 1e-6) for k, v in reference.items()}
+    health = HealthReference.fit([r.health for r in results])
+    return SceneReference({}, reference, scene, len(figures), health)
+
+
+def train_motion(cfg: MotionTrainConfig) -> Path:
+    """Fit, calibrate and save a motion detector (STEM.safetensors and STEM.json); returns the weights' path."""
+    new_checkpoint_paths(cfg.out)
+    started = time.perf_counter()
+    paths = normal_clips(Path(cfg.data))[: cfg.max_clips]
+    info = probe(paths[0])
+    size = flow_size(info.width, info.height, 640)
+    motion = MotionConfig(size, 640, cfg.cell, cfg.features, cfg.flow, cfg.place_quantile)
+    heads, tails = hold_out_tails([_read(p, motion.frame_size) for p in paths], cfg.val_fraction)
+    features = np.concatenate([clip_features(list(h), motion) for h in heads if len(h)])
+    normalizer = _mean_frame(heads, motion.input_size)
+    uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.quantile, frames=0)
+    name = Path(cfg.out).name
+    card = ModelCard(model=motion, calibration=uncalibrated, kind="motion", scoring=MOTION_SCORING, name=name)
+    model = MotionModel(
+        motion, MotionNormal.fit(features, motion), normalizer, MOTION_SCORING, uncalibrated, card, name
+    )
+    results = [analyze_frames(iter(t), model, name="calibration") for t in tails if len(t) >= 2]
+    if not results:
+        raise BadInput("no held-out normal frames to calibrate on: use a val fraction above 0 or longer clips")
+    calibration = _calibration(results, cfg.quantile)
+    scene = _scene(results, model, cfg.quantile, scene_name(cfg.data))
+    training = TrainingRecord(
+        data=cfg.data,
+        clips=[p.name for p in paths],
+        command=cfg.command,
+        frames_seen=len(features),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    calibration_data = CalibrationData(data=cfg.data, val_fraction=cfg.val_fraction, command=cfg.command)
+    card = replace(card, calibration=calibration, scene_reference=scene, training=training)
+    card = replace(card, calibration_data=calibration_data)
+    return save_motion_checkpoint(cfg.out, replace(model, calibration=calibration, card=card, scene=scene))
