@@ -26,7 +26,7 @@ import numpy as np
 from vad_core.batch.stored import write_analysis
 from vad_core.batch.worker import safe_name
 from vad_core.events.store import EventRecord, EventStore
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector
 from vad_core.pipeline.render import HeatStyle, export_video, render_frame
 from vad_core.pipeline.result import Analysis
 
@@ -45,13 +45,13 @@ class ModelIdentity:
     kind: str = "autoencoder"
 
     @classmethod
-    def of(cls, model: LoadedModel) -> ModelIdentity:
-        """sha256 over the network's tensors in order: the same weights give the same hash wherever they were
-        loaded from (a stem, a batch worker's copy)."""
+    def of(cls, model: Detector) -> ModelIdentity:
+        """sha256 over what the model fitted, in order: the same weights give the same hash wherever they were
+        loaded from (a stem, a batch worker's copy), for every kind of detector."""
         digest = hashlib.sha256()
-        for name, tensor in model.net.state_dict().items():
+        for name, array in model.weights().items():
             digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            digest.update(np.ascontiguousarray(array).tobytes())
         return cls(model.name, digest.hexdigest(), model.card.detector)
 
 
@@ -61,7 +61,7 @@ def analysis_events(
     source: str,
     run: str,
     origin: str,
-    model: LoadedModel | ModelIdentity,
+    model: Detector | ModelIdentity,
     video: str | None = None,
     started_at: datetime | None = None,
 ) -> list[EventRecord]:
@@ -114,7 +114,7 @@ def publish_analysis(
     source: str,
     run: str,
     origin: str,
-    model: LoadedModel | ModelIdentity,
+    model: Detector | ModelIdentity,
     video: str | None = None,
     started_at: datetime | None = None,
     frames: np.ndarray | None = None,

@@ -78,6 +78,10 @@ class LoadedModel:
     def cfg(self) -> ModelConfig:
         return self.net.cfg
 
+    def weights(self) -> dict[str, np.ndarray]:
+        """What was fitted, by name: the network's tensors (a fingerprint of the model, wherever it was loaded)."""
+        return {name: tensor.detach().cpu().numpy() for name, tensor in self.net.state_dict().items()}
+
     def prepare(self, gray: np.ndarray) -> np.ndarray:
         """A decoded uint8 gray frame as the model takes it: resized to its square input, float32 in [0, 1]."""
         return resize_scale(gray, self.cfg.input_size)

@@ -59,6 +59,10 @@ class MotionModel:
     def device(self) -> torch.device:
         return torch.device("cpu")
 
+    def weights(self) -> dict[str, np.ndarray]:
+        """What was fitted, by name: each place's normal scales and the mean frame."""
+        return {"motion_scale": self.normal.scale, "mean_frame": self.normalizer.mean_frame}
+
     def prepare(self, gray: np.ndarray) -> np.ndarray:
         """A decoded uint8 gray frame as the detector takes it: at the flow's own size (cfg.frame_size)."""
         return fit_frame(gray, self.cfg.frame_size)
