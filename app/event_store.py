@@ -15,7 +15,7 @@ import logging
 import streamlit as st
 
 from app.state import Clip, model_fingerprint
-from vad_core import LoadedModel
+from vad_core import Detector
 from vad_core.events import EventStore, default_url
 from vad_core.events.record import publish_analysis
 
@@ -38,7 +38,7 @@ def _published() -> set[tuple[str, str]]:
     return set()
 
 
-def app_run(clip: Clip, model: LoadedModel) -> str:
+def app_run(clip: Clip, model: Detector) -> str:
     """The run id of an app analysis: the video's content and the model's card (and the part analyzed, where
     it is not the whole clip), so opening the same clip again, in any session or after a restart, is one run."""
     chosen = clip.selection
@@ -46,7 +46,7 @@ def app_run(clip: Clip, model: LoadedModel) -> str:
     return "-".join(["app", clip.digest[:16], model_fingerprint(model), *part])
 
 
-def publish_clip(clip: Clip, model: LoadedModel) -> None:
+def publish_clip(clip: Clip, model: Detector) -> None:
     """Store an analysis' segments (at the model's default rule) as events, once; a store fault is one warning
     line, never a broken analysis."""
     url = default_url()

@@ -29,7 +29,7 @@ import streamlit as st
 
 from app.components.player import media_bytes, media_exists, publish_media, withdraw_media
 from app.work_queue import session_alive
-from vad_core import DEFAULT_CHECKPOINT, Analysis, LoadedModel, analyze, load_checkpoint
+from vad_core import DEFAULT_CHECKPOINT, Analysis, Detector, analyze, load_checkpoint
 from vad_core.io.limits import AnalysisLimits, FrameSelection
 from vad_core.io.paths import ASSETS
 from vad_core.io.sandbox import SandboxedDecoder, SandboxLimits
@@ -78,12 +78,12 @@ def checkpoint_stem() -> Path:
 
 
 @st.cache_resource(show_spinner="Loading the model…")
-def load_model(stem: str) -> LoadedModel:
+def load_model(stem: str) -> Detector:
     """One model per process, on the GPU when there is one."""
     return load_checkpoint(stem)
 
 
-def model_fingerprint(model: LoadedModel) -> str:
+def model_fingerprint(model: Detector) -> str:
     """Changes whenever the weights' card (training run, calibration, scoring) or the model's zones change."""
     described = json.dumps(model.card.to_dict(), sort_keys=True)
     if model.zones:  # models without zones keep the fingerprint they had before zones existed
@@ -286,7 +286,7 @@ def sample_paths() -> list[Path]:
 
 def open_clip(
     source: ClipSource,
-    model: LoadedModel,
+    model: Detector,
     progress: Callable[[int, int], None],
     on_prepare: Callable[[], None],
     selection: FrameSelection | None = None,

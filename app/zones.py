@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from app.models import models_folder
-from vad_core import LoadedModel
+from vad_core import Detector
 from vad_core.model.checkpoint import save_zones, zones_path
 from vad_core.scoring.zones import MAX_POINTS, Polygon, Zones, read_zones
 
@@ -24,7 +24,7 @@ def app_zones_path(model_name: str) -> Path:
     return zones_path(models_folder() / model_name)
 
 
-def with_app_zones(model: LoadedModel) -> LoadedModel:
+def with_app_zones(model: Detector) -> Detector:
     """The model with the app's zones for it, if it has saved any (else the model's own, from beside its card)."""
     path = app_zones_path(model.name)
     return replace(model, zones=read_zones(path)) if path.is_file() else model

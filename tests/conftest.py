@@ -3,6 +3,7 @@
 def test_x(samples, tiny_model): ...          # tiny_model: a LoadedModel trained on the samples
 def test_y(ped2): ...                         # the full UCSD Ped2 folder; skips (fails under CI=true) if absent
 def test_z(corpus): ...                       # broken, hostile and unusual inputs (helpers/corpus.py), generated once
+def test_m(motion_stem): ...                  # a motion detector fitted once on tiny synthetic clips (seconds)
 def test_e(store_url): ...                    # an empty event store: SQLite, then a real PostgreSQL server
 
 No test writes to the user's data folder: VAD_EVENTS_URL points at a session temp folder (private_event_store).
@@ -136,3 +137,15 @@ def analysis_model(analysis_stem):
 @pytest.fixture(scope="session")
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def motion_stem(tmp_path_factory) -> Path:
+    """The stem of a motion detector fitted once per session on two tiny synthetic normal clips (96 x 64, cells of
+    8 px: seconds); any clip, a Ped2 sample too, is resized to its flow size."""
+    from tests.helpers.motion_clips import motion_dataset
+    from vad_core.training.motion_fit import MotionTrainConfig, train_motion
+
+    root = tmp_path_factory.mktemp("motion-model")
+    train_motion(MotionTrainConfig(data=str(motion_dataset(root)), out=str(root / "motion"), cell=8, val_fraction=0.25))
+    return root / "motion"

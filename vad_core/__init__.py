@@ -17,7 +17,7 @@ from vad_core.errors import BadInput
 from vad_core.version import __version__
 
 if TYPE_CHECKING:
-    from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
+    from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, Detector, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
     from vad_core.pipeline.analysis import analyze  # noqa: F401
     from vad_core.pipeline.result import Analysis  # noqa: F401
 
@@ -26,6 +26,7 @@ _LAZY = {
     "Analysis": "vad_core.pipeline.result",
     "analyze": "vad_core.pipeline.analysis",
     "DEFAULT_CHECKPOINT": "vad_core.model.checkpoint",
+    "Detector": "vad_core.model.checkpoint",
     "LoadedModel": "vad_core.model.checkpoint",
     "load_checkpoint": "vad_core.model.checkpoint",
     "save_checkpoint": "vad_core.model.checkpoint",

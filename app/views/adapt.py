@@ -19,7 +19,7 @@ from app.state import Clip, ClipSource
 from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
 from app.views.training_status import LIVE_KEY, job_status
-from vad_core import BadInput, LoadedModel
+from vad_core import BadInput, Detector
 from vad_core.io.frame_ranges import format_ranges, parse_ranges
 from vad_core.pipeline.result import Analysis
 from vad_core.scoring.scene import FAMILIAR_LIMIT
@@ -30,7 +30,7 @@ JOB_KEY = "adapt_job"  # the name of the adapt run this session started
 DONE_KEY = "adapt_done"  # the checkpoint this session has switched to already
 
 
-def scene_notice(clip: Clip, model: LoadedModel) -> None:
+def scene_notice(clip: Clip, model: Detector) -> None:
     """A warning above everything else when the clip is unlike the model's scene, with a button to adapt."""
     check = clip.analysis.scene_check()
     if check is None or check.familiar:
@@ -49,7 +49,7 @@ def scene_notice(clip: Clip, model: LoadedModel) -> None:
         st.session_state[OPEN_KEY] = clip.digest
 
 
-def learned_runs(analysis: Analysis, model: LoadedModel) -> list[tuple[int, int]]:
+def learned_runs(analysis: Analysis, model: Detector) -> list[tuple[int, int]]:
     """The rows of this analysis that the model was adapted on ("learned as normal"), as inclusive runs."""
     adaptation = model.card.adaptation
     if adaptation is None or adaptation.clip != analysis.name:

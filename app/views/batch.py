@@ -38,7 +38,7 @@ from app.state import (
 )
 from app.views.clip_view import sample_truth, show_clip
 from app.work_queue import session_id
-from vad_core import BadInput, LoadedModel
+from vad_core import BadInput, Detector
 from vad_core.batch.outputs import RANKINGS, VideoRecord, load_records, load_summary, ranked
 from vad_core.batch.stored import read_analysis
 from vad_core.io.limits import limited
@@ -119,7 +119,7 @@ def _preview(path: Path, frames: int) -> np.ndarray | None:
         preview.close()
 
 
-def stored_clip(folder: Path, record: VideoRecord, model: LoadedModel) -> tuple[Clip, str]:
+def stored_clip(folder: Path, record: VideoRecord, model: Detector) -> tuple[Clip, str]:
     """The analysis view's Clip from a batch result, and a note on where its picture came from. A result longer
     than the app's frame limit opens on its first VAD_MAX_FRAMES frames (read a page at a time, never whole)."""
     limit = app_limits().max_frames
@@ -137,7 +137,7 @@ def stored_clip(folder: Path, record: VideoRecord, model: LoadedModel) -> tuple[
     return clip, note
 
 
-def _batch_model(summary: dict) -> LoadedModel:
+def _batch_model(summary: dict) -> Detector:
     """The model the batch was scored with when it is one of the app's models (a path in a folder's summary.json
     is never loaded as such), else the app's model; the stored scores are shown as scored either way."""
     from app.models import available_models

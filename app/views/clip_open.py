@@ -23,16 +23,16 @@ from app.views.controls import chosen_model_stem, model_controls
 from app.views.model_card import model_card_panel
 from app.work_queue import heavy_slot, session_id
 from app.zones import with_app_zones
-from vad_core import Analysis, BadInput, LoadedModel
+from vad_core import Analysis, BadInput, Detector
 from vad_core.io.limits import FrameSelection, OverLimit, suggest_step
 
 
-def chosen_model() -> LoadedModel:
+def chosen_model() -> Detector:
     """The model picked in the sidebar (shared with the lab page), loaded once per process."""
     return load_or_stop(chosen_model_stem())
 
 
-def sidebar_models() -> tuple[LoadedModel, ModelEntry | None]:
+def sidebar_models() -> tuple[Detector, ModelEntry | None]:
     """The sidebar's model pickers: the chosen model, loaded, and the one to compare with, if any."""
     choice = model_controls()
     model = load_or_stop(str(choice.model.stem))
@@ -40,7 +40,7 @@ def sidebar_models() -> tuple[LoadedModel, ModelEntry | None]:
     return model, choice.compare
 
 
-def load_or_stop(stem: str) -> LoadedModel:
+def load_or_stop(stem: str) -> Detector:
     """The model at stem, with the app's zones for it (app.zones), or an error and the page stops."""
     try:
         return with_app_zones(load_model(stem))
@@ -108,7 +108,7 @@ def _selection_controls(source: ClipSource, over: OverLimit) -> FrameSelection:
         st.stop()
 
 
-def open_with_progress(source: ClipSource, model: LoadedModel) -> Clip:
+def open_with_progress(source: ClipSource, model: Detector) -> Clip:
     """The analyzed clip; a clip over the app's frame limit gets sub-range and stride controls instead of failing."""
     selection = None
     over = st.session_state.get("over_limit", {}).get(source.digest)
@@ -140,7 +140,7 @@ def open_with_progress(source: ClipSource, model: LoadedModel) -> Clip:
 
 def _open_queued(
     source: ClipSource,
-    model: LoadedModel,
+    model: Detector,
     bar: ProgressBar,
     selection: FrameSelection | None,
     pin: bool = False,

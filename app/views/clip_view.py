@@ -19,7 +19,7 @@ from app.views.controls import detection_controls, display_controls
 from app.views.exports import export_buttons
 from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
-from vad_core import Analysis, LoadedModel
+from vad_core import Analysis, Detector
 from vad_core.io.labels import label_runs
 from vad_core.pipeline.render import HEAT_RANGE, colormap_lut
 from vad_core.scoring.health import HEALTH_LABELS
@@ -34,7 +34,7 @@ KIND_TEXT = {
 }
 
 
-def _explanation(model: LoadedModel) -> str:
+def _explanation(model: Detector) -> str:
     """What the scores mean, in the terms of this model's scoring and calibration."""
     cfg = model.scoring
     patches = f"{cfg.patch}×{cfg.patch} patch means"
@@ -97,7 +97,7 @@ def _health_notice(analysis: Analysis) -> None:
 
 def show_clip(
     clip: Clip,
-    model: LoadedModel,
+    model: Detector,
     truth: np.ndarray | None = None,
     truth_note: str = "",
     compared: Callable[[], tuple[str, Analysis] | None] | None = None,

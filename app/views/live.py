@@ -447,7 +447,7 @@ def live_panel(rule: SegmentRule, boxes: bool) -> None:
     block = live.run.latest()
     with left:
         if block is None:
-            st.info(f"Waiting for the first {model.cfg.time_steps} frames…", icon=":material/hourglass_top:")
+            st.info(f"Waiting for the first {model.window} frames…", icon=":material/hourglass_top:")
             if live.camera is not None and not status.received and time.monotonic() - live.started > CAMERA_WAIT_S:
                 st.warning(
                     "No frame from the camera yet. Allow this page to use the camera when the browser asks; a page "

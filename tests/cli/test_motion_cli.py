@@ -25,3 +25,19 @@ def test_train_kind_motion_then_analyze_writes_the_contract_outputs(tmp_path):
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["frame", "time_s", "error", "regularity", "score", "anomalous"] and len(rows) == FRAMES
     assert json.loads((out / "segments.json").read_text())["segments"]
+
+
+def test_watch_with_a_motion_model_writes_the_contract_outputs(samples, motion_stem, tmp_path):
+    out = tmp_path / "live"
+    done = run_cli("watch", str(samples / "test" / "Test004.mp4"), "--checkpoint", str(motion_stem), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    with open(out / "scores.csv") as f:
+        assert len(list(csv.DictReader(f))) == 180  # one row a frame
+    assert "segments" in json.loads((out / "segments.json").read_text())
+
+
+def test_evaluate_with_a_motion_model_reports_its_aucs(samples, motion_stem):
+    done = run_cli("evaluate", "--data", str(samples), "--checkpoint", str(motion_stem), "--json")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)
+    assert metrics["frames"] == 360 and 0.0 <= metrics["auc_micro"] <= 1.0 and 0.0 <= metrics["pixel_auc"] <= 1.0

@@ -58,3 +58,15 @@ def test_a_source_faster_than_the_machine_loses_whole_windows_not_time(samples, 
     kept = run.source_frames()
     assert len(kept) == analysis.frame_count and np.all(np.diff(kept) > 0)
     assert analysis.scores_frame()["frame"].tolist() == kept.tolist()
+
+
+def test_a_motion_detector_played_live_scores_as_analyze(samples, motion_stem):
+    from vad_core.model.checkpoint import load_checkpoint
+
+    clip, model = samples / "test" / "Test004.mp4", load_checkpoint(motion_stem)
+    offline = analyze(clip, model)
+    run = LiveRun(PacedClip(clip, fps=90), model, queue_windows=18)  # room: no drops
+    analysis = run.start().wait(timeout=120)
+    assert run.status().dropped == 0 and analysis.recons is analysis.inputs and analysis.latent is None
+    assert np.abs(analysis.score - offline.score).max() < 1e-3
+    assert [(s.start, s.end) for s in analysis.segments()] == [(s.start, s.end) for s in offline.segments()]

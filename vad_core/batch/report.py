@@ -22,7 +22,7 @@ from vad_core.batch.outputs import VideoRecord, atomic_write, load_records, load
 from vad_core.batch.stored import read_analysis
 from vad_core.errors import BadInput
 from vad_core.io.video import stream_raw_gray
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector
 from vad_core.pipeline.render import HeatStyle, preview_shape, render_frame
 
 REPORT = "report.html"
@@ -89,7 +89,7 @@ def _frames_at(path: Path, wanted: set[int], fallback: np.ndarray) -> tuple[dict
     return {i: np.asarray(fallback[i]) for i in wanted}, False
 
 
-def _key_frames(root: Path, records: dict[str, VideoRecord], segments: pd.DataFrame, model: LoadedModel) -> str:
+def _key_frames(root: Path, records: dict[str, VideoRecord], segments: pd.DataFrame, model: Detector) -> str:
     worst = segments[segments["kind"] == "anomaly"].sort_values("peak", ascending=False).head(KEY_FRAMES)
     cells = []
     for video, group in worst.groupby("video", sort=False):
@@ -110,7 +110,7 @@ def _key_frames(root: Path, records: dict[str, VideoRecord], segments: pd.DataFr
     return f'<div class="key">{"".join(cells)}</div>' if cells else "<p>No anomalous segment in this batch.</p>"
 
 
-def render_report(root: Path, model: LoadedModel) -> str:
+def render_report(root: Path, model: Detector) -> str:
     """The report of a batch output folder, as one HTML string."""
     summary = load_summary(root)
     records = load_records(root)
@@ -151,7 +151,7 @@ c(t) = e(t) / τ, above 1 is beyond anything normal footage produced</p>
 """
 
 
-def write_report(root: str | Path, model: LoadedModel) -> Path:
+def write_report(root: str | Path, model: Detector) -> Path:
     """Write DIR/report.html (atomically) and return its path."""
     root = Path(root)
     path = root / REPORT

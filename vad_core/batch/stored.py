@@ -24,7 +24,7 @@ import numpy as np
 
 from vad_core.errors import BadInput
 from vad_core.io.framestore import FrameStore, iter_chunks
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector
 from vad_core.pipeline.result import Analysis, SegmentRule
 from vad_core.scoring.scores import ScoringConfig
 
@@ -169,7 +169,7 @@ def stored_frames(folder: str | Path) -> int:
         return _frames(_members(state, f"{Path(folder).name}/{STATE_FILE}"), Path(folder).name)
 
 
-def read_analysis(folder: str | Path, model: LoadedModel | None = None, max_frames: int | None = None) -> Analysis:
+def read_analysis(folder: str | Path, model: Detector | None = None, max_frames: int | None = None) -> Analysis:
     """The Analysis write_analysis saved; its card's scene reference and latent projection from model. Its sizes
     are checked from the headers first; at most max_frames frames are read (the first ones), a page at a time."""
     folder = Path(folder)
@@ -199,7 +199,7 @@ def _map_values(levels: np.ndarray, scale: float) -> np.ndarray:
     return (levels.astype(np.float32) * (scale / 255.0)).astype(np.float16)
 
 
-def _analysis(meta: dict, state: dict[str, np.ndarray], maps: dict[str, np.ndarray], model: LoadedModel | None):
+def _analysis(meta: dict, state: dict[str, np.ndarray], maps: dict[str, np.ndarray], model: Detector | None):
     latent = state.pop("latent", None)
     return Analysis(
         name=meta["name"],

@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     from vad_core.scoring.zones import Zones
 
 if TYPE_CHECKING:
-    from vad_core.model.checkpoint import LoadedModel
+    from vad_core.model.checkpoint import Detector
     from vad_core.pipeline.result import Analysis
 
 UNSAFE = re.compile(r"[^\w.+-]")
-Publish = Callable[["Analysis", "LoadedModel", str, Path], "str | None"]  # (analysis, model, video name, its file)
+Publish = Callable[["Analysis", "Detector", str, Path], "str | None"]  # (analysis, model, video name, its file)
 
 
 def checkpoint_files(stem: str | Path, zones: Zones | None = None) -> dict[str, bytes]:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from vad_core.errors import BadInput
 
 if TYPE_CHECKING:
-    from vad_core.model.checkpoint import LoadedModel
+    from vad_core.model.checkpoint import Detector
     from vad_core.scoring.zones import Zones
 
 T = TypeVar("T")
@@ -97,7 +97,7 @@ def read_zones_option(args: argparse.Namespace) -> Zones | None:
         return read_zones(args.zones)
 
 
-def with_zones(model: LoadedModel, zones: Zones | None) -> LoadedModel:
+def with_zones(model: Detector, zones: Zones | None) -> Detector:
     """The model with --zones in place of its own zones (unchanged when none were given)."""
     from dataclasses import replace
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from vad_core.events.live import LivePublisher
     from vad_core.io.sources import Source
-    from vad_core.model.checkpoint import LoadedModel
+    from vad_core.model.checkpoint import Detector
     from vad_core.pipeline.alerts import AlertRunner
     from vad_core.pipeline.live import LiveRun, LiveStatus, SegmentEvent
     from vad_core.pipeline.result import Analysis, SegmentRule
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     return _summary(lines.live, rule, out, args.json_lines, done) if written else 0
 
 
-def _publisher(args: argparse.Namespace, model: LoadedModel, source: Source) -> LivePublisher | None:
+def _publisher(args: argparse.Namespace, model: Detector, source: Source) -> LivePublisher | None:
     """The run's events into the store (unless --no-events) and out to --mqtt and --webhook; None for neither.
     The URLs are checked now; the store opens on the publisher's thread (its trouble is a warning, never fatal)."""
     from vad_core.events.live import LivePublisher, PublishTarget

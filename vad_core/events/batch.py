@@ -16,7 +16,7 @@ from pathlib import Path
 from vad_core.batch.inputs import content_hash
 from vad_core.events.record import ModelIdentity, publish_analysis
 from vad_core.events.store import EventStore
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector
 from vad_core.pipeline.result import Analysis
 
 _STORES: dict[str, EventStore] = {}  # this process's open stores, by URL
@@ -28,7 +28,7 @@ class BatchPublisher:
 
     url: str
 
-    def __call__(self, analysis: Analysis, model: LoadedModel, name: str, path: Path) -> str | None:
+    def __call__(self, analysis: Analysis, model: Detector, name: str, path: Path) -> str | None:
         """Publish one video's events with their media; a failure is returned as one line, never raised."""
         try:
             store = _STORES.get(self.url) or _STORES.setdefault(self.url, EventStore.open(self.url))

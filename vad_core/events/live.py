@@ -24,7 +24,7 @@ import numpy as np
 from vad_core.events.notify import LINK_BASE, Notifier, alert_payload
 from vad_core.events.record import ModelIdentity, publish_analysis
 from vad_core.events.store import EventRecord, EventStore, utc_now
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector
 from vad_core.pipeline.live import SegmentEvent
 from vad_core.pipeline.result import Analysis
 
@@ -55,7 +55,7 @@ class LivePublisher:
     def __init__(
         self,
         target: PublishTarget,
-        model: LoadedModel,
+        model: Detector,
         fps: float,
         notifiers: Sequence[Notifier] = (),
         log: Callable[[str], None] = LOG.warning,

@@ -78,6 +78,11 @@ class LoadedModel:
     def cfg(self) -> ModelConfig:
         return self.net.cfg
 
+    @property
+    def window(self) -> int:
+        """Frames scored together: a live source reads, and drops, whole windows of T frames."""
+        return self.cfg.time_steps
+
     def weights(self) -> dict[str, np.ndarray]:
         """What was fitted, by name: the network's tensors (a fingerprint of the model, wherever it was loaded)."""
         return {name: tensor.detach().cpu().numpy() for name, tensor in self.net.state_dict().items()}

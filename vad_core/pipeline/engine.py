@@ -19,7 +19,7 @@ import torch
 from vad_core.io.framestore import DEFAULT_BUDGET_BYTES, FrameStore
 from vad_core.model.checkpoint import Detector, LoadedModel
 from vad_core.model.inference import map_blocks, window_positions
-from vad_core.model.motion.detector import MotionModel
+from vad_core.model.motion.detector import BLOCK_FRAMES, MotionModel
 from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.frame_errors import error_keys, reductions
 from vad_core.pipeline.result import Analysis
@@ -126,10 +126,11 @@ def detector_blocks(
     """The detector interface the engine calls: a detector turns the frames it prepared (Detector.prepare) into
     ScoredBlocks in frame order, each with its maps, every frame error, the uint8 frames at the map size and the
     camera-health figures. The autoencoder runs windows of T frames (above); a motion detector scores blocks of
-    flow (vad_core.model.motion.detector)."""
+    flow (vad_core.model.motion.detector); batch_windows (a live source's 1) sizes its blocks in windows too."""
     clock = clock or StageClock()
     if isinstance(model, MotionModel):
-        return model.score_blocks(frames, mask, clock, workers=workers)
+        block_frames = batch_windows * model.window if batch_windows else BLOCK_FRAMES
+        return model.score_blocks(frames, mask, clock, block_frames, workers)
     return _autoencoder_blocks(model, frames, mask, workers, batch_windows, clock)
 
 

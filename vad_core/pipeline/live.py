@@ -32,8 +32,7 @@ import numpy as np
 from vad_core.errors import BadInput
 from vad_core.io.limits import AnalysisLimits, check_frame
 from vad_core.io.sources import LiveFrame, Source
-from vad_core.io.video import resize_scale
-from vad_core.model.checkpoint import LoadedModel
+from vad_core.model.checkpoint import Detector
 from vad_core.pipeline.engine import ScoredBlock, analyze_frames
 from vad_core.pipeline.frame_errors import error_key
 from vad_core.pipeline.render import PreviewFrames
@@ -132,7 +131,7 @@ class LiveRun:
     def __init__(
         self,
         source: Source,
-        model: LoadedModel,
+        model: Detector,
         rule: SegmentRule | None = None,
         on_event: Callable[[SegmentEvent], None] | None = None,
         on_scores: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
@@ -145,7 +144,7 @@ class LiveRun:
         self._started = time.monotonic()
         self.rule = rule or SegmentRule()
         self.on_event, self.on_scores = on_event, on_scores
-        self.t = model.cfg.time_steps
+        self.t = model.window
         self.sigma = model.scoring.smooth_sigma
         self.radius = int(4.0 * self.sigma + 0.5) if self.sigma > 0 else 0  # gaussian_filter1d's reach
         self._windows: queue.Queue = queue.Queue(maxsize=queue_windows)
@@ -292,8 +291,8 @@ class LiveRun:
     # --- the engine: queue -> analyze_frames (the one engine) -> scores, segments, events --------------
 
     def _frames(self) -> Iterator[np.ndarray | None]:
-        """The engine's feed: resized frames, and None while no window waits (finished scores go out then)."""
-        size = self.model.cfg.input_size
+        """The engine's feed: frames as the model takes them (Detector.prepare), and None while no window waits
+        (finished scores go out then)."""
         while True:
             seconds = self.limits.max_seconds
             if seconds is not None and not self._stop.is_set() and time.monotonic() - self._started > seconds:
@@ -312,7 +311,7 @@ class LiveRun:
                 with self._lock:
                     self._source_frames.append(frame.index)
                     self._arrivals.append(arrived)
-                yield resize_scale(frame.image, size)
+                yield self.model.prepare(frame.image)
 
     def _score(self) -> None:
         try:

@@ -33,7 +33,8 @@ from vad_core.scoring.scores import ScoringConfig, reduce_maps_all
 from vad_core.scoring.zones import Zones
 from vad_core.stages import StageClock
 
-BLOCK_FRAMES = 40  # frames a worker scores at a time (as the autoencoder's 4 windows of 10)
+WINDOW = 10  # frames a live source reads (and drops) as one, as the autoencoder's T; a block is whole windows
+BLOCK_FRAMES = 4 * WINDOW  # frames a worker scores at a time (as the autoencoder's 4 windows of 10)
 # e(t) is the largest cell ratio (the map nearest-resized: patch 1, no per-place division: the ratio is per place)
 MOTION_SCORING = ScoringConfig(kind="motion", reduce="local_max", patch=1, per_place=False, smooth_sigma=2.0)
 
@@ -58,6 +59,11 @@ class MotionModel:
     @property
     def device(self) -> torch.device:
         return torch.device("cpu")
+
+    @property
+    def window(self) -> int:
+        """Frames a live source reads, and drops, as one (LoadedModel.window's role; flow needs no window)."""
+        return WINDOW
 
     def weights(self) -> dict[str, np.ndarray]:
         """What was fitted, by name: each place's normal scales and the mean frame."""
