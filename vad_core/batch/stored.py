@@ -4,9 +4,9 @@ write_analysis(result, folder)            # scores.csv, segments.json, error_map
 again = read_analysis(folder, model)      # an Analysis equal to `result` (maps at error_maps.npz's 8-bit steps)
 again.score                               # the stored c(t), bit for bit
 
-analysis.npz holds the raw frame errors of every kind, the model-size inputs and reconstructions (uint8), the
-latent states and the camera-health figures; the model supplies only what its card holds (scene reference,
-latent projection). No pickles: the metadata is a JSON string.
+analysis.npz holds the raw frame errors of every kind, the model-size inputs and reconstructions (uint8; none
+for a motion detector, whose frames are its own), the latent states and the camera-health figures; the model
+supplies only what its card holds (scene reference, latent projection). No pickles: the metadata is a JSON string.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def write_analysis(result: Analysis, folder: str | Path, rule: SegmentRule | Non
     arrays |= {f"error.{key}": np.asarray(value) for key, value in result.frame_errors.items()}
     arrays |= {f"health.{key}": np.asarray(value) for key, value in (result.health or {}).items()}
     arrays["inputs"] = np.concatenate(list(iter_chunks(result.inputs)))
-    arrays["recons"] = np.concatenate(list(iter_chunks(result.recons)))
+    if result.recons is not result.inputs:  # a motion detector redraws nothing: its recons are its inputs
+        arrays["recons"] = np.concatenate(list(iter_chunks(result.recons)))
     if result.latent is not None:
         arrays["latent"] = np.concatenate(list(iter_chunks(result.latent)))
         arrays["latent_position"] = np.asarray(result.latent_position)
@@ -211,7 +212,7 @@ def _analysis(meta: dict, state: dict[str, np.ndarray], maps: dict[str, np.ndarr
         frame_errors={k.removeprefix("error."): v for k, v in state.items() if k.startswith("error.")},
         maps=maps,
         inputs=state["inputs"],
-        recons=state["recons"],
+        recons=state.get("recons", state["inputs"]),
         seconds=meta["seconds"],
         model_name=meta["model_name"],
         rule=SegmentRule(**meta["rule"]),
