@@ -106,14 +106,27 @@ def user_models() -> list[Path]:
     return [p.with_suffix("") for p in sorted(cards, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
+def _kind(stem: Path) -> str:
+    """'motion detector, ' for a motion model's card, else '' (an autoencoder, the kind the labels assume); read
+    from the card's JSON alone, so listing the models loads none of them."""
+    try:
+        kind = json.loads(stem.with_name(stem.name + ".json").read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return "motion detector, " if kind == "motion" else ""
+
+
 def available_models() -> list[ModelEntry]:
-    """The default model first (labelled as bundled when it is), then the user's models, each with its trainer."""
+    """The default model first (labelled as bundled when it is), then the user's models, each with its kind (a
+    motion detector says so) and its trainer."""
     swept_models_folder(str(models_folder()))
     default = checkpoint_stem()
-    label = f"{default.name} (bundled, UCSD Ped2)" if "VAD_CHECKPOINT" not in os.environ else default.name
+    label = default.name + (" (motion detector)" if _kind(default) else "")
+    if "VAD_CHECKPOINT" not in os.environ:
+        label = f"{default.name} (bundled, UCSD Ped2)"
     entries = [ModelEntry(label, default)]
     token = session_token()
-    entries += [ModelEntry(f"{s.name} ({_trained_by(s, token)})", s) for s in user_models() if s != default]
+    entries += [ModelEntry(f"{s.name} ({_kind(s)}{_trained_by(s, token)})", s) for s in user_models() if s != default]
     return entries
 
 
@@ -126,9 +139,6 @@ def check_model_name(name: str) -> None:
         )
     if (models_folder() / f"{name}.json").exists():
         raise BadInput(f"a model named {name!r} exists already in {models_folder()}; choose another name")
-    from vad_core.model.checkpoint import new_checkpoint_paths  # torch comes with it: imported when a name is checked
-
-    new_checkpoint_paths(models_folder() / name)  # the library's rule: no reserved suffix, neither file exists
     from vad_core.model.checkpoint import new_checkpoint_paths  # torch comes with it: imported when a name is checked
 
     new_checkpoint_paths(models_folder() / name)  # the library's rule: no reserved suffix, neither file exists

@@ -18,6 +18,7 @@ from app.models import session_label, session_token
 from app.state import Clip, ClipSource
 from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
+from app.views.detector_kind import ADAPT_NOTE, is_motion
 from app.views.training_status import LIVE_KEY, job_status
 from vad_core import BadInput, Detector
 from vad_core.io.frame_ranges import format_ranges, parse_ranges
@@ -41,11 +42,16 @@ def scene_notice(clip: Clip, model: Detector) -> None:
         f"(scene score **{check.score:.1f}**: footage of its own scene scores about 1 or less, and above "
         f"{FAMILIAR_LIMIT:g} counts as another scene). "
         "Its anomaly scores are **not meaningful here**: almost everything can look anomalous, or nothing. "
-        "Adapt the model to this camera from the clip's own normal frames (about two minutes; the panel opens "
-        "below the player).",
+        + (
+            ADAPT_NOTE
+            if is_motion(model)
+            else "Adapt the model to this camera from the clip's own normal frames (about two minutes; the panel "
+            "opens below the player)."
+        ),
         icon=":material/report:",
     )
-    if st.button("Adapt the model to this camera", icon=":material/tune:", key="adapt_open_button"):
+    adaptable = not is_motion(model)
+    if adaptable and st.button("Adapt the model to this camera", icon=":material/tune:", key="adapt_open_button"):
         st.session_state[OPEN_KEY] = clip.digest
 
 
@@ -74,9 +80,12 @@ def _use_adapted(snap: JobSnapshot) -> None:
         st.rerun()
 
 
-def adapt_panel(source: ClipSource, clip: Clip, model_stem: str) -> None:
+def adapt_panel(source: ClipSource, clip: Clip, model: Detector, model_stem: str) -> None:
     """Mark normal frames (default: the first 30 s, or the first half of a shorter clip), choose minutes, start;
-    then the run's live loss and Cancel, and the re-analysis when it ends."""
+    then the run's live loss and Cancel, and the re-analysis when it ends. None for a motion detector, which
+    is fitted afresh rather than fine-tuned (the scene notice says so)."""
+    if is_motion(model):
+        return
     analysis = clip.analysis
     runner = training_runner()
     job = runner.job

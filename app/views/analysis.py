@@ -61,4 +61,4 @@ def render() -> None:
     truth, truth_note = _truth(clip, choice)
     show_clip(clip, model, truth, truth_note, lambda: compared_analysis(source, clip, compare))
     zones_panel(clip, model)
-    adapt_panel(source, clip, chosen_model_stem())  # below the player: the title, player and plot fit the screen
+    adapt_panel(source, clip, model, chosen_model_stem())  # below the player: the title, player and plot fit the screen

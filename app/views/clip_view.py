@@ -16,6 +16,7 @@ from app.components.player import PlayerView, finite_list, player
 from app.state import Clip, sample_labels_for
 from app.views.adapt import learned_runs
 from app.views.controls import detection_controls, display_controls
+from app.views.detector_kind import RAW_ERROR, is_motion
 from app.views.exports import export_buttons
 from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
@@ -45,9 +46,14 @@ def _explanation(model: Detector) -> str:
         "for a small object, steadier than a single patch",
     }[cfg.reduce]
     quantile = 100 * model.calibration.quantile
+    raw = (
+        RAW_ERROR
+        if is_motion(model)
+        else f"how badly the model reconstructs frame t. This model scores \
+{KIND_TEXT[cfg.error_map]}, {reduce}"
+    )
     return f"""
-- **Raw error e(t)**: how badly the model reconstructs frame t. This model scores {KIND_TEXT[cfg.error_map]},
-  {reduce}, smoothed over time (σ = {cfg.smooth_sigma:g} frames).
+- **Raw error e(t)**: {raw}, smoothed over time (σ = {cfg.smooth_sigma:g} frames).
 - **Calibrated score c(t) = e(t) / τ**: τ is the {quantile:g}th percentile of e(t) on normal frames the model never
   trained on. c(t) > 1 means "beyond anything normal footage produced", and it means the same in every clip.
 - **Regularity s(t) = 1 − (e(t) − min e) / max e**: the paper's score, scaled within one clip. It is good for

@@ -15,8 +15,9 @@ import streamlit as st
 from app.state import Clip, ClipSource, clip_store, sample_paths
 from app.views.clip_open import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
+from app.views.detector_kind import LAB_NOTE, is_motion
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
-from vad_core import LoadedModel
+from vad_core import Detector
 from vad_core.pipeline.explain import FrameSteps, explain_frame, heat_rgb
 from vad_core.scoring.scores import ERROR_KINDS
 
@@ -50,7 +51,7 @@ def _num(value: float) -> str:
     return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 or value == 0 else f"{value:.3e}"
 
 
-def _current_clip(model: LoadedModel) -> Clip:
+def _current_clip(model: Detector) -> Clip:
     """The analysis page's clip when it is still cached, else the default sample, analyzed the same way."""
     key = st.session_state.get("clip_key")
     clip = clip_store().get(key) if key else None
@@ -84,14 +85,16 @@ def _frame_controls(clip: Clip) -> tuple[int, str]:
     for key in (SLIDER_KEY, NUMBER_KEY):
         if key not in st.session_state:
             st.session_state[key] = frame
-    st.session_state.setdefault(KIND_KEY, analysis.scoring.kind)
+    kinds = [kind for kind in ERROR_KINDS if kind in analysis.maps]  # a motion detector has its one map
+    if st.session_state.get(KIND_KEY) not in kinds:
+        st.session_state[KIND_KEY] = analysis.scoring.kind
     left, middle, right = st.columns([6, 1.4, 2.4], vertical_alignment="bottom")
     if last > 0:
         left.slider("Frame t", 0, last, key=SLIDER_KEY, on_change=_sync, args=(SLIDER_KEY, NUMBER_KEY))
     middle.number_input("Frame", 0, last, step=1, key=NUMBER_KEY, on_change=_sync, args=(NUMBER_KEY, SLIDER_KEY))
     kind = right.radio(
         "Error shown",
-        ERROR_KINDS,
+        kinds,
         key=KIND_KEY,
         horizontal=True,
         help="Only the picture changes: the scores below use the model's own kind.",
@@ -99,19 +102,21 @@ def _frame_controls(clip: Clip) -> tuple[int, str]:
     return int(st.session_state[NUMBER_KEY]), str(kind)
 
 
-def _images(clip: Clip, t: int, kind: str, steps: FrameSteps) -> None:
-    """Input | reconstruction | error map, and the frame's three scores beside them."""
+def _images(clip: Clip, t: int, kind: str, steps: FrameSteps, redrawn: bool) -> None:
+    """Input | reconstruction | error map, and the frame's three scores beside them; without redrawn (a motion
+    detector, which reconstructs nothing) no middle picture."""
     analysis = clip.analysis
     size = analysis.inputs.shape[1]
-    cols = st.columns([1, 1, 1, 0.72], gap="small")
+    cols = st.columns([1, 1, 1, 0.72] if redrawn else [1, 1, 0.72], gap="small")
     cols[0].image(analysis.inputs[t], caption=f"input x_t, {size}×{size} as the model sees it", width="stretch")
-    cols[1].image(analysis.recons[t], caption="reconstruction r_t", width="stretch")
-    cols[2].image(
+    if redrawn:
+        cols[1].image(analysis.recons[t], caption="reconstruction r_t", width="stretch")
+    cols[-2].image(
         heat_rgb(analysis.maps[kind][t], analysis.pixel_tau),
         caption=f"error E_t ({kind}), 0 … 4 τ_px",
         width="stretch",
     )
-    with cols[3]:
+    with cols[-1]:
         st.metric("e(t) frame error", _num(steps.error), help="smoothed over time; see step 4")
         st.metric("s(t) regularity", f"{steps.regularity:.3f}", help="1 is the most regular frame of the clip")
         st.metric("c(t) calibrated score", f"{steps.score:.3f}", help="above 1: beyond normal footage")
@@ -178,7 +183,7 @@ def _variants_table(steps: FrameSteps) -> str:
     return "\n".join(rows)
 
 
-def _steps(clip: Clip, model: LoadedModel, steps: FrameSteps) -> None:
+def _steps(clip: Clip, model: Detector, steps: FrameSteps) -> None:
     analysis = clip.analysis
     t = steps.frame
     st.subheader(f"How the numbers of frame {t} are built", anchor=False)
@@ -271,7 +276,7 @@ def render() -> None:
     analysis = clip.analysis
     t, kind = _frame_controls(clip)
     steps = explain_frame(analysis, t)
-    _images(clip, t, kind, steps)
+    _images(clip, t, kind, steps, redrawn=not is_motion(model))
     st.plotly_chart(
         _error_chart(clip, t, steps.threshold), config={"displayModeBar": False, "staticPlot": False}, key="lab_chart"
     )
@@ -279,4 +284,7 @@ def render() -> None:
         f"{clip.name} · model `{model.name}` · {analysis.frame_count} frames · τ = {_num(analysis.tau)}"
         + ("" if analysis.rows_are_frames else f" · frame {t} is source frame {analysis.source_frame(t)}")
     )
-    _steps(clip, model, steps)
+    if is_motion(model):
+        st.info(LAB_NOTE, icon=":material/info:")
+    else:
+        _steps(clip, model, steps)

@@ -3,7 +3,6 @@ what it saves. Real training runs on the bundled normal sample clips (fast prese
 
 from __future__ import annotations
 
-import base64
 import shutil
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from app.models import SESSION_KEY, available_models, check_model_name, record_trainer, session_label, user_models
 from app.state import SAMPLES
 from app.training import ClipFile, TrainingRequest, TrainingRunner
-from tests.helpers.apptest import TIMEOUT, player_args, wait_finished
+from tests.helpers.apptest import TIMEOUT, player_args, trace_values, wait_finished
 from tests.helpers.paths import APP
 from vad_core import BadInput, load_checkpoint
 from vad_core.pipeline.curves import CURVE_LABELS
@@ -29,13 +28,6 @@ def models_dir(tmp_path, monkeypatch):
     folder = tmp_path / "models"
     monkeypatch.setenv("VAD_MODELS_DIR", str(folder))
     return folder
-
-
-def trace_values(y: list | dict) -> np.ndarray:
-    """A plotly trace's values: a list, or plotly's typed-array form {dtype, bdata}."""
-    if isinstance(y, dict):
-        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
-    return np.asarray(y, dtype=float)
 
 
 def test_a_run_trains_calibrates_and_saves_a_pickable_model(models_dir):

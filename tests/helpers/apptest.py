@@ -2,14 +2,17 @@
 arguments; and wait for a background training job of app/training.py.
 
 app = start_app(stem, monkeypatch); open_page(app, "inject"); metric(app, "Frames"); player_args(app)["score"]
+trace_values(player_args(app)["figure"]["data"][0]["y"])   # a plot curve's values, whichever form plotly sent
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -32,6 +35,13 @@ def metric(app: AppTest, label: str) -> str:
 def player_args(app: AppTest) -> dict:
     (component,) = app.get("component_instance")
     return json.loads(component.proto.json_args)
+
+
+def trace_values(y: list | dict) -> np.ndarray:
+    """A plotly trace's values: a list, or plotly's typed-array form {dtype, bdata}."""
+    if isinstance(y, dict):
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    return np.asarray(y, dtype=float)
 
 
 def open_page(app: AppTest, url_path: str) -> AppTest:

@@ -37,7 +37,7 @@ def live_check(video: Path, rates: list[float], seconds: float, say: Callable[[s
     """The bundled model (else a random one at 131 px) scoring a 640x360 camera at each rate: frames received,
     scored and dropped (whole windows), and the delay from a frame's arrival to its score."""
     model = bundled_or_random(bundled_size() or 131)
-    t = model.cfg.time_steps
+    t = model.window
     out: dict = {
         "model": model.name,
         "input_size": model.cfg.input_size,

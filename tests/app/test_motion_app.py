@@ -1,0 +1,47 @@
+"""A motion detector in the app (AppTest): chosen by VAD_CHECKPOINT or picked from the models folder, it analyzes
+a sample and every view renders, the ones an autoencoder alone can draw with a short note; "Compare with" draws
+the autoencoder's and the motion detector's c(t) on one plot."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from app.views.detector_kind import LAB_NOTE
+from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args, start_app, trace_values
+from tests.helpers.paths import APP
+
+
+def test_a_motion_checkpoint_analyzes_the_sample_and_every_page_renders(motion_stem, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAD_MODELS_DIR", str(tmp_path / "models"))
+    app = start_app(motion_stem, monkeypatch)
+    assert not app.exception and not app.error, (app.exception, app.error)
+    assert metric(app, "Frames") == "180" and len(player_args(app)["score"]) == 180
+    assert app.selectbox(key="model_picker").options == ["motion (motion detector)"]
+    assert not [b for b in app.button if b.label == "Adapt"]  # a motion model is fitted afresh, not fine-tuned
+    for page in ("lab", "inject", "live", "train", "batch", "events"):
+        open_page(app, page)
+        assert not app.exception and not app.error, (page, app.exception, app.error)
+    open_page(app, "lab")
+    assert any(i.value == LAB_NOTE for i in app.info) and metric(app, "c(t) calibrated score")
+
+
+def test_compare_with_draws_the_autoencoder_and_the_motion_detector(motion_stem, analysis_stem, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(motion_stem.with_suffix(suffix), models / f"flow{suffix}")
+    monkeypatch.setenv("VAD_MODELS_DIR", str(models))
+    monkeypatch.setenv("VAD_CHECKPOINT", str(analysis_stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert app.selectbox(key="model_picker").options[1:] == ["flow (motion detector, in the models folder)"]
+    app.selectbox(key="compare_picker").set_value(str(models / "flow")).run()
+    assert not app.exception, app.exception
+    curves = [t for t in player_args(app)["figure"]["data"] if " · " in t.get("name", "")]
+    assert [t["name"] for t in curves] == [f"c(t) · {analysis_stem.name}", "c(t) · flow"]
+    autoencoder, motion = (trace_values(t["y"]) for t in curves)
+    assert len(autoencoder) == len(motion) == 180 and not np.allclose(autoencoder, motion)
+    app.selectbox(key="model_picker").set_value(str(models / "flow")).run()  # the motion model analyzes alone too
+    assert not app.exception and metric(app, "Frames") == "180", app.exception
