@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from tests.helpers.cli import run_cli
 from tests.helpers.motion_clips import FRAMES, motion_dataset
 
@@ -41,3 +43,18 @@ def test_evaluate_with_a_motion_model_reports_its_aucs(samples, motion_stem):
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
     assert metrics["frames"] == 360 and 0.0 <= metrics["auc_micro"] <= 1.0 and 0.0 <= metrics["pixel_auc"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["calibrate", "--data", "DATA"],
+        ["select-scoring", "--data", "DATA"],
+        ["adapt", "assets/samples/test/Test004.mp4", "--normal", "0:30", "--out", "OUT"],
+    ],
+)
+def test_an_autoencoder_only_command_refuses_a_motion_model_in_one_line(samples, motion_stem, tmp_path, command):
+    args = [str(samples) if a == "DATA" else str(tmp_path / "adapted") if a == "OUT" else a for a in command]
+    done = run_cli(*args, "--checkpoint", str(motion_stem))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "is a motion detector" in done.stderr and "train --kind motion" in done.stderr

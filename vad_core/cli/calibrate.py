@@ -35,10 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from vad_core.model.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_autoencoder, load_checkpoint
     from vad_core.training.calibration import recalibrate
 
-    model = load_checkpoint(args.checkpoint)
+    model = load_autoencoder(args.checkpoint, purpose="calibrate")
     current, size = model.scoring, model.cfg.input_size
     if args.patch is not None and args.patch > size:
         raise BadInput(f"--patch {args.patch} is larger than {model.name}'s {size} px frames")

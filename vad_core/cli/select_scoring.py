@@ -25,12 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vad_core.io.video import normal_clips
-    from vad_core.model.checkpoint import load_checkpoint
+    from vad_core.model.checkpoint import load_autoencoder
     from vad_core.training.selection import select_scoring
 
     if not Path(args.data).is_dir():
         raise BadInput(f"{args.data}: folder not found")
-    model = load_checkpoint(args.checkpoint, device=args.device)
+    model = load_autoencoder(args.checkpoint, args.device, purpose="select-scoring")
     clips = normal_clips(args.data)
     with progress(args, desc="selecting", unit="clip") as bar:
         report = select_scoring(model, clips, count=args.clips, on_step=lambda name: bar.update(1))

@@ -312,6 +312,18 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
     )
 
 
+def load_autoencoder(stem: str | Path | None = None, device: str | None = None, purpose: str = "this") -> LoadedModel:
+    """load_checkpoint for what only an autoencoder has, its network (fine-tuning it, re-fitting or choosing its
+    scoring); BadInput for a motion detector, saying how one is refitted instead."""
+    model = load_checkpoint(stem, device)
+    if isinstance(model, MotionModel):
+        raise BadInput(
+            f"{model.name} is a motion detector, and {purpose} needs an autoencoder; a motion model is fitted "
+            "afresh instead, in seconds: train --kind motion --data DATASET --out STEM"
+        )
+    return model
+
+
 def _load_motion(weights_path: Path, card: ModelCard, name: str, zones: Zones | None) -> MotionModel:
     """A motion detector's scales and mean frame, their shapes checked against its card before use."""
     cfg, std = card.model, card.preprocess.std

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from vad_core.errors import BadInput
 from vad_core.io.video import normal_clips, probe, read_clip
 from vad_core.model.card import Calibration, CalibrationData, ScoringSelection, SelectionCandidate
-from vad_core.model.checkpoint import LoadedModel, load_checkpoint, rewrite_card
+from vad_core.model.checkpoint import LoadedModel, load_autoencoder, rewrite_card
 from vad_core.pipeline.engine import analyze_frames
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.latent import LatentProjection
@@ -171,7 +171,7 @@ def recalibrate(
     user's own camera. Use the training run's fraction to reuse its held-out tails. select: let the clips
     choose the per-place scales and the motion form (fit_normal).
     """
-    model = load_checkpoint(stem)
+    model = load_autoencoder(stem, purpose="re-calibrating a scoring")
     if scoring is not None:
         model = replace(model, scoring=scoring)
     data = Path(data)
