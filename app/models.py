@@ -44,10 +44,11 @@ TEMP_MARKERS = re.compile(r"(^tmp|\.tmp|\.part$|\.partial$)")  # interrupted wri
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model the user can pick: its label in the picker and its checkpoint stem."""
+    """A model the user can pick: its label in the picker, its checkpoint stem and its kind of detector."""
 
     label: str
     stem: Path
+    kind: str = "autoencoder"
 
 
 def models_folder() -> Path:
@@ -107,26 +108,32 @@ def user_models() -> list[Path]:
 
 
 def _kind(stem: Path) -> str:
-    """'motion detector, ' for a motion model's card, else '' (an autoencoder, the kind the labels assume); read
-    from the card's JSON alone, so listing the models loads none of them."""
+    """The kind of detector the card at stem says ("autoencoder" for cards from before kinds), read from its JSON
+    alone, so listing the models loads none of them."""
     try:
         kind = json.loads(stem.with_name(stem.name + ".json").read_text()).get("kind")
     except (OSError, ValueError, AttributeError):
-        return ""
-    return "motion detector, " if kind == "motion" else ""
+        kind = None
+    return kind if isinstance(kind, str) and kind else "autoencoder"
 
 
 def available_models() -> list[ModelEntry]:
-    """The default model first (labelled as bundled when it is), then the user's models, each with its kind (a
-    motion detector says so) and its trainer."""
+    """The default model first (labelled as bundled when it is), then the user's models, each with its trainer; a
+    motion detector's label says its kind."""
     swept_models_folder(str(models_folder()))
     default = checkpoint_stem()
-    label = default.name + (" (motion detector)" if _kind(default) else "")
+    noted = {"motion": "motion detector"}  # an autoencoder is what a model is unless said otherwise
+    kind = _kind(default)
+    label = f"{default.name} ({noted[kind]})" if kind in noted else default.name
     if "VAD_CHECKPOINT" not in os.environ:
         label = f"{default.name} (bundled, UCSD Ped2)"
-    entries = [ModelEntry(label, default)]
+    entries = [ModelEntry(label, default, kind)]
     token = session_token()
-    entries += [ModelEntry(f"{s.name} ({_kind(s)}{_trained_by(s, token)})", s) for s in user_models() if s != default]
+    for stem in user_models():
+        if stem != default:
+            kind = _kind(stem)
+            note = f"{noted[kind]}, " if kind in noted else ""
+            entries.append(ModelEntry(f"{stem.name} ({note}{_trained_by(stem, token)})", stem, kind))
     return entries
 
 

@@ -72,10 +72,12 @@ class ClipFile:
 class TrainingRequest:
     """What the train-your-scene form asks for. clips, or a dataset folder (its train/ part is used).
 
+    kind: "autoencoder", or "motion" (`train --kind motion`: fitted in seconds; no preset, budget or init).
     init: a checkpoint to fine-tune instead of a new model. normal_ranges: adapt init to the one clip's own
     normal frames (source frame numbers, end exclusive), as `vad_core adapt` does."""
 
     name: str
+    kind: str = "autoencoder"
     preset: str = "fast"
     minutes: float | None = 5.0
     epochs: int | None = None
@@ -189,15 +191,18 @@ def _stage_clips(clips: tuple[ClipFile, ...], folder: Path) -> Path:
 
 
 def _train_command(request: TrainingRequest, data: Path, out: Path) -> list[str]:
-    """The CLI call that trains this request: `adapt` on the one clip's normal ranges, else `train`."""
+    """The CLI call that trains this request: `adapt` on the one clip's normal ranges, else `train` (of its
+    kind)."""
     minutes = ["--minutes", str(min(request.minutes or MAX_MINUTES, MAX_MINUTES))]
     if request.normal_ranges:
         clip = next((data / "train").iterdir())
         command = [sys.executable, "-m", "vad_core", "adapt", str(clip), "--out", str(out), "--progress-json"]
         command += [f"--normal={start}:{end}" for start, end in request.normal_ranges]
         return [*command, "--checkpoint", str(request.init), *minutes]
-    command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out)]
-    command += ["--preset", request.preset, "--progress-json"]
+    command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out), "--progress-json"]
+    if request.kind == "motion":
+        return [*command, "--kind", "motion"]
+    command += ["--preset", request.preset]
     if request.init is not None:
         command += ["--init", str(request.init)]
     if request.epochs is not None:
@@ -322,6 +327,8 @@ class TrainingRunner:
         data = _check_folder(str(request.dataset)) if request.dataset is not None and not request.clips else None
         if request.normal_ranges and (len(request.clips) != 1 or request.init is None):
             raise BadInput("adapting takes one clip and the model to start from")
+        if request.kind == "motion" and (request.init is not None or request.normal_ranges):
+            raise BadInput("a motion model is fitted afresh from its clips: it starts from no other model")
         with self._lock:
             if self.busy():
                 raise BadInput("a training run is in progress; wait for it or cancel it first")

@@ -1,4 +1,5 @@
-"""The train-your-scene page: pick normal clips, start a background training run, watch its loss, use the model.
+"""The train-your-scene page: pick normal clips and a detector kind, start a background training run, watch its
+loss, use the model.
 
     st.navigation([..., st.Page(train.render, title="Train your scene", url_path="train")]).run()
 
@@ -35,6 +36,15 @@ SOURCES = {
     "upload": "Upload normal clips",
     "folder": "A dataset folder on this server",
 }
+KINDS = {
+    "autoencoder": "Autoencoder · learns to reconstruct the scene (minutes)",
+    "motion": "Motion · each place's normal optical-flow speed (seconds)",
+}
+MOTION_TEXT = (
+    "A motion detector measures the optical flow of the clips at their own resolution and learns each place's "
+    "normal speed; it flags what moves faster than normal there. It is fitted in one pass, in seconds, and "
+    "calibrated on held-out normal frames like an autoencoder."
+)
 PRESET_TEXT = {
     "fast": f"fast · {PRESETS['fast']} px (less for footage under {FAST_REFERENCE_ROWS} rows), minutes on a CPU",
     "paper": f"paper · {PRESETS['paper']} px, the paper's input, slower",
@@ -85,6 +95,34 @@ def _clips(source: str) -> tuple[tuple[ClipFile, ...], Path | None]:
     return (), Path(folder.strip()) if folder.strip() else None  # checked against the root when the run starts
 
 
+def _autoencoder_settings() -> dict:
+    """What only an autoencoder's run takes (the model to start from, the preset, the budget), as
+    TrainingRequest's fields."""
+    models = {str(e.stem): e.label for e in available_models() if e.kind == "autoencoder"}  # fine-tuned: a network
+    init = st.selectbox(
+        "Start from",
+        [None, *models],
+        format_func=lambda s: "a new model (from scratch)" if s is None else f"model {models[s]}",
+        key="train_init",
+        help="Fine-tune an existing model on your clips: it keeps what it learned and adapts in minutes.",
+    )
+    preset = st.radio(
+        "Preset", list(PRESETS), format_func=PRESET_TEXT.get, key="train_preset", disabled=init is not None,
+        help="A fine-tuned model keeps the input size of the model it starts from.",
+    )  # fmt: skip
+    budget = st.radio("Budget", ["minutes", "epochs"], horizontal=True, key="train_budget")
+    if budget == "minutes":
+        amount = st.number_input("Minutes of training", 0.5, 600.0, 5.0, 0.5, key="train_minutes")
+    else:
+        amount = st.number_input("Epochs", 1, 1000, 3, 1, key="train_epochs")
+    return {
+        "preset": preset,
+        "minutes": float(amount) if budget == "minutes" else None,
+        "epochs": int(amount) if budget == "epochs" else None,
+        "init": Path(init) if init else None,
+    }
+
+
 def _form() -> None:
     runner = training_runner()
     busy = runner.busy()
@@ -95,23 +133,10 @@ def _form() -> None:
         source = st.radio("Training clips", list(SOURCES), format_func=SOURCES.get, key="train_source")
         clips, dataset = _clips(source)
     with right:
-        models = {str(e.stem): e.label for e in available_models()}
-        init = st.selectbox(
-            "Start from",
-            [None, *models],
-            format_func=lambda s: "a new model (from scratch)" if s is None else f"model {models[s]}",
-            key="train_init",
-            help="Fine-tune an existing model on your clips: it keeps what it learned and adapts in minutes.",
-        )
-        preset = st.radio(
-            "Preset", list(PRESETS), format_func=PRESET_TEXT.get, key="train_preset", disabled=init is not None,
-            help="A fine-tuned model keeps the input size of the model it starts from.",
-        )  # fmt: skip
-        budget = st.radio("Budget", ["minutes", "epochs"], horizontal=True, key="train_budget")
-        if budget == "minutes":
-            amount = st.number_input("Minutes of training", 0.5, 600.0, 5.0, 0.5, key="train_minutes")
-        else:
-            amount = st.number_input("Epochs", 1, 1000, 3, 1, key="train_epochs")
+        kind = st.radio("Detector", list(KINDS), format_func=KINDS.get, key="train_kind")
+        if kind == "motion":
+            st.caption(MOTION_TEXT)
+        settings = _autoencoder_settings() if kind == "autoencoder" else {}
         st.caption(f"Models are saved in `{models_folder()}` (set `VAD_MODELS_DIR` to change it).")
     if busy:
         owner = runner.job.request.owner
@@ -121,14 +146,7 @@ def _form() -> None:
         "Start training", type="primary", icon=":material/model_training:", disabled=busy, key="start_training"
     ):
         request = TrainingRequest(
-            name=name.strip(),
-            preset=preset,
-            minutes=float(amount) if budget == "minutes" else None,
-            epochs=int(amount) if budget == "epochs" else None,
-            clips=clips,
-            dataset=dataset,
-            init=Path(init) if init else None,
-            owner=session_token(),
+            name=name.strip(), kind=kind, clips=clips, dataset=dataset, owner=session_token(), **settings
         )
         try:
             runner.start(request)

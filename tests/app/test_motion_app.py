@@ -1,6 +1,6 @@
 """A motion detector in the app (AppTest): chosen by VAD_CHECKPOINT or picked from the models folder, it analyzes
 a sample and every view renders, the ones an autoencoder alone can draw with a short note; "Compare with" draws
-the autoencoder's and the motion detector's c(t) on one plot."""
+the autoencoder's and the motion detector's c(t) on one plot; the Train page fits one."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from app.views.detector_kind import LAB_NOTE
-from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args, start_app, trace_values
+from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args, start_app, trace_values, wait_finished
 from tests.helpers.paths import APP
+from vad_core import load_checkpoint
+from vad_core.model.motion.detector import MotionModel
 
 
 def test_a_motion_checkpoint_analyzes_the_sample_and_every_page_renders(motion_stem, tmp_path, monkeypatch):
@@ -45,3 +47,28 @@ def test_compare_with_draws_the_autoencoder_and_the_motion_detector(motion_stem,
     assert len(autoencoder) == len(motion) == 180 and not np.allclose(autoencoder, motion)
     app.selectbox(key="model_picker").set_value(str(models / "flow")).run()  # the motion model analyzes alone too
     assert not app.exception and metric(app, "Frames") == "180", app.exception
+
+
+def test_the_train_page_fits_a_motion_model_through_the_training_child(tmp_path, monkeypatch):
+    from app.models import SESSION_KEY, available_models
+    from app.training import training_runner
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("VAD_MODELS_DIR", str(models))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.session_state[SESSION_KEY] = "tok-motion"
+    open_page(app.run(), "train")
+    app.radio(key="train_kind").set_value("motion").run()
+    assert "train_init" not in [s.key for s in app.selectbox]  # a motion model starts from no other model
+    assert "train_minutes" not in [n.key for n in app.number_input]  # nor has a budget: one pass, seconds
+    app.text_input(key="train_name").set_value("flow")
+    app.button(key="start_training").click().run()
+    assert not app.exception and not app.error, (app.exception, app.error)
+    job = training_runner().job
+    assert job is not None and job.request.kind == "motion"
+    snap = wait_finished(job)
+    assert snap.state == "done" and snap.checkpoint == models / "flow.safetensors", snap.message
+    assert isinstance(load_checkpoint(models / "flow"), MotionModel)
+    assert [(e.stem, e.kind) for e in available_models()][1:] == [(models / "flow", "motion")]
+    app.run()
+    assert any("Saved as" in s.value for s in app.success) and not app.exception
