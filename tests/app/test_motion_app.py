@@ -5,6 +5,7 @@ the autoencoder's and the motion detector's c(t) on one plot; the Train page fit
 from __future__ import annotations
 
 import shutil
+import time
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
@@ -72,3 +73,19 @@ def test_the_train_page_fits_a_motion_model_through_the_training_child(tmp_path,
     assert [(e.stem, e.kind) for e in available_models()][1:] == [(models / "flow", "motion")]
     app.run()
     assert any("Saved as" in s.value for s in app.success) and not app.exception
+
+
+def test_the_live_page_scores_a_clip_with_a_motion_model_and_opens_the_recording(motion_stem, monkeypatch):
+    monkeypatch.setenv("VAD_CHECKPOINT", str(motion_stem))
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    app.session_state["live_source"] = "clip"
+    open_page(app.run(), "live")
+    app.selectbox(key="live_sample").set_value("Test004.mp4").run()
+    next(b for b in app.button if b.label == "Start").click().run()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(s.value.startswith("Recorded") for s in app.subheader):
+        time.sleep(1.0)
+        app.run()
+        assert not app.exception and not app.error, (app.exception, app.error)
+    recorded = player_args(app)["score"]
+    assert len(recorded) >= 60 and (180 - len(recorded)) % 10 == 0  # whole windows of the motion model's 10 skipped
