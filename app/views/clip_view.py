@@ -118,7 +118,7 @@ def show_clip(
         st.session_state["clip_key"] = clip.key
         st.session_state.pop(SEEK_KEY, None)
     detection = detection_controls(analysis)
-    mode, style = display_controls(analysis)
+    mode, style = display_controls(analysis, redrawn=not is_motion(model))
     rule = detection.rule(analysis)
     segments = analysis.segments(rule)
     flags = frame_labels_from_segments(segments, analysis.frame_count)

@@ -180,10 +180,16 @@ def start_detection_at(rule: SegmentRule) -> None:
             st.session_state[key] = value
 
 
-def display_controls(analysis: Analysis) -> tuple[str, HeatStyle]:
+def display_controls(analysis: Analysis, redrawn: bool = True) -> tuple[str, HeatStyle]:
+    """The view and the heatmap's style; without redrawn (a motion detector: nothing reconstructed) no
+    side-by-side view, and only the maps the analysis has."""
     st.sidebar.subheader("Display")
-    mode = st.sidebar.radio("View", list(VIEW_MODES), format_func=VIEW_MODES.get, key="view_mode")
-    kinds = list(ERROR_KINDS)
+    modes = list(VIEW_MODES) if redrawn else ["overlay"]
+    kinds = [kind for kind in ERROR_KINDS if kind in analysis.maps]
+    for key, offered in (("view_mode", modes), ("heat_kind", kinds)):
+        if st.session_state.get(key, offered[0]) not in offered:  # left over from another model's analysis
+            del st.session_state[key]
+    mode = st.sidebar.radio("View", modes, format_func=VIEW_MODES.get, key="view_mode")
     kind = st.sidebar.selectbox(
         "Heatmap error",
         kinds,

@@ -24,6 +24,8 @@ def test_a_motion_checkpoint_analyzes_the_sample_and_every_page_renders(motion_s
     assert metric(app, "Frames") == "180" and len(player_args(app)["score"]) == 180
     assert app.selectbox(key="model_picker").options == ["motion (motion detector)"]
     assert not [b for b in app.button if b.label == "Adapt"]  # a motion model is fitted afresh, not fine-tuned
+    assert app.radio(key="view_mode").options == ["Overlay"]  # nothing reconstructed to show beside the input
+    assert app.selectbox(key="heat_kind").options == ["motion"]
     for page in ("lab", "inject", "live", "train", "batch", "events"):
         open_page(app, page)
         assert not app.exception and not app.error, (page, app.exception, app.error)
@@ -46,7 +48,10 @@ def test_compare_with_draws_the_autoencoder_and_the_motion_detector(motion_stem,
     assert [t["name"] for t in curves] == [f"c(t) · {analysis_stem.name}", "c(t) · flow"]
     autoencoder, motion = (trace_values(t["y"]) for t in curves)
     assert len(autoencoder) == len(motion) == 180 and not np.allclose(autoencoder, motion)
+    app.radio(key="view_mode").set_value("side")
+    app.selectbox(key="heat_kind").set_value("appearance")
     app.selectbox(key="model_picker").set_value(str(models / "flow")).run()  # the motion model analyzes alone too
+    assert app.radio(key="view_mode").value == "overlay" and app.selectbox(key="heat_kind").value == "motion"
     assert not app.exception and metric(app, "Frames") == "180", app.exception
 
 
