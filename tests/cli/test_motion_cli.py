@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers.cli import run_cli
 from tests.helpers.motion_clips import FRAMES, motion_dataset
+from vad_core.events.store import EventStore
 
 
 def test_train_kind_motion_then_analyze_writes_the_contract_outputs(tmp_path):
@@ -29,13 +30,16 @@ def test_train_kind_motion_then_analyze_writes_the_contract_outputs(tmp_path):
     assert json.loads((out / "segments.json").read_text())["segments"]
 
 
-def test_watch_with_a_motion_model_writes_the_contract_outputs(samples, motion_stem, tmp_path):
-    out = tmp_path / "live"
-    done = run_cli("watch", str(samples / "test" / "Test004.mp4"), "--checkpoint", str(motion_stem), "--out", str(out))
+def test_watch_with_a_motion_model_writes_the_contract_outputs_and_its_events(samples, motion_stem, tmp_path):
+    out, url = tmp_path / "live", f"sqlite:///{tmp_path / 'events.db'}"
+    clip = str(samples / "test" / "Test004.mp4")
+    done = run_cli("watch", clip, "--checkpoint", str(motion_stem), "--out", str(out), "--events-url", url)
     assert done.returncode == 0, done.stderr
     with open(out / "scores.csv") as f:
         assert len(list(csv.DictReader(f))) == 180  # one row a frame
-    assert "segments" in json.loads((out / "segments.json").read_text())
+    segments = json.loads((out / "segments.json").read_text())["segments"]
+    events = [e for e in EventStore.open(url).events() if e.kind == "anomaly"]
+    assert len(events) == len(segments) >= 1 and {(e.model_kind, e.origin) for e in events} == {("motion", "watch")}
 
 
 def test_evaluate_with_a_motion_model_reports_its_aucs(samples, motion_stem):
