@@ -15,7 +15,8 @@ import streamlit as st
 from app.state import Clip, ClipSource, clip_store, sample_paths
 from app.views.clip_open import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
-from app.views.detector_kind import LAB_NOTE, is_motion
+from app.views.detector_kind import is_motion
+from app.views.lab_motion import motion_steps
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from vad_core import Detector
 from vad_core.pipeline.explain import FrameSteps, explain_frame, heat_rgb
@@ -285,6 +286,6 @@ def render() -> None:
         + ("" if analysis.rows_are_frames else f" · frame {t} is source frame {analysis.source_frame(t)}")
     )
     if is_motion(model):
-        st.info(LAB_NOTE, icon=":material/info:")
+        motion_steps(clip, model, t)
     else:
         _steps(clip, model, steps)

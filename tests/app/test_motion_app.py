@@ -4,10 +4,12 @@ the autoencoder's and the motion detector's c(t) on one plot; the Train page fit
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.views.detector_kind import LAB_NOTE
@@ -31,6 +33,10 @@ def test_a_motion_checkpoint_analyzes_the_sample_and_every_page_renders(motion_s
         assert not app.exception and not app.error, (page, app.exception, app.error)
     open_page(app, "lab")
     assert any(i.value == LAB_NOTE for i in app.info) and metric(app, "c(t) calibrated score")
+    assert any(s.value.startswith("How the motion map of frame") for s in app.subheader)
+    (equation,) = [e.value for e in app.get("latex") if "e_{raw}" in e.value]
+    explained, scored = (float(x) for x in re.findall(r"[0-9][0-9.e+-]*", equation)[-2:])
+    assert explained == pytest.approx(scored, rel=1e-3)  # the flow computed again is the one the engine scored
 
 
 def test_compare_with_draws_the_autoencoder_and_the_motion_detector(motion_stem, analysis_stem, tmp_path, monkeypatch):

@@ -43,3 +43,16 @@ def test_a_motion_card_round_trips_and_says_its_kind(motion_model):
     assert card.to_json() == path.read_bytes()
     assert card.kind == "motion" and card.detector == "motion" and json.loads(path.read_text())["kind"] == "motion"
     assert set(card.scene_reference.reference) == {"motion", "background"}
+
+
+def test_a_frame_explained_gives_the_ratio_the_engine_scored(motion_model):
+    from vad_core.io.video import stream_raw_gray
+    from vad_core.model.motion.explain import explain_motion, flow_rgb
+
+    stem, data = motion_model
+    model, clip = load_checkpoint(stem), data / "test" / "fast"
+    frames, raw = list(stream_raw_gray(clip)), analyze(clip, model).frame_errors["motion_local_max"]
+    for t in (5, FAST_FROM + 6):
+        steps = explain_motion(model, frames[t - 1], frames[t])
+        assert steps.peak_ratio == pytest.approx(raw[t], rel=1e-5) and steps.flow.shape == (64, 96, 2)
+    assert steps.peak_ratio > 1.0 and flow_rgb(steps.flow, 3.0).shape == (64, 96, 3)
