@@ -246,7 +246,10 @@ def _follow(live: LiveRun, stop: threading.Event, budget: Budget, done: Totals) 
             return False
         if part_done is not None and part_done.is_set() and status.state != "failed":
             return True
-    return False
+    # a part may be read and scored whole before the first look (the previous part's writing took a while): that
+    # is a part done, not the source's end
+    finished_part = part_done is not None and part_done.is_set() and live.status().state != "failed"
+    return finished_part and not stop.is_set() and not budget.spent(done.received + live.status().received)
 
 
 def _finish(live: LiveRun, stop: threading.Event, end: bool = True) -> Analysis | None:
