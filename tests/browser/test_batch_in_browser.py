@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.batch import ped2_batch
-from tests.helpers.browser import LOCAL_HOSTS, serve
+from tests.helpers.browser import LOCAL_HOSTS, score_as_a_batch, serve
 from tests.helpers.paths import ARTIFACTS, REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.dataset]
@@ -128,13 +128,7 @@ def test_uploads_scored_as_a_batch(browser, batch_app):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
-        page.goto(f"{batch_app}/batch")
-        uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="as a batch")
-        uploader.locator("input[type='file']").set_input_files([str(c) for c in clips])
-        page.get_by_text(clips[-1].name).first.wait_for(timeout=60_000)
-        page.get_by_role("button", name="Score as a batch").click()
-        opens = page.get_by_role("button", name=re.compile(r"^Open Test\d+\.mp4$"))
-        opens.nth(len(clips) - 1).wait_for(timeout=WAIT_S * 1000)
+        opens = score_as_a_batch(page, batch_app, clips, WAIT_S)
         assert sorted(t.removeprefix("Open ").strip() for t in opens.all_inner_texts()) == [c.name for c in clips]
         assert page.get_by_text("Batch scored").count() >= 1
     finally:

@@ -13,7 +13,16 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.helpers.browser import ANALYSIS_S, Player, Server, open_dashboard, serve, until, upload
+from tests.helpers.browser import (
+    ANALYSIS_S,
+    Player,
+    Server,
+    open_dashboard,
+    score_as_a_batch,
+    serve,
+    until,
+    upload,
+)
 from tests.helpers.paths import ARTIFACTS
 from vad_core import analyze
 from vad_core.events import EventStore
@@ -59,17 +68,6 @@ def page_on(browser, env: dict[str, str]) -> Iterator[tuple[object, Server]]:
         finally:
             context.close()
         assert not board.outside, f"requests left localhost: {board.outside}"
-
-
-def score_as_a_batch(page, url: str, clips: list) -> None:
-    """The batch page's uploads scored by `vad_core batch` (its workers store their events)."""
-    page.goto(f"{url}/batch")
-    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="as a batch")
-    uploader.locator("input[type='file']").set_input_files([str(c) for c in clips])
-    page.get_by_text(clips[-1].name).first.wait_for(timeout=60_000)
-    page.get_by_role("button", name="Score as a batch").click()
-    opens = page.get_by_role("button", name=re.compile(r"^Open Test\d+\.mp4$"))
-    opens.nth(len(clips) - 1).wait_for(timeout=BATCH_S * 1000)
 
 
 def watch_live(page, url: str, clip: str) -> None:
@@ -130,7 +128,7 @@ def test_events_page_lists_restarts_reviews_and_exports(browser, environment, an
         for name in CLIPS:
             upload(page, samples / "test" / name)
             page.get_by_text(f"{name} · model").wait_for(timeout=ANALYSIS_S * 1000)
-        score_as_a_batch(page, url, [samples / "test" / name for name in CLIPS])
+        score_as_a_batch(page, url, [samples / "test" / name for name in CLIPS], BATCH_S)  # its workers store events
         watch_live(page, url, LIVE_CLIP)
         events = stored(environment)
         for origin in ("app", "batch"):  # each producer stored every segment it found, once

@@ -11,6 +11,7 @@ The fixtures that use these (chromium, browser, app_url, dashboard) are in tests
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -226,3 +227,16 @@ def watch_url(page, url: str, says: str = "This source cannot be watched") -> st
     error.first.wait_for(timeout=60_000)
     text = error.first.inner_text()
     return text[text.index(says) :]
+
+
+def score_as_a_batch(page, url: str, clips: list[Path], timeout_s: float) -> object:
+    """The batch page's uploads scored by `vad_core batch`; returns the locator of the scored videos' Open buttons
+    once the last one is there."""
+    page.goto(f"{url}/batch")
+    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="as a batch")
+    uploader.locator("input[type='file']").set_input_files([str(c) for c in clips])
+    page.get_by_text(clips[-1].name).first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Score as a batch").click()
+    opens = page.get_by_role("button", name=re.compile(r"^Open Test\d+\.mp4$"))
+    opens.nth(len(clips) - 1).wait_for(timeout=timeout_s * 1000)
+    return opens

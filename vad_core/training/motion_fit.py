@@ -35,14 +35,15 @@ from vad_core.training.calibration import hold_out_tails, scene_name
 
 @dataclass(frozen=True)
 class MotionTrainConfig:
-    """What `train --kind motion` fits: the detector's settings (MotionConfig's) and the calibration's."""
+    """What `train --kind motion` fits: the detector's settings (MotionConfig's, with its defaults: flat here so
+    the CLI's options map onto them) and the calibration's."""
 
     data: str
     out: str
-    cell: int = 16
-    features: tuple[MotionFeature, ...] = ("speed_mean", "speed_p90")
-    flow: FlowPreset = "medium"
-    place_quantile: float = 0.999
+    cell: int = MotionConfig.cell
+    features: tuple[MotionFeature, ...] = MotionConfig.features
+    flow: FlowPreset = MotionConfig.flow
+    place_quantile: float = MotionConfig.quantile
     val_fraction: float = 0.15
     quantile: float = 0.99
     max_clips: int | None = None
@@ -94,8 +95,8 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
     started = time.perf_counter()
     paths = normal_clips(Path(cfg.data))[: cfg.max_clips]
     info = probe(paths[0])
-    size = flow_size(info.width, info.height, 640)
-    motion = MotionConfig(size, 640, cfg.cell, cfg.features, cfg.flow, cfg.place_quantile)
+    size = flow_size(info.width, info.height, MotionConfig.max_side)
+    motion = MotionConfig(size, MotionConfig.max_side, cfg.cell, cfg.features, cfg.flow, cfg.place_quantile)
     heads, tails = hold_out_tails([_read(p, motion.frame_size) for p in paths], cfg.val_fraction)
     features = np.concatenate([clip_features(list(h), motion) for h in heads if len(h)])
     normalizer = _mean_frame(heads, motion.input_size)
