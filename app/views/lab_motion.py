@@ -4,7 +4,7 @@ place's normal speed, the numbers its e(t) is built from.
     motion_steps(clip, model, t)   # in the lab, in place of an autoencoder's reconstruction steps
 
 Every number comes from vad_core.model.motion.explain.explain_motion (the flow computed again from the player's
-frames t-1 and t with the model's own functions); this module only lays out.
+frames around t with the model's own functions); this module only lays out.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def motion_steps(clip: Clip, model: MotionModel, t: int) -> None:
     shown = max(t, 1) if len(clip.frames) > 1 else 0
     if shown == 0:
         return
-    steps = explain_motion(model, clip.frames[shown - 1], clip.frames[shown])
+    steps = explain_motion(model, clip.frames, shown)
     row, col = steps.peak
     top = float(steps.scale[:, row, col].max())
     st.subheader(f"How the motion map of frame {shown} is built", anchor=False)
@@ -53,19 +53,23 @@ def motion_steps(clip: Clip, model: MotionModel, t: int) -> None:
         "px a frame)",
         width="stretch",
     )
-    right.image(heat_rgb(steps.ratio, 1.0), caption="each place's ratio to its normal, 0 … 4", width="stretch")
+    right.image(
+        heat_rgb(steps.now, 1.0), caption="each place's ratio to its normal at this frame, 0 … 4", width="stretch"
+    )
     cell = model.cfg.cell
     st.markdown(
         f"**Each place** is a {cell}×{cell}-pixel cell of the flow at {model.cfg.frame_size[0]}×"
         f"{model.cfg.frame_size[1]} px. Its figures at this frame are divided by the same figures' "
         f"{100 * model.cfg.quantile:g}th percentile on normal footage of that place; the largest ratio is the "
-        f"place's value, and the frame's e_raw(t) is the largest place value. Here the peak is the place at row "
-        f"{row}, column {col}:"
+        f"place's value, averaged over the {model.cfg.persistence} frames around this one (so a one-frame flow glitch "
+        "does not count and an object that keeps moving does). The frame's e_raw(t) is log(1 + the largest place "
+        f"value). Here the peak is the place at row {row}, column {col}:"
     )
     st.markdown(_peak_table(steps, steps.names))
     stored = clip.analysis.frame_errors["motion_local_max"][shown]
     st.latex(
-        rf"e_{{raw}}({shown}) = \max_p \max_f \frac{{v_f(p)}}{{n_f(p)}} = {steps.peak_ratio:.4g}"
+        rf"e_{{raw}}({shown}) = \log\Big(1 + \max_p \operatorname{{mean}}_{{t\pm{model.cfg.persistence // 2}}}"
+        rf"\max_f \frac{{v_f(p)}}{{n_f(p)}}\Big) = \log(1 + {steps.peak_ratio:.4g}) = {steps.peak_score:.4g}"
         rf"\quad (\text{{scored: }} {stored:.4g})"
     )
     st.caption(

@@ -53,6 +53,43 @@ def test_a_frame_explained_gives_the_ratio_the_engine_scored(motion_model):
     model, clip = load_checkpoint(stem), data / "test" / "fast"
     frames, raw = list(stream_raw_gray(clip)), analyze(clip, model).frame_errors["motion_local_max"]
     for t in (5, FAST_FROM + 6):
-        steps = explain_motion(model, frames[t - 1], frames[t])
-        assert steps.peak_ratio == pytest.approx(raw[t], rel=1e-5) and steps.flow.shape == (64, 96, 2)
+        steps = explain_motion(model, frames, t)
+        assert steps.peak_score == pytest.approx(raw[t], rel=1e-5) and steps.flow.shape == (64, 96, 2)
     assert steps.peak_ratio > 1.0 and flow_rgb(steps.flow, 3.0).shape == (64, 96, 3)
+
+
+def test_a_frame_scores_the_same_in_any_block_and_a_glitch_of_one_frame_is_held_down(motion_model):
+    """Each block reads the frames around it that persistence needs, so the block size changes nothing; and a place
+    that jumps in one frame only is averaged over cfg.persistence frames instead of making an anomaly."""
+    from dataclasses import replace
+
+    from vad_core.io.video import stream_raw_gray
+    from vad_core.model.motion.normal import persist
+
+    stem, data = motion_model
+    model = load_checkpoint(stem)
+    frames = [model.prepare(f) for f in stream_raw_gray(data / "test" / "fast")]
+    whole = np.concatenate([b.maps["motion"] for b in model.score_blocks(iter(frames), block_frames=len(frames))])
+    for size in (1, 7, 10):
+        blocks = list(model.score_blocks(iter(frames), block_frames=size))
+        assert [len(b.inputs) for b in blocks][:-1] == [size] * (len(blocks) - 1)
+        np.testing.assert_array_equal(np.concatenate([b.maps["motion"] for b in blocks]), whole)
+    glitch = np.zeros((9, 2, 2), np.float32)
+    glitch[4, 0, 0] = 5.0
+    assert persist(glitch, 5)[:, 0, 0].max() == pytest.approx(1.0) and persist(glitch, 1)[4, 0, 0] == 5.0
+    held, single = model, replace(model, cfg=replace(model.cfg, persistence=1))
+    assert held.log_ratios(frames, 0, len(frames)).max() < single.log_ratios(frames, 0, len(frames)).max()
+
+
+def test_train_chooses_how_far_places_borrow_their_normal_on_injected_anomalies(motion_model):
+    """Without --scale-sigma, each candidate is fitted on half the normal clips and judged on anomalies injected
+    into the other half; the card keeps every candidate, best first, and the model is fitted with the best."""
+    from vad_core.training.motion_fit import SCALE_SIGMAS
+
+    stem, _ = motion_model
+    card = read_card(stem.with_suffix(".json"))
+    tried = card.training.config["scale_sigma_candidates"]
+    assert sorted(c["scale_sigma"] for c in tried) == sorted(SCALE_SIGMAS)
+    ranks = [(c["auc_micro"], c["auc_video_norm"]) for c in tried]
+    assert ranks == sorted(ranks, reverse=True) and 0.5 < ranks[0][0] <= 1.0
+    assert card.model.scale_sigma == tried[0]["scale_sigma"] and card.training.config["scale_sigma"] is None

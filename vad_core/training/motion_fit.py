@@ -5,13 +5,15 @@ path = train_motion(cfg)        # models/ped2-motion.safetensors + .json (kind "
 
 The tail of each normal clip is held out, as the autoencoder's training does: the places' scales come from the
 heads, c(t)'s tau, the pixel tau, the scene check's references and camera health from the tails, run through the
-one engine (vad_core.pipeline.engine) exactly as any clip will be.
+one engine (vad_core.pipeline.engine) exactly as any clip will be. How far the places' normal is smoothed over
+neighbouring places (scale_sigma) is chosen per scene without labels (choose_scale_sigma): each candidate's normal
+is fitted on every other normal clip and judged on anomalies injected into the others.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -29,8 +31,14 @@ from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.engine import analyze_frames
 from vad_core.pipeline.result import Analysis
 from vad_core.scoring.health import HealthReference
+from vad_core.scoring.metrics import frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import SceneReference, frame_distances
+from vad_core.scoring.scores import smooth
 from vad_core.training.calibration import hold_out_tails, scene_name
+from vad_core.training.injection import DETECTOR_PROXY_KINDS
+from vad_core.training.selection import inject_somewhere
+
+SCALE_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # cells: how far a place's normal may borrow from its neighbours
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class MotionTrainConfig:
     features: tuple[MotionFeature, ...] = MotionConfig.features
     flow: FlowPreset = MotionConfig.flow
     place_quantile: float = MotionConfig.quantile
+    scale_sigma: float | None = None  # None: chosen on injected anomalies (choose_scale_sigma)
+    persistence: int = MotionConfig.persistence
     val_fraction: float = 0.15
     quantile: float = 0.99
     max_clips: int | None = None
@@ -56,6 +66,44 @@ def _read(path: Path, size: tuple[int, int]) -> np.ndarray:
     if len(frames) < 2:
         raise BadInput(f"{path.name}: a motion detector needs at least 2 frames of each normal clip")
     return np.stack(frames)
+
+
+@dataclass(frozen=True)
+class SigmaScore:
+    """One scale_sigma tried, and the pooled and per-video frame AUC it reached on injected anomalies."""
+
+    scale_sigma: float
+    auc_micro: float
+    auc_video_norm: float
+
+
+def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray], cfg: MotionConfig) -> list[SigmaScore]:
+    """Each of SCALE_SIGMAS fitted on every other normal clip and scored on DETECTOR_PROXY_KINDS injected into the
+    others; best first (pooled, then per-video AUC). The flow of each clip is computed once: a candidate only
+    changes the places' scales. Smoothing pays where normal clips crossed each place too seldom for its own
+    quantile to be steady, and costs where a place's own normal is what tells an anomaly (walking on the grass)."""
+    fitted = np.concatenate(head_features[::2])
+    targets = [
+        inject_somewhere(h, kind, seed=100 * i + k)
+        for i, h in enumerate(heads[1::2])
+        if len(h) >= 9
+        for k, kind in enumerate(DETECTOR_PROXY_KINDS)
+    ]
+    if not targets:
+        raise BadInput("choosing the motion settings needs at least two normal clips of 9 frames or more")
+    features = [clip_features(list(frames), cfg) for frames, _ in targets]
+    labels = [truth for _, truth in targets]
+    scores = []
+    for sigma in SCALE_SIGMAS:
+        normal = MotionNormal.fit(fitted, replace(cfg, scale_sigma=sigma))
+        errors = [
+            smooth(normal.place_scores(f, cfg.persistence).max(axis=(1, 2)), MOTION_SCORING.smooth_sigma)
+            for f in features
+        ]
+        scores.append(
+            SigmaScore(sigma, frame_auc_micro(errors, labels) or 0.0, frame_auc_video_norm(errors, labels) or 0.0)
+        )
+    return sorted(scores, key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
 
 
 def _mean_frame(heads: list[np.ndarray], size: int) -> Normalizer:
@@ -96,9 +144,15 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
     paths = normal_clips(Path(cfg.data))[: cfg.max_clips]
     info = probe(paths[0])
     size = flow_size(info.width, info.height, MotionConfig.max_side)
-    motion = MotionConfig(size, MotionConfig.max_side, cfg.cell, cfg.features, cfg.flow, cfg.place_quantile)
+    motion = MotionConfig(
+        size, MotionConfig.max_side, cfg.cell, cfg.features, cfg.flow, cfg.place_quantile, persistence=cfg.persistence
+    )
     heads, tails = hold_out_tails([_read(p, motion.frame_size) for p in paths], cfg.val_fraction)
-    features = np.concatenate([clip_features(list(h), motion) for h in heads if len(h)])
+    heads = [h for h in heads if len(h)]
+    head_features = [clip_features(list(h), motion) for h in heads]  # the scales do not change the flow
+    sigmas = choose_scale_sigma(heads, head_features, motion) if cfg.scale_sigma is None else []
+    motion = replace(motion, scale_sigma=sigmas[0].scale_sigma if sigmas else cfg.scale_sigma)
+    features = np.concatenate(head_features)
     normalizer = _mean_frame(heads, motion.input_size)
     uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.quantile, frames=0)
     name = Path(cfg.out).name
@@ -115,6 +169,8 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
         data=cfg.data,
         clips=[p.name for p in paths],
         command=cfg.command,
+        config=asdict(cfg)
+        | {"proxies": list(DETECTOR_PROXY_KINDS), "scale_sigma_candidates": [asdict(c) for c in sigmas]},
         frames_seen=len(features),
         seconds=round(time.perf_counter() - started, 1),
     )

@@ -71,8 +71,9 @@ def candidate_scorings(base: ScoringConfig | None = None) -> list[ScoringConfig]
     return grid
 
 
-def _inject_frames(frames: np.ndarray, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 frames with one anomaly of this kind at a seeded place and time; (frames, 0/1 labels)."""
+def inject_somewhere(frames: np.ndarray, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 frames with one anomaly of this kind, INJECTED_FRAMES long (a third of a short clip), at a seeded place
+    and time; (frames, 0/1 labels)."""
     rng = np.random.default_rng(seed)
     length = min(INJECTED_FRAMES, len(frames) // 3)
     start = int(rng.integers(length, len(frames) - 2 * length + 1))
@@ -135,7 +136,7 @@ def select_scoring(
         for k, kind in enumerate(kinds):
             if on_step:
                 on_step(f"{kind} in {path.name}")
-            frames, labels = _inject_frames(read_gray_clip(path), kind, seed=100 * i + k)
+            frames, labels = inject_somewhere(read_gray_clip(path), kind, seed=100 * i + k)
             resized = (resize_scale(f, size) for f in frames)
             source_size = (frames.shape[2], frames.shape[1])
             result = analyze_frames(resized, model, name=f"{path.name}+{kind}", source_size=source_size)
@@ -219,7 +220,7 @@ def choose_scoring(
         return None
     targets = []
     for i, clip in enumerate(usable[half : 2 * half]):
-        targets += [_inject_frames(_pixels(clip), kind, seed=100 * i + k) for k, kind in enumerate(PROXY_KINDS)]
+        targets += [inject_somewhere(_pixels(clip), kind, seed=100 * i + k) for k, kind in enumerate(PROXY_KINDS)]
     candidates, ranked = calibration_candidates(model.scoring), []
     for form in dict.fromkeys(c.motion for c in candidates):  # each motion form needs its own maps
         scored = replace(model, scoring=replace(model.scoring, motion=form))

@@ -24,9 +24,13 @@ class MotionConfig:
     it, so the places line up. cell: side of a place in pixels at that size. features: what each cell measures
     (config.MOTION_FEATURES). flow: OpenCV's DIS preset; "medium" refines the flow over more scales and
     iterations, which moved Ped1 and the pixel AUC most (docs/results.md), at about 1.2x the fast preset's time.
-    quantile: which quantile of a cell's normal values is its scale. moving_speed: the speed (px a frame) above
-    which a pixel counts as moving. input_size: the square size of the maps and frames the engine keeps (views,
-    pixel AUC), as the autoencoder's input size.
+    quantile: which quantile of a cell's normal values is its scale. scale_sigma: the Gaussian smoothing, in cells,
+    of the scales over neighbouring places: a place that normal clips rarely crossed borrows its neighbours' normal
+    instead of its own few values (train chooses it per scene on injected anomalies: vad_core.training.motion_fit).
+    persistence: the frames, centred on t, over which each place's ratio is averaged before the largest is taken,
+    so one frame's flow glitch at one place does not make an anomaly and an object that keeps moving does.
+    moving_speed: the speed (px a frame) above which a pixel counts as moving. input_size: the square size of the
+    maps and frames the engine keeps (views, pixel AUC), as the autoencoder's input size.
     """
 
     frame_size: tuple[int, int] = (0, 0)
@@ -35,6 +39,8 @@ class MotionConfig:
     features: tuple[MotionFeature, ...] = ("speed_mean", "speed_p90")
     flow: FlowPreset = "medium"
     quantile: float = 0.999
+    scale_sigma: float = 0.0
+    persistence: int = 5
     moving_speed: float = 0.5
     input_size: int = 131
 
@@ -46,6 +52,8 @@ class MotionConfig:
             raise ValueError(f"flow preset {self.flow!r}; choose from {FLOW_PRESETS}")
         if not 4 <= self.cell <= 128:
             raise ValueError(f"cell must be 4 to 128 px, not {self.cell}")
+        if not 0 <= self.scale_sigma <= 16 or not (1 <= self.persistence <= 31 and self.persistence % 2):
+            raise ValueError("scale_sigma must be 0 to 16 cells and persistence an odd number of frames, 1 to 31")
         if not 0 < self.quantile <= 1:
             raise ValueError(f"quantile must be in (0, 1], not {self.quantile}")
         if not 16 <= self.max_side <= 4096 or not 8 <= self.input_size <= 1024:

@@ -4,9 +4,9 @@ model = load_checkpoint("models/ped2-motion")      # a MotionModel for a card of
 frames = (model.prepare(gray) for gray in raw)      # uint8 gray at the flow's own size, not the 131-px square
 for block in model.score_blocks(frames): ...        # ScoredBlock: the ratio map, e(t) reductions, inputs, health
 
-A block's map is each cell's ratio to its normal scale (vad_core.model.motion.normal), nearest-resized to the
-square input_size the engine keeps, so the max of the map is the max over cells; its frame errors come from the
-same reductions as the autoencoder's (vad_core.pipeline.frame_errors' reduce_maps_all).
+A block's map is log(1 + each cell's ratio to its normal scale), held over a few frames (vad_core.model.motion
+.normal), nearest-resized to the square input_size the engine keeps, so the max of the map is the max over cells;
+its frame errors come from the same reductions as the autoencoder's (vad_core.pipeline.frame_errors' reduce_maps_all).
 """
 
 from __future__ import annotations
@@ -82,41 +82,64 @@ class MotionModel:
         workers: int | None = None,
     ) -> Iterator[ScoredBlock]:
         """ScoredBlocks of consecutive frames, in order. Each block is scored in a worker thread from its own frames
-        and the frame before it (so the flow at a block's first frame is there: nothing waits for the previous
-        block); a None frame (a live source waiting) passes finished blocks on. mask: the zones' (S, S) place mask."""
+        and the frames around it that its places' persistence reads (cfg.persistence // 2 each side, and one more
+        before for the flow), so nothing waits for another block and a frame scores the same in any block; a block
+        is scored once the frames after it are read (or the source ends). A None frame (a live source waiting)
+        passes finished blocks on. mask: the zones' (S, S) place mask."""
         clock = clock or StageClock()
         workers = workers or default_workers("cpu")
+        half = self.cfg.persistence // 2
         pool = ThreadPoolExecutor(workers, thread_name_prefix="vad-motion")
         pending: deque[Future] = deque()
-        chunk: list[np.ndarray] = []
-        previous: np.ndarray | None = None
+        kept: list[np.ndarray] = []  # the frames from clip index `offset` on: a block, its context, what follows
+        offset = start = 0  # start: clip index of the next block's first frame
+
+        def submit(first: int) -> None:  # first: the block's index in kept
+            lo, count = max(0, first - half - 1), min(block_frames, len(kept) - first)
+            window = kept[lo : first + count + half]
+            pending.append(pool.submit(self._score, window, first - lo, count, mask, clock))
+
         try:
             for frame in frames:
                 if frame is not None:
-                    chunk.append(frame)
-                if len(chunk) == block_frames:
-                    pending.append(pool.submit(self._score, previous, chunk, mask, clock))
-                    previous, chunk = chunk[-1], []
+                    kept.append(frame)
+                while offset + len(kept) >= start + block_frames + half:
+                    submit(start - offset)
+                    start += block_frames
+                    drop = max(0, start - half - 1 - offset)
+                    kept, offset = kept[drop:], offset + drop
                 while pending and (len(pending) > workers or pending[0].done()):
                     yield pending.popleft().result()
-            if chunk:
-                pending.append(pool.submit(self._score, previous, chunk, mask, clock))
+            for first in range(start - offset, len(kept), block_frames):  # the source ended: no frames follow
+                submit(first)
             while pending:
                 yield pending.popleft().result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def log_ratios(self, frames: list[np.ndarray], first: int, count: int) -> np.ndarray:
+        """float32 (n, rows, cols), the detector's map at its own cells for frames[first : first + count] (n of them
+        when fewer follow), read from as many frames around them as there are (frames[first - 1] is the flow's
+        start when there is one)."""
+        half = self.cfg.persistence // 2
+        lo, hi = max(0, first - half), min(len(frames), first + count + half)
+        previous = frames[lo - 1] if lo > 0 else None
+        scores = self.normal.place_scores(clip_features(frames[lo:hi], self.cfg, previous), self.cfg.persistence)
+        return scores[first - lo : first - lo + count]
+
     def _score(
-        self, previous: np.ndarray | None, frames: list[np.ndarray], mask: np.ndarray | None, clock: StageClock
+        self, window: list[np.ndarray], first: int, count: int, mask: np.ndarray | None, clock: StageClock
     ) -> ScoredBlock:
+        """The block of count frames from window[first]; the window holds what persistence reads around it."""
         size = (self.cfg.input_size,) * 2
         with clock.measure("model"):
-            ratios = self.normal.ratio(clip_features(frames, self.cfg, previous))
+            cells = self.log_ratios(window, first, count)
         with clock.measure("scoring"):
-            maps = np.stack([cv2.resize(r, size, interpolation=cv2.INTER_NEAREST) for r in ratios])
+            maps = np.stack([cv2.resize(r, size, interpolation=cv2.INTER_NEAREST) for r in cells])
             if mask is not None:
                 maps *= mask
-            inputs = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+            block = window[first : first + count]
+            inputs = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in block])
             errors = {f"motion_{k}": v for k, v in reduce_maps_all(maps, self.scoring).items()}
             health = block_figures(inputs, self.normalizer.mean_frame)
         return ScoredBlock({"motion": maps.astype(np.float16)}, errors, inputs, None, None, None, None, health)
