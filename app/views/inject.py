@@ -33,6 +33,9 @@ INTRO = (
 KIND_TEXT = {
     "moving_object": "Moving object: a textured blob crossing the scene fast",
     "static_intruder": "Static intruder: the same blob, standing still",
+    "walker": "Walker: a person-sized object at twice a pedestrian's pace, as a cyclist",
+    "loiterer": "Loiterer: a person-sized object staying in one place, drifting slowly",
+    "wrong_way": "Wrong way: a person-sized object at a pedestrian's pace, against the crowd",
     "freeze": "Frozen frames: the first frame of the range held",
     "reverse": "Reversed playback",
     "speedup": "Speed-up: every k-th frame",

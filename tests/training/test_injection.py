@@ -10,7 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vad_core.errors import BadInput
-from vad_core.training.injection import KINDS, InjectionConfig, inject, inject_file, labels_path, speedup_indices
+from vad_core.training.injection import (
+    DETECTOR_PROXY_KINDS,
+    KINDS,
+    PERSON_KINDS,
+    SPATIAL_KINDS,
+    InjectionConfig,
+    dominant_direction,
+    inject,
+    inject_file,
+    labels_path,
+    pedestrian_height,
+    read_gray_clip,
+    speedup_indices,
+)
 
 
 def _clip(n: int = 40, height: int = 48, width: int = 64, seed: int = 1) -> np.ndarray:
@@ -40,7 +53,7 @@ def test_same_seed_same_frames(kind):
     assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("kind", ["moving_object", "static_intruder"])
+@pytest.mark.parametrize("kind", SPATIAL_KINDS)
 def test_spatial_kinds_change_only_the_range_and_the_seed_matters(kind):
     frames = _clip()
     out, _ = inject(frames, InjectionConfig(kind, 10, 25, seed=0))
@@ -62,6 +75,133 @@ def test_moving_object_moves_and_static_intruder_stays():
     assert abs(center_x(moving[5]) - center_x(moving[6])) > 1.0  # default speed: width / 40 px a frame
     assert center_x(static[5]) == center_x(static[19])
     assert np.array_equal(static[5], static[19])
+
+
+@pytest.fixture(scope="module")
+def walkway(samples) -> np.ndarray:
+    """Ped2's Train001, 120 frames of 240 x 360: a real walkway, its crowd walking mostly to the right."""
+    return read_gray_clip(samples / "train" / "Train001.mp4")
+
+
+def _object_boxes(out: np.ndarray, frames: np.ndarray, start: int, end: int) -> np.ndarray:
+    """(end - start, 4): top, left, bottom, right (inclusive) of the pixels the injection changed in each frame."""
+    boxes = []
+    for t in range(start, end):
+        rows, cols = np.nonzero(out[t] != frames[t])
+        assert len(rows), f"frame {t} of the range is unchanged"
+        boxes.append((rows.min(), cols.min(), rows.max(), cols.max()))
+    return np.array(boxes)
+
+
+def _centres(boxes: np.ndarray) -> np.ndarray:
+    """(n, 2): x, y of each box's centre."""
+    return np.stack([(boxes[:, 1] + boxes[:, 3]) / 2, (boxes[:, 0] + boxes[:, 2]) / 2], axis=1)
+
+
+@pytest.mark.parametrize("kind", PERSON_KINDS)
+def test_person_kinds_on_a_real_clip_are_seeded_and_change_only_the_range(walkway, kind):
+    a, labels = inject(walkway, InjectionConfig(kind, 40, 80, seed=5))
+    b, _ = inject(walkway, InjectionConfig(kind, 40, 80, seed=5))
+    assert np.array_equal(a, b)
+    assert np.array_equal(a[:40], walkway[:40]) and np.array_equal(a[80:], walkway[80:])
+    assert all(not np.array_equal(a[t], walkway[t]) for t in range(40, 80)) and labels.sum() == 40
+    other, _ = inject(walkway, InjectionConfig(kind, 40, 80, seed=6))
+    assert not np.array_equal(a, other)
+
+
+def test_pedestrian_height_is_that_of_ped2_and_ped1_pedestrians():
+    """Heights measured on the clips: Ped2 (240 px high) 28-35 px with the feet at rows 120-175; Ped1 (158 px, strong
+    perspective) about 11 px with the feet at row 50 and 30 px at row 135."""
+    assert 27 <= pedestrian_height(120, 240) <= 31 and 33 <= pedestrian_height(175, 240) <= 37
+    assert 10 <= pedestrian_height(50, 158) <= 16 and 25 <= pedestrian_height(135, 158) <= 31
+
+
+@pytest.mark.parametrize("kind", PERSON_KINDS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_person_kinds_change_an_upright_pedestrian_sized_box_on_the_walkway(walkway, kind, seed):
+    out, _ = inject(walkway, InjectionConfig(kind, 40, 80, seed=seed))
+    boxes = _object_boxes(out, walkway, 40, 80)
+    heights, widths = boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1
+    expected = pedestrian_height(boxes[:, 2] + 1, 240)  # feet just below the lowest changed row
+    assert np.all(np.abs(heights - expected) <= 1.5), (heights, expected)
+    assert heights.min() >= 28 and heights.max() <= 45  # what pedestrian_height gives on the walkway's rows
+    assert np.all(widths <= np.round(expected * 0.4) + 1)  # PERSON_ASPECT: nothing changed outside the box
+    assert np.all(heights / widths > 2.0) and np.all(heights / widths < 3.0)  # upright: 0.4 as wide as tall
+    assert boxes[:, 0].min() >= 0.4 * 240 - 1 and boxes[:, 2].max() <= 0.9 * 240  # the lower part, as the blob's
+
+
+def test_loiterer_stays_in_a_small_area_drifting_slowly_back_and_forth(walkway):
+    out, _ = inject(walkway, InjectionConfig("loiterer", 20, 100, seed=4))
+    centres = _centres(_object_boxes(out, walkway, 20, 100))
+    steps = np.diff(centres[:, 0])
+    assert np.abs(steps).mean() == pytest.approx(0.25, abs=0.1)  # LOITER_PACE: 0.25 px a frame at 360 px
+    assert np.ptp(centres[:, 0]) == pytest.approx(9, abs=1.5)  # LOITER_AREA: within 9 px, and using them
+    assert np.ptp(centres[:, 1]) <= 1  # its feet stay on one row
+    assert (steps > 0).any() and (steps < 0).any()  # back and forth
+    assert np.abs(np.diff(centres, axis=0)).max() <= 1  # never a jump
+
+
+def test_dominant_direction_of_the_walkway_and_of_its_mirror_image(walkway):
+    """Train001's crowd drifts right: the estimate agrees with the plain mean of its optical flow, and mirroring
+    the clip mirrors it."""
+    import cv2
+
+    direction = dominant_direction(walkway, 40, 80)
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    mean = np.mean([flow.calc(walkway[t], walkway[t + 1], None).reshape(-1, 2).mean(0) for t in range(0, 39, 4)], 0)
+    assert mean[0] > 0.01 and direction @ mean > 0
+    assert direction[0] > 0.95 and np.linalg.norm(direction) == pytest.approx(1.0)
+    mirrored = dominant_direction(np.ascontiguousarray(walkway[:, :, ::-1]), 40, 80)
+    assert mirrored[0] < -0.95
+    assert dominant_direction(np.repeat(walkway[:1], 30, axis=0)) is None  # nothing moves
+    assert dominant_direction(walkway, 0, 120) is None  # no frames outside the range
+
+
+def test_wrong_way_walks_against_the_dominant_direction_at_a_pedestrian_pace(walkway):
+    pace = 1.0  # PEDESTRIAN_PACE: 1 px a frame at 360 px
+    for frames in (walkway, np.ascontiguousarray(walkway[:, :, ::-1])):  # the crowd to the right, then to the left
+        direction = dominant_direction(frames, 40, 80)
+        for seed in range(3):
+            out, _ = inject(frames, InjectionConfig("wrong_way", 40, 80, seed=seed))
+            centres = _centres(_object_boxes(out, frames, 40, 80))
+            along = np.diff(centres, axis=0) @ direction  # displacement along the crowd's direction, per frame
+            assert along.mean() == pytest.approx(-pace, rel=0.15)
+            assert (centres[-1] - centres[0]) @ direction < -0.8 * 39 * pace
+            assert np.sign(centres[-1, 0] - centres[0, 0]) == -np.sign(direction[0])
+
+
+def test_walker_walks_at_twice_a_pedestrian_pace_along_the_walkway(walkway):
+    direction, ways = dominant_direction(walkway, 40, 80), set()
+    for seed in range(4):
+        out, _ = inject(walkway, InjectionConfig("walker", 40, 80, seed=seed))
+        centres = _centres(_object_boxes(out, walkway, 40, 80))
+        speed = np.linalg.norm(np.diff(centres, axis=0), axis=1).mean()
+        assert speed == pytest.approx(2.0, rel=0.2)  # WALKER_PACE: 2 px a frame at 360 px
+        travel = centres[-1] - centres[0]
+        assert abs(travel @ direction) > 0.99 * np.linalg.norm(travel)  # along the crowd's axis
+        ways.add(np.sign(travel @ direction))
+    assert ways == {-1.0, 1.0}  # either way, by the seed
+
+
+def test_person_kinds_in_a_still_clip_walk_across(walkway):
+    still = np.repeat(walkway[:1], 60, axis=0)
+    out, _ = inject(still, InjectionConfig("wrong_way", 10, 50, seed=0))
+    travel = np.diff(_centres(_object_boxes(out, still, 10, 50))[[0, -1]], axis=0)[0]
+    assert abs(travel[0]) == pytest.approx(39, abs=1.5) and travel[1] == 0
+
+
+def test_detector_proxy_kinds_and_the_cli_offer_the_person_kinds():
+    from vad_core.cli import build_parser
+    from vad_core.cli.inject import KIND_HELP
+
+    assert set(DETECTOR_PROXY_KINDS) <= set(SPATIAL_KINDS) and set(PERSON_KINDS) <= set(SPATIAL_KINDS)
+    for kind in KINDS:
+        assert kind in KIND_HELP
+    for kind in PERSON_KINDS:
+        args = build_parser().parse_args(
+            ["inject", "a.mp4", "--kind", kind, "--start", "1", "--end", "9", "--out", "b.mp4"]
+        )
+        assert args.kind == kind
 
 
 def test_freeze_holds_the_first_frame_of_the_range():

@@ -12,16 +12,25 @@ from vad_core.errors import BadInput
 from vad_core.io.paths import new_file
 from vad_core.training.injection import KINDS as INJECTION_KINDS
 
+KIND_HELP = (
+    "what to inject. Spatial: moving_object (a blob crossing fast), static_intruder (the blob standing still), "
+    "walker (a person-sized object at twice a pedestrian's pace, as a cyclist), loiterer (one staying in a small "
+    "area, drifting slowly), wrong_way (one at a pedestrian's pace against the clip's dominant direction); "
+    "temporal: freeze, reverse, speedup, brightness; camera faults: cover, shift"
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inject", help="inject a synthetic anomaly into a normal clip; optionally score it")
     p.add_argument("video", help="a normal clip: video file or folder of frame images")
-    p.add_argument("--kind", required=True, choices=list(INJECTION_KINDS), help="what to inject")
+    p.add_argument("--kind", required=True, choices=list(INJECTION_KINDS), help=KIND_HELP)
     p.add_argument("--start", type=FRAME, required=True, help="first injected frame (0-based)")
     p.add_argument("--end", type=COUNT, required=True, help="stop before this frame (end exclusive)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed (object, place, direction)")
-    p.add_argument("--size", type=COUNT, default=None, help="object height in pixels (default: frame height / 6)")
-    p.add_argument("--speed", type=POSITIVE, default=None, help="object speed in px/frame (default: width / 40)")
+    size_help = "object height in pixels (default: frame height / 6; walker, loiterer, wrong_way: a pedestrian's)"
+    p.add_argument("--size", type=COUNT, default=None, help=size_help)
+    speed_help = "object speed in px/frame (default: width / 40; walker / 180, wrong_way / 360, loiterer / 1440)"
+    p.add_argument("--speed", type=POSITIVE, default=None, help=speed_help)
     p.add_argument("--factor", type=number(int, 2, 16), default=3, help="speed-up factor, 2 to 16 (default 3)")
     p.add_argument(
         "--delta", type=number(float, -255, 255), default=60.0, help="brightness shift in gray levels (default 60)"

@@ -5,12 +5,17 @@ frames, labels = inject(gray_frames, cfg)          # uint8 (N, H, W) -> same sha
 labels = inject_file("Train001.mp4", "injected.mp4", cfg)   # also writes injected.labels.json
 
 The range is half-open, as a Python slice: frames start .. end-1 (0-based) are injected and labelled 1.
-Kinds: spatial "moving_object" (a textured blob crossing the walkway faster than a pedestrian) and
-"static_intruder" (the same blob standing still); temporal "freeze" (frame start held), "reverse"
+Kinds: spatial "moving_object" (a textured blob crossing the walkway some nine times a Ped2 pedestrian's pace) and
+"static_intruder" (the same blob standing still); person-like (upright, pedestrian-sized at its row, see
+pedestrian_height) "walker" (twice a pedestrian's pace, as Ped2's cyclists and skaters), "loiterer" (staying in a small
+area, drifting slowly back and forth) and "wrong_way" (a pedestrian's pace, against the clip's dominant direction of
+motion, see dominant_direction); temporal "freeze" (frame start held), "reverse"
 (the range played backward), "speedup" (every factor-th frame; the clip then continues from where the
 fast playback got to, bouncing back at the clip's end so that its length is kept) and "brightness"
 (a sudden shift of the gray level); camera faults "cover" (a dark or washed-out patch over most of the frame,
 or a black frame) and "shift" (the camera pans and turns by a few degrees and stays there for the range).
+Paces are fractions of the frame width per frame, from Ped2 (360 px wide, 10 fps): its pedestrians move 0.7-1.0 px
+a frame (DIS optical flow on their pixels, their blobs tracked), its cyclists and skaters 2-3 (the test masks tracked).
 The same config and seed always give the same frames.
 """
 
@@ -26,22 +31,35 @@ from vad_core.errors import BadInput
 from vad_core.io.limits import AnalysisLimits, OverLimit, limited
 from vad_core.io.video import IN_PROCESS, Decoder, write_h264
 
-SPATIAL_KINDS = ("moving_object", "static_intruder")
+PERSON_KINDS = ("walker", "loiterer", "wrong_way")  # upright, pedestrian-sized: motion finds them weakly or not at all
+SPATIAL_KINDS = ("moving_object", "static_intruder", *PERSON_KINDS)
 TEMPORAL_KINDS = ("freeze", "reverse", "speedup", "brightness")
 CAMERA_KINDS = ("cover", "shift")  # camera faults: vad_core.scoring.health finds them, not the anomaly score
 KINDS = SPATIAL_KINDS + TEMPORAL_KINDS + CAMERA_KINDS
 # the kinds that choose among detectors, fusion rules and motion settings
 DETECTOR_PROXY_KINDS = ("moving_object", "static_intruder")
 MAX_FRAMES = 20_000  # a whole clip is held in memory at its own resolution
+# To choose among detectors, fusion rules and motion settings: motion- and appearance-found kinds in equal measure.
+DETECTOR_PROXY_KINDS = ("walker", "static_intruder", "loiterer", "wrong_way")
+
+PEDESTRIAN_PACE = 1 / 360  # of the width a frame: 1 px at Ped2's 360 px, where pedestrians move 0.7-1.0 px a frame
+WALKER_PACE = 2 * PEDESTRIAN_PACE  # 2 px a frame at 360 px: Ped2's cyclists and skaters move 2-3
+LOITER_PACE = PEDESTRIAN_PACE / 4  # 0.25 px a frame at 360 px
+LOITER_AREA = 1 / 40  # of the width: the loiterer's centre stays within 9 px at 360 px
+PERSON_BASE, PERSON_GROWTH = 0.05, 0.14  # pedestrian_height: fractions of the frame height and of the feet's row
+PERSON_ASPECT = 0.4  # a person's width / height
+MOVING_SPEED = PEDESTRIAN_PACE / 2  # dominant_direction counts pixels moving faster than this: 0.5 px a frame at 360 px
 
 
 @dataclass(frozen=True)
 class InjectionConfig:
     """What to inject where. Frames start .. end-1 (0-based, half-open) are injected and labelled 1.
 
-    size: the object's height in pixels (default: a sixth of the frame height; its width is 1.4x).
-    speed: the moving object's speed in pixels per frame (default: width / 40, about 9 px at 360 px,
-        some three times a Ped2 pedestrian's pace); it bounces off the frame's sides.
+    size: the object's height in pixels (default: a sixth of the frame height, its width 1.4x; for the person
+        kinds pedestrian_height at the row of its feet, its width PERSON_ASPECT x).
+    speed: the object's speed in pixels per frame. moving_object: default width / 40, 9 px at 360 px, some nine times
+        a Ped2 pedestrian's pace; it bounces off the frame's sides. walker: width * WALKER_PACE (2 px at 360 px);
+        wrong_way: width * PEDESTRIAN_PACE (1 px); loiterer: its drift, width * LOITER_PACE (0.25 px).
     factor: speed-up factor (every factor-th frame is shown in the range).
     delta: brightness shift in gray levels (clipped to 0-255).
     polarity: "bright", "dark" or "random" (chosen by the seed) for the object's tone.
@@ -136,28 +154,148 @@ def _bounce(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return lo + np.where(y > span, 2 * span - y, y)
 
 
+def pedestrian_height(row: np.ndarray | float, frame_height: int) -> np.ndarray | float:
+    """A pedestrian's height in pixels with the feet at this row: 5 % of the frame height plus 14 % of the row
+    (12 % of the frame height with the feet mid-frame, 19 % at the bottom).
+
+    Measured by hand and by background subtraction: Ped2 (240 px high, a shallow view) 28-35 px with the feet at rows
+    120-175, where the rule gives 29-36; Ped1 (158 px, strong perspective) 11-30 px at rows 50-135, the rule 15-27.
+    """
+    return PERSON_BASE * frame_height + PERSON_GROWTH * np.asarray(row, dtype=np.float64)
+
+
+def dominant_direction(frames: np.ndarray, start: int = 0, end: int = 0, pairs: int = 8) -> np.ndarray | None:
+    """The clip's dominant direction of motion, a unit vector (dx, dy) in image axes (y down), from its frames
+    outside start .. end-1; None when nothing moves there.
+
+    DIS optical flow (OpenCV's fast preset) on up to `pairs` pairs of consecutive frames spread over the clip.
+    The flow vectors of pixels moving faster than MOVING_SPEED (half a pedestrian's pace) give the axis, their
+    principal one, and its sense, the way their mean points along it: people walk both ways along a walkway, and the
+    plain mean of a two-way crowd can point off it. Rounded to a whole degree, so that a last-bit difference in the
+    flow (another OpenCV build or thread count) does not move an injected object. Fewer than 0.1 % of the pixels
+    moving is nothing, and so is a frame under 32 px a side (DIS fails on some, or crashes the process).
+    """
+    import cv2
+
+    frames = np.asarray(frames)
+    n, height, width = frames.shape
+    firsts = [t for t in range(n - 1) if t + 1 < start or t >= end]  # pairs (t, t + 1) wholly outside the range
+    if not firsts or min(height, width) < 32:
+        return None
+    flow_of = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    moving = []
+    for i in np.unique(np.linspace(0, len(firsts) - 1, pairs).round().astype(int)):
+        t = firsts[i]
+        flow = flow_of.calc(frames[t], frames[t + 1], None)  # (H, W, 2): dx, dy
+        moving.append(flow[np.hypot(flow[..., 0], flow[..., 1]) > MOVING_SPEED * width].astype(np.float64))  # (M, 2)
+    vectors = np.concatenate(moving)
+    if len(vectors) < 0.001 * len(moving) * height * width:
+        return None
+    axis = np.linalg.eigh(vectors.T @ vectors)[1][:, -1]  # the principal axis, either sense
+    sense = 1.0 if vectors.mean(axis=0) @ axis >= 0 else -1.0
+    angle = np.radians(np.round(np.degrees(np.arctan2(sense * axis[1], sense * axis[0]))))
+    return np.array([np.cos(angle), np.sin(angle)])
+
+
 def _spatial(frames: np.ndarray, cfg: InjectionConfig, rng: np.random.Generator) -> np.ndarray:
+    """A textured object pasted into each frame of the range, along its kind's path (_blob_path, _person_path)."""
+    import cv2
+
     _, height, width = frames.shape
-    h = min(cfg.size or max(8, height // 6), height)
-    w = min(round(h * 1.4), width)
     bright = rng.random() < 0.5 if cfg.polarity == "random" else cfg.polarity == "bright"
+    if cfg.kind in PERSON_KINDS:  # made as tall as it gets (nearest, at the lowest feet row), scaled down farther up
+        heights, widths = _person_sizes(cfg, (height, width), np.array([_feet_rows(cfg, height)[1]]))
+        h, w, path = int(heights[0]), int(widths[0]), _person_path
+    else:
+        h = min(cfg.size or max(8, height // 6), height)
+        w, path = min(round(h * 1.4), width), _blob_path
     texture, alpha = _object(rng, h, w, bright)
-    low, high = int(0.4 * height), int(0.9 * height) - h  # the lower part of the frame: a walkway in Ped2
+    boxes = path(frames, cfg, rng, h, w)  # (length, 4): top, left, height, width per frame of the range
+    scaled = {(h, w): (texture, alpha)}
+    out = frames.copy()
+    for t, (top, left, bh, bw) in zip(range(cfg.start, cfg.end), boxes.tolist(), strict=True):
+        if (bh, bw) not in scaled:
+            scaled[bh, bw] = tuple(cv2.resize(a, (bw, bh), interpolation=cv2.INTER_AREA) for a in (texture, alpha))
+        out[t] = _paste(frames[t], *scaled[bh, bw], top, left)
+    return out
+
+
+def _blob_path(frames: np.ndarray, cfg: InjectionConfig, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """moving_object and static_intruder: a place in the lower part of the frame (a walkway in Ped2); the moving one
+    crosses at cfg.speed, bouncing off the sides, with a slight bob as of a rider."""
+    _, height, width = frames.shape
+    low, high = int(0.4 * height), int(0.9 * height) - h
     top = int(rng.integers(low, max(low + 1, high + 1)))
     top = min(top, height - h)
     length = cfg.end - cfg.start
     if cfg.kind == "static_intruder":
-        lefts = np.full(length, rng.uniform(0, width - w))
+        lefts, tops = np.full(length, rng.uniform(0, width - w)), np.full(length, top)
     else:
         speed = cfg.speed or width / 40
         direction = 1 if rng.random() < 0.5 else -1
         lefts = _bounce(rng.uniform(0, width - w) + direction * speed * np.arange(length), 0, width - w)
-        tops = top + np.round(0.04 * h * np.sin(np.arange(length) * 0.9))  # a slight bob, as of a rider
-    out = frames.copy()
-    for i, t in enumerate(range(cfg.start, cfg.end)):
-        y = top if cfg.kind == "static_intruder" else int(np.clip(tops[i], 0, height - h))
-        out[t] = _paste(frames[t], texture, alpha, y, int(np.round(lefts[i])))
-    return out
+        tops = np.clip(top + np.round(0.04 * h * np.sin(np.arange(length) * 0.9)), 0, height - h)
+    return np.stack([tops.astype(int), np.round(lefts).astype(int), np.full(length, h), np.full(length, w)], axis=1)
+
+
+def _person_path(frames: np.ndarray, cfg: InjectionConfig, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """walker, loiterer and wrong_way: an upright object standing on the rows _feet_rows allows, its height that of a
+    pedestrian there (cfg.size, if given, fixes it).
+
+    loiterer: its centre drifts back and forth at width * LOITER_PACE within width * LOITER_AREA, feet on one row.
+    walker: width * WALKER_PACE along the clip's dominant axis (dominant_direction), either way by the seed; wrong_way:
+    width * PEDESTRIAN_PACE against the dominant direction. Where nothing moves outside the range, both walk across
+    the frame, the way chosen by the seed. One that would leave the walkway comes back in at its other side (a new
+    person entering). cfg.speed replaces the pace.
+    """
+    _, height, width = frames.shape
+    length = cfg.end - cfg.start
+    low, high = _feet_rows(cfg, height)
+    left_end, right_end = w / 2, width - w / 2  # where the centre of the widest (nearest) object fits
+    sign = float(rng.choice([-1.0, 1.0]))
+    if cfg.kind == "loiterer":
+        speed, area = cfg.speed or width * LOITER_PACE, min(width * LOITER_AREA, right_end - left_end)
+        first = rng.uniform(left_end, right_end - area)
+        xs = _bounce(rng.uniform(first, first + area) + sign * speed * np.arange(length), first, first + area)
+        feet = np.full(length, rng.uniform(low, high))
+    else:
+        speed = cfg.speed or width * (WALKER_PACE if cfg.kind == "walker" else PEDESTRIAN_PACE)
+        axis = dominant_direction(frames, cfg.start, cfg.end)
+        way = np.array([sign, 0.0]) if axis is None else axis * (sign if cfg.kind == "walker" else -1.0)
+        xs = _walk(rng, left_end, right_end, speed * way[0], length)
+        feet = _walk(rng, low, high, speed * way[1], length)
+    heights, widths = _person_sizes(cfg, (height, width), feet)
+    tops = np.clip(np.round(feet).astype(int) - heights, 0, height - heights)
+    lefts = np.clip(np.round(xs - widths / 2).astype(int), 0, width - widths)
+    return np.stack([tops, lefts, heights, widths], axis=1)
+
+
+def _feet_rows(cfg: InjectionConfig, height: int) -> tuple[float, float]:
+    """The rows a person's feet may stand on: the lower part of the frame, as _blob_path's, its top below 0.4 of the
+    frame height and its feet above 0.9."""
+    high = 0.9 * height
+    low = 0.4 * height + cfg.size if cfg.size else (0.4 + PERSON_BASE) * height / (1 - PERSON_GROWTH)
+    return min(low, high), high
+
+
+def _person_sizes(cfg: InjectionConfig, shape: tuple[int, int], feet: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Heights and widths in pixels (int arrays) of a person with the feet at these rows: cfg.size high if given,
+    else pedestrian_height (at least 8 px); PERSON_ASPECT as wide. Never larger than the frame (height, width)."""
+    height, width = shape
+    sizes = np.full(feet.shape, float(cfg.size)) if cfg.size else np.maximum(8.0, pedestrian_height(feet, height))
+    heights = np.minimum(np.round(sizes).astype(int), height)
+    return heights, np.clip(np.round(heights * PERSON_ASPECT).astype(int), 2, width)
+
+
+def _walk(rng: np.random.Generator, low: float, high: float, step: float, length: int) -> np.ndarray:
+    """Positions within [low, high] of a steady walk of step per frame: it starts where the whole walk fits if it
+    can; a longer one leaves at one end and comes back in at the other."""
+    room, travel = high - low, step * (length - 1)
+    if room <= 0:
+        return np.full(length, low)
+    if abs(travel) <= room:
+        return rng.uniform(low + max(0.0, -travel), high - max(0.0, travel)) + step * np.arange(length)
+    return low + np.mod(rng.uniform(low, high) + step * np.arange(length) - low, room)
 
 
 def _cover(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
