@@ -36,8 +36,6 @@ SPATIAL_KINDS = ("moving_object", "static_intruder", *PERSON_KINDS)
 TEMPORAL_KINDS = ("freeze", "reverse", "speedup", "brightness")
 CAMERA_KINDS = ("cover", "shift")  # camera faults: vad_core.scoring.health finds them, not the anomaly score
 KINDS = SPATIAL_KINDS + TEMPORAL_KINDS + CAMERA_KINDS
-# the kinds that choose among detectors, fusion rules and motion settings
-DETECTOR_PROXY_KINDS = ("moving_object", "static_intruder")
 MAX_FRAMES = 20_000  # a whole clip is held in memory at its own resolution
 # To choose among detectors, fusion rules and motion settings: motion- and appearance-found kinds in equal measure.
 DETECTOR_PROXY_KINDS = ("walker", "static_intruder", "loiterer", "wrong_way")
