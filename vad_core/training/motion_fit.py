@@ -35,10 +35,14 @@ from vad_core.scoring.metrics import frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import SceneReference, frame_distances
 from vad_core.scoring.scores import smooth
 from vad_core.training.calibration import hold_out_tails, scene_name
-from vad_core.training.injection import DETECTOR_PROXY_KINDS
 from vad_core.training.selection import inject_somewhere
 
 SCALE_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # cells: how far a place's normal may borrow from its neighbours
+# What a motion statistic is for: a person-sized object at twice the walking pace (a cyclist, a skater). Kinds it
+# cannot see (a still object, a wrong-way walker at a normal pace) would only add noise to the choice of its
+# settings; they weigh in where detectors are chosen (injection.DETECTOR_PROXY_KINDS).
+SETTING_PROXY_KINDS = ("walker",)
+INJECTIONS_PER_CLIP = 3  # each at its own seeded place and time: one per clip leaves the choice to chance
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class SigmaScore:
 
 
 def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray], cfg: MotionConfig) -> list[SigmaScore]:
-    """Each of SCALE_SIGMAS fitted on every other normal clip and scored on DETECTOR_PROXY_KINDS injected into the
+    """Each of SCALE_SIGMAS fitted on every other normal clip and scored on SETTING_PROXY_KINDS injected into the
     others; best first (pooled, then per-video AUC). The flow of each clip is computed once: a candidate only
     changes the places' scales. Smoothing pays where normal clips crossed each place too seldom for its own
     quantile to be steady, and costs where a place's own normal is what tells an anomaly (walking on the grass)."""
@@ -87,7 +91,7 @@ def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray],
         inject_somewhere(h, kind, seed=100 * i + k)
         for i, h in enumerate(heads[1::2])
         if len(h) >= 9
-        for k, kind in enumerate(DETECTOR_PROXY_KINDS)
+        for k, kind in enumerate(SETTING_PROXY_KINDS * INJECTIONS_PER_CLIP)
     ]
     if not targets:
         raise BadInput("choosing the motion settings needs at least two normal clips of 9 frames or more")
@@ -170,7 +174,7 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
         clips=[p.name for p in paths],
         command=cfg.command,
         config=asdict(cfg)
-        | {"proxies": list(DETECTOR_PROXY_KINDS), "scale_sigma_candidates": [asdict(c) for c in sigmas]},
+        | {"proxies": list(SETTING_PROXY_KINDS), "scale_sigma_candidates": [asdict(c) for c in sigmas]},
         frames_seen=len(features),
         seconds=round(time.perf_counter() - started, 1),
     )
