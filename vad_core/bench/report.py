@@ -16,10 +16,21 @@ def format_live(live: dict) -> list[str]:
 
 
 def format_whole(report: dict) -> list[str]:
-    """The whole-process figure: its ratios, first frame, writing share and wall split."""
+    """The whole-process figure: each detector's whole command, then the autoencoder's ratios, first frame, writing
+    share and wall split (or why they were skipped)."""
+    if "ratios" not in report:
+        lines = [f"whole process ({report['clip']}):"]
+    else:
+        lines = [f"whole process ({report['clip']}; {report['model']} at {report['input_size']} px):"]
+    for name, d in report.get("detectors", {}).items():
+        default = ", the bundled default" if name == report["default_detector"] else ""
+        fps = d["whole_process_fps"]
+        lines.append(f"  {name} ({d['kind']}{default}): {fps:.1f} frames/s, the whole command (median round)")
+    if "ratios" not in report:
+        return [*lines, f"  no reference figures: {report['autoencoder_skipped']}"]
     r, split = report["ratios"], report["wall_split"]
-    lines = [
-        f"whole process ({report['clip']}; {report['model']} at {report['input_size']} px):",
+    return [
+        *lines,
         f"  whole process vs plain eager forward: {r['whole_process_vs_reference']:.2f}x (median round)",
         f"  in process vs plain eager forward:    {r['in_process_vs_reference']:.2f}x",
         f"  the model alone (fast path, frames in memory): {r['model_alone_vs_reference']:.2f}x",
@@ -27,7 +38,6 @@ def format_whole(report: dict) -> list[str]:
         "  wall split (best round): "
         + ", ".join(f"{k} {v:.2f} s ({split['share'][k]:.0%})" for k, v in split["seconds"].items()),
     ]
-    return lines
 
 
 def format_report(report: dict) -> str:

@@ -65,6 +65,7 @@ class BenchConfig:
     whole_only: bool = False  # only the whole-process figure
     whole_loops: int = 3  # times Ped2's test clips are looped into its clip (3: 6,030 frames)
     whole_rounds: int = 3
+    whole_checkpoint: tuple[str, ...] = ()  # checkpoint stems whose whole command is timed beside the bundled model's
 
 
 @dataclass
@@ -146,8 +147,8 @@ def _speed(cfg: BenchConfig, video: Path, device: torch.device, say: Say) -> dic
     }
     say("equivalence")
     report["equivalence"] = equivalence(subject.net, subject.windows[:1])
-    if bundled_size():
-        bundled = load_checkpoint(DEFAULT_CHECKPOINT, device=str(device))
+    bundled = load_checkpoint(DEFAULT_CHECKPOINT, device=str(device)) if bundled_size() else None
+    if isinstance(bundled, LoadedModel):  # a network to check the fast path on (a motion detector has none)
         b_clip = bundled.normalizer.apply(read_clip(video, bundled.cfg.input_size)[: bundled.cfg.time_steps])
         report["equivalence_bundled"] = equivalence(bundled.net, b_clip[None])
     return report
@@ -221,7 +222,8 @@ def _add_options(report: dict, cfg: BenchConfig, video: Path, rates: list[float]
 
 
 def _whole(cfg: BenchConfig, say: Say) -> dict:
-    return whole_process_check(WholeConfig(loops=cfg.whole_loops, rounds=cfg.whole_rounds), say)
+    whole = WholeConfig(loops=cfg.whole_loops, rounds=cfg.whole_rounds, checkpoints=tuple(cfg.whole_checkpoint))
+    return whole_process_check(whole, say)
 
 
 def _acceptance(report: dict, device: torch.device) -> dict:

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from vad_core.cli.common import config_from
+from vad_core.cli.common import about, config_from
 from vad_core.cli.options import COUNT, POSITIVE, WORKERS, input_size
 from vad_core.errors import BadInput
 
@@ -32,6 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--whole-only", action="store_true", help="measure the whole-process figure alone")
     p.add_argument("--whole-loops", type=COUNT, default=3, help="times Ped2's test clips are looped (3: 6,030 frames)")
     p.add_argument("--whole-rounds", type=COUNT, default=3, help="rounds of the whole-process figure (3)")
+    p.add_argument(
+        "--whole-checkpoint",
+        action="append",
+        default=[],
+        metavar="STEM",
+        help="a checkpoint whose `analyze --checkpoint STEM` the whole-process figure times beside the bundled "
+        "model's (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
@@ -48,8 +56,27 @@ def run(args: argparse.Namespace) -> int:
         video = args.video or str(default_video())
     except BadInput as err:
         raise BadInput(f"{err}; pass --video") from None
+    _check_whole_checkpoints(args)
     memory = not args.no_memory and bool(minutes)
-    cfg = config_from(args, BenchConfig, video=video, memory=memory, memory_minutes=minutes)
+    whole_checkpoint = tuple(args.whole_checkpoint)
+    cfg = config_from(
+        args, BenchConfig, video=video, memory=memory, memory_minutes=minutes, whole_checkpoint=whole_checkpoint
+    )
     report = run_bench(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
+
+
+def _check_whole_checkpoints(args: argparse.Namespace) -> None:
+    """--whole-checkpoint's stems load, and a whole-process figure is asked for: refused now, not after minutes of
+    the other figures."""
+    if not args.whole_checkpoint:
+        return
+    if not (args.whole or args.whole_only):
+        msg = "times a detector beside the bundled model in the whole-process figure: add --whole or --whole-only"
+        raise BadInput(msg, option="whole_checkpoint")
+    from vad_core.model.checkpoint import load_checkpoint
+
+    for stem in args.whole_checkpoint:
+        with about("whole_checkpoint"):
+            load_checkpoint(stem, device="cpu")
