@@ -30,6 +30,9 @@ SPATIAL_KINDS = ("moving_object", "static_intruder")
 TEMPORAL_KINDS = ("freeze", "reverse", "speedup", "brightness")
 CAMERA_KINDS = ("cover", "shift")  # camera faults: vad_core.scoring.health finds them, not the anomaly score
 KINDS = SPATIAL_KINDS + TEMPORAL_KINDS + CAMERA_KINDS
+# What choosing between detectors injects (vad_core.training.detector_choice): an object moving as no pedestrian
+# does, which flow sees, and one standing where nothing stands, which only appearance sees
+DETECTOR_PROXY_KINDS = ("moving_object", "static_intruder")
 MAX_FRAMES = 20_000  # a whole clip is held in memory at its own resolution
 
 
