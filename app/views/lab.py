@@ -15,7 +15,8 @@ import streamlit as st
 from app.state import Clip, ClipSource, clip_store, sample_paths
 from app.views.clip_open import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
-from app.views.detector_kind import is_motion
+from app.views.detector_kind import is_fused, is_motion
+from app.views.lab_fused import fusion_steps
 from app.views.lab_motion import motion_steps
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from vad_core import Detector
@@ -287,5 +288,7 @@ def render() -> None:
     )
     if is_motion(model):
         motion_steps(clip, model, t)
+    elif is_fused(model):
+        fusion_steps(clip, model, t)
     else:
         _steps(clip, model, steps)
