@@ -68,6 +68,22 @@ def test_adapting_a_fused_model_makes_a_fused_model_by_default(fused_stem, sampl
     assert card["kind"] == "fused" and card["parent"]["model"] == "fused"  # its autoencoder part, fine-tuned
 
 
+@pytest.mark.slow
+def test_train_kind_fused_on_another_scene_prints_its_rule_and_warns_of_the_foreign_autoencoder(ped1_clip, tmp_path):
+    data = tmp_path / "ped1"
+    data.mkdir()
+    (data / "Train001.mp4").symlink_to(PED1 / "train" / "Train001.mp4")  # one normal clip of Ped1, 200 frames
+    done = run_cli("train", "--kind", "fused", "--data", str(data), "--out", str(tmp_path / "f"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"wrote {tmp_path / 'f'}.safetensors" and lines[1].startswith("fusion rule: ")
+    assert "scores" in lines[2] and "autoencoder part" in lines[2] and "motion part" in lines[2]
+    assert "the autoencoder ped2 does not know this scene" in lines[3]  # the bundled one: Ped2's
+    card = json.loads((tmp_path / "f.json").read_text())
+    assert card["kind"] == "fused" and card["model"]["rule"] == lines[1].split()[2]
+    assert card["parts"]["motion"]["model"]["frame_size"] == [238, 158] and card["calibration"]["frames"] == 50
+
+
 def test_analyze_with_a_fused_model_writes_the_contract_outputs(fused_stem, samples, tmp_path):
     out = tmp_path / "out"
     clip = samples / "test" / "Test004.mp4"

@@ -178,3 +178,12 @@ def test_rank_detectors_ranks_every_rule_from_one_engine_pass_per_clip(fused, sa
     frames = injected[0][0]
     shared = rescored(candidates["product"], analyze_clip(candidates["max"], frames))
     assert np.allclose(shared.score, analyze_clip(candidates["product"], frames).score)
+
+
+def test_a_fused_analysis_is_stored_and_read_back_as_batch_keeps_it(fused, test004, tmp_path):
+    from vad_core.batch.stored import read_analysis, write_analysis
+
+    write_analysis(test004, tmp_path / "stored")
+    again = read_analysis(tmp_path / "stored", fused)
+    assert again.maps.keys() == test004.maps.keys() and np.array_equal(again.score, test004.score)
+    assert again.segments() == test004.segments() and again.scene_check() == test004.scene_check()

@@ -56,7 +56,7 @@ from vad_core.scoring.fusion import FusionConfig, rule_candidates
 from vad_core.scoring.scores import ScoringConfig
 from vad_core.scoring.zones import Zones
 from vad_core.training.calibration import fit_scene_reference, hold_out_tails, scene_name
-from vad_core.training.detector_choice import inject_clips, try_detectors
+from vad_core.training.detector_choice import analyze_clip, inject_clips, try_detectors
 from vad_core.training.injection import DETECTOR_PROXY_KINDS, read_gray_clip
 from vad_core.training.motion_fit import MotionTrainConfig, train_motion
 from vad_core.training.selection import baselines_on, verdict
@@ -90,6 +90,7 @@ class FusedResult:
 
     checkpoint: Path
     selection: ScoringSelection
+    note: str | None = None  # a warning for the user: its autoencoder part does not know the scene
 
     @property
     def rule(self) -> str:
@@ -102,7 +103,8 @@ class FusedResult:
     def summary(self) -> str:
         """Two lines: the rule chosen beside the others, and whether it beats the baselines."""
         rules = ", ".join(f"{c.name} {c.auc_micro:.3f} / {c.auc_video_norm:.3f}" for c in self.selection.candidates)
-        return f"fusion rule: {self.rule} (pooled / per-video AUC on injected anomalies: {rules})\n{self.verdict}"
+        lines = [f"fusion rule: {self.rule} (pooled / per-video AUC on injected anomalies: {rules})", self.verdict]
+        return "\n".join(lines + ([self.note] if self.note else []))
 
 
 def fit_fusion(
@@ -163,6 +165,21 @@ def _calibration(results: list[Analysis], quantile: float) -> Calibration:
     )
 
 
+def _scene_note(autoencoder: LoadedModel, clips: list[np.ndarray], source: str | Path) -> str | None:
+    """A warning when the autoencoder's own scene check finds most of a few held-out clips unfamiliar: its
+    calibration, which its part of the fused score divides by, was not made for this scene."""
+    checks = [analyze_clip(autoencoder, c).scene_check() for c in clips if len(c) >= autoencoder.window][:3]
+    unfamiliar = [c for c in checks if c is not None and not c.familiar]
+    if not checks or 2 * len(unfamiliar) <= len(checks):
+        return None
+    score = max(c.score for c in unfamiliar)
+    return (
+        f"note: the autoencoder {autoencoder.name} does not know this scene (scene score {score:.1f} on its normal "
+        "frames; its own footage stays under 2), so its calibrated score means little here: fine-tune it on this "
+        f"scene first (train --init {source} --data DATA --out AE) and fuse that one (--checkpoint AE)"
+    )
+
+
 def _parent(source: str | Path, autoencoder: LoadedModel) -> Parent:
     """The checkpoint the autoencoder part came from."""
     weights, _ = checkpoint_paths(source)
@@ -217,7 +234,8 @@ def train_fused(cfg: FusedTrainConfig) -> FusedResult:
     calibration_data = CalibrationData(data=cfg.data, val_fraction=cfg.val_fraction, command=cfg.command)
     parent = _parent(source, autoencoder)
     card = replace(model.card, training=training, calibration_data=calibration_data, parent=parent)
-    return FusedResult(_save(cfg.out, model, card), model.card.scoring_selection)
+    note = _scene_note(autoencoder, tails, source)
+    return FusedResult(_save(cfg.out, model, card), model.card.scoring_selection, note)
 
 
 def _marked_frames(video: Path, ranges: tuple[tuple[int, int], ...]) -> list[np.ndarray]:
