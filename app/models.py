@@ -119,10 +119,10 @@ def _kind(stem: Path) -> str:
 
 def available_models() -> list[ModelEntry]:
     """The default model first (labelled as bundled when it is), then the user's models, each with its trainer; a
-    motion detector's label says its kind."""
+    motion or fused detector's label says its kind."""
     swept_models_folder(str(models_folder()))
     default = checkpoint_stem()
-    noted = {"motion": "motion detector"}  # an autoencoder is what a model is unless said otherwise
+    noted = {"motion": "motion detector", "fused": "fused: autoencoder + motion"}  # an autoencoder unless said
     kind = _kind(default)
     label = f"{default.name} ({noted[kind]})" if kind in noted else default.name
     if "VAD_CHECKPOINT" not in os.environ:

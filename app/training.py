@@ -72,7 +72,8 @@ class ClipFile:
 class TrainingRequest:
     """What the train-your-scene form asks for. clips, or a dataset folder (its train/ part is used).
 
-    kind: "autoencoder", or "motion" (`train --kind motion`: fitted in seconds; no preset, budget or init).
+    kind: "autoencoder", or "motion" (`train --kind motion`: fitted in seconds; no preset, budget or init); with
+    normal_ranges, "fused" adapts init as `adapt --kind fused` does, anything else keeps init's own kind.
     init: a checkpoint to fine-tune instead of a new model. normal_ranges: adapt init to the one clip's own
     normal frames (source frame numbers, end exclusive), as `vad_core adapt` does."""
 
@@ -198,6 +199,7 @@ def _train_command(request: TrainingRequest, data: Path, out: Path) -> list[str]
         clip = next((data / "train").iterdir())
         command = [sys.executable, "-m", "vad_core", "adapt", str(clip), "--out", str(out), "--progress-json"]
         command += [f"--normal={start}:{end}" for start, end in request.normal_ranges]
+        command += ["--kind", "fused"] if request.kind == "fused" else []  # else: the kind of the model adapted
         return [*command, "--checkpoint", str(request.init), *minutes]
     command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out), "--progress-json"]
     if request.kind == "motion":
@@ -327,6 +329,8 @@ class TrainingRunner:
         data = _check_folder(str(request.dataset)) if request.dataset is not None and not request.clips else None
         if request.normal_ranges and (len(request.clips) != 1 or request.init is None):
             raise BadInput("adapting takes one clip and the model to start from")
+        if request.kind == "fused" and not request.normal_ranges:
+            raise BadInput("a fused model is made by adapting a model to a clip's normal frames")
         if request.kind == "motion" and (request.init is not None or request.normal_ranges):
             raise BadInput("a motion model is fitted afresh from its clips: it starts from no other model")
         with self._lock:

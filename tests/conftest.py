@@ -4,6 +4,8 @@ def test_x(samples, tiny_model): ...          # tiny_model: a LoadedModel traine
 def test_y(ped2): ...                         # the full UCSD Ped2 folder; skips (fails under CI=true) if absent
 def test_z(corpus): ...                       # broken, hostile and unusual inputs (helpers/corpus.py), generated once
 def test_m(motion_stem): ...                  # a motion detector fitted once on tiny synthetic clips (seconds)
+def test_f(fused_stem): ...                   # a fused detector: the bundled autoencoder and a motion part fitted on
+                                              # the two Ped2 sample clips, its rule chosen on their tails (seconds)
 def test_e(store_url): ...                    # an empty event store: SQLite, then a real PostgreSQL server
 
 No test writes to the user's data folder: VAD_EVENTS_URL points at a session temp folder (private_event_store).
@@ -149,3 +151,15 @@ def motion_stem(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("motion-model")
     train_motion(MotionTrainConfig(data=str(motion_dataset(root)), out=str(root / "motion"), cell=8, val_fraction=0.25))
     return root / "motion"
+
+
+@pytest.fixture(scope="session")
+def fused_stem(tmp_path_factory, bundled) -> Path:
+    """The stem of a fused detector made once per session (train --kind fused's code): the bundled Ped2
+    autoencoder, a motion part fitted on the two sample training clips (Ped2, 120 and 150 frames), the rule chosen
+    on their held-out quarters (30 and 38 frames) and anomalies injected into them."""
+    from vad_core.training.fused_fit import FusedTrainConfig, train_fused
+
+    root = tmp_path_factory.mktemp("fused-model")
+    train_fused(FusedTrainConfig(data=str(SAMPLES), out=str(root / "fused"), checkpoint=str(bundled)))
+    return root / "fused"

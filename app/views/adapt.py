@@ -5,7 +5,9 @@
 
 Adapting is `python -m vad_core adapt` run by the server's training runner: the current model is fine-tuned
 from its own weights on the marked frames, calibrated on their held-out tail, saved among the user's models,
-and the clip is analyzed again with it.
+and the clip is analyzed again with it. An autoencoder can be adapted into a fused detector (`adapt --kind fused`:
+a motion detector fitted on the same frames, the two fused by a rule chosen on them); a fused model is adapted
+as one.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from app.models import session_label, session_token
 from app.state import Clip, ClipSource
 from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views.controls import MODEL_KEY, PICKER_KEY
-from app.views.detector_kind import ADAPT_NOTE, is_motion
+from app.views.detector_kind import ADAPT_KINDS, ADAPT_NOTE, is_fused, is_motion
 from app.views.training_status import LIVE_KEY, job_status
 from vad_core import BadInput, Detector
 from vad_core.io.frame_ranges import format_ranges, parse_ranges
@@ -29,6 +31,7 @@ from vad_core.training.train import default_normal_range
 OPEN_KEY = "adapt_open"  # the digest of the clip whose adapt panel the warning's button opened
 JOB_KEY = "adapt_job"  # the name of the adapt run this session started
 DONE_KEY = "adapt_done"  # the checkpoint this session has switched to already
+KIND_KEY = "adapt_kind"  # what adapting an autoencoder makes: an autoencoder or a fused detector
 
 
 def scene_notice(clip: Clip, model: Detector) -> None:
@@ -80,6 +83,19 @@ def _use_adapted(snap: JobSnapshot) -> None:
         st.rerun()
 
 
+def _kind(model: Detector) -> str:
+    """What adapting makes: a fused model stays fused; an autoencoder becomes what the user picks (the CLI's default,
+    an autoencoder, first)."""
+    if is_fused(model):
+        st.caption(
+            "A fused model is adapted as one: its autoencoder part is fine-tuned, its motion part fitted again on "
+            "the same frames, and the rule chosen again."
+        )
+        return "fused"
+    kinds = list(ADAPT_KINDS)
+    return str(st.radio("Adapted model", kinds, format_func=ADAPT_KINDS.get, key=KIND_KEY, horizontal=True))
+
+
 def adapt_panel(source: ClipSource, clip: Clip, model: Detector, model_stem: str) -> None:
     """Mark normal frames (default: the first 30 s, or the first half of a shorter clip), choose minutes, start;
     then the run's live loss and Cancel, and the re-analysis when it ends. None for a motion detector, which
@@ -100,6 +116,7 @@ def adapt_panel(source: ClipSource, clip: Clip, model: Detector, model_stem: str
             "its own weights, calibrated on their last quarter (held out), saved among your models, and this clip "
             "is analyzed again with it. The marked frames are drawn on the plot as *learned as normal*."
         )
+        kind = _kind(model)
         default = default_normal_range(frames, analysis.fps * analysis.frame_step)
         left, middle, right = st.columns([2, 1, 2])
         text = left.text_input(
@@ -119,6 +136,7 @@ def adapt_panel(source: ClipSource, clip: Clip, model: Detector, model_stem: str
                     clips=(ClipFile(source.name, path=source.path, data=source.data),),
                     init=Path(model_stem),
                     normal_ranges=parse_ranges(text, frames),
+                    kind=kind,
                     owner=session,
                 )
                 runner.start(request)

@@ -16,7 +16,7 @@ from app.components.player import PlayerView, finite_list, player
 from app.state import Clip, sample_labels_for
 from app.views.adapt import learned_runs
 from app.views.controls import detection_controls, display_controls
-from app.views.detector_kind import RAW_ERROR, is_motion
+from app.views.detector_kind import FUSED_RAW_ERROR, RAW_ERROR, is_fused, is_motion
 from app.views.exports import export_buttons
 from app.views.plot import score_figure
 from app.views.segments import SEEK_KEY, segment_table
@@ -49,6 +49,8 @@ def _explanation(model: Detector) -> str:
     raw = (
         RAW_ERROR
         if is_motion(model)
+        else FUSED_RAW_ERROR.format(rule=model.card.model.name)
+        if is_fused(model)
         else f"how badly the model reconstructs frame t. This model scores \
 {KIND_TEXT[cfg.error_map]}, {reduce}"
     )

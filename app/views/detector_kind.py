@@ -1,7 +1,9 @@
-"""What the pages say about a motion detector, which has no reconstruction, no latent state and no fine-tuning.
+"""What the pages say about a motion detector, which has no reconstruction, no latent state and no fine-tuning, and
+about a fused detector, whose score is a rule over an autoencoder's and a motion detector's.
 
     if is_motion(model): st.info(LAB_NOTE)        # the lab's opening words for a motion map (app/views/lab_motion)
     f"- **Raw error e(t)**: {RAW_ERROR}"           # the analysis page's "what do the scores mean"
+    if is_fused(model): st.info(FUSED_LAB_NOTE)   # the lab's words for a fused score (app/views/lab_fused)
 
 The views that draw an autoencoder's reconstruction, latent view or adaptation ask is_motion and say this instead.
 """
@@ -25,6 +27,29 @@ ADAPT_NOTE = (
     "To fit this motion detector to the camera, train a new motion model on its normal footage on the *Train your "
     "scene* page (seconds): a motion model is fitted afresh, not fine-tuned."
 )
+
+
+FUSED_RAW_ERROR = (
+    "how far beyond normal either of two detectors finds frame t, as one rule combines them: the autoencoder's error "
+    "(how badly it reconstructs the frame) and the motion detector's (how much faster than normal something moves), "
+    "each divided by its own τ so that 1 is the most its normal footage reached, then combined by the rule chosen "
+    "for this scene ({rule})"
+)
+FUSED_LAB_NOTE = (
+    "**A fused detector** runs an autoencoder and a motion detector on the same frames. Each part's frame error is "
+    "divided by its own τ (1: the most its normal footage reached), and a rule chosen for this scene on anomalies "
+    "injected into normal footage combines the two; the map shows, per place, the larger of the two parts' "
+    "calibrated maps. Below: how frame t's two errors become its fused e(t) and c(t)."
+)
+ADAPT_KINDS = {
+    "autoencoder": "Autoencoder: fine-tune the network",
+    "fused": "Fused: fine-tune it and fit a motion detector on the same frames",
+}
+
+
+def is_fused(model: Detector) -> bool:
+    """Whether the model is a fused detector (its card's kind): an autoencoder part and a motion part."""
+    return model.card.detector == "fused"
 
 
 def is_motion(model: Detector) -> bool:

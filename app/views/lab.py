@@ -15,12 +15,13 @@ import streamlit as st
 from app.state import Clip, ClipSource, clip_store, sample_paths
 from app.views.clip_open import chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
-from app.views.detector_kind import is_motion
+from app.views.detector_kind import is_fused, is_motion
+from app.views.lab_fused import fusion_steps
 from app.views.lab_motion import motion_steps
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
 from vad_core import Detector
 from vad_core.pipeline.explain import FrameSteps, explain_frame, heat_rgb
-from vad_core.scoring.scores import ERROR_KINDS
+from vad_core.scoring.scores import ERROR_KINDS, RECONSTRUCTION_KINDS
 
 SLIDER_KEY = "lab_frame_slider"
 NUMBER_KEY = "lab_frame_number"
@@ -175,7 +176,7 @@ def _variants_table(steps: FrameSteps) -> str:
     """Every kind × reduction of this frame as a markdown table; the model's own one in bold."""
     reductions = ("sum", "local_max", "local_top")
     rows = ["| error | " + " | ".join(reductions) + " |", "|---|" + "---:|" * len(reductions)]
-    for kind in ERROR_KINDS:
+    for kind in RECONSTRUCTION_KINDS:  # an autoencoder's maps (the steps of a fused or motion score are their own)
         cells = []
         for reduce in reductions:
             text = _num(steps.variants[f"{kind}_{reduce}"])
@@ -287,5 +288,7 @@ def render() -> None:
     )
     if is_motion(model):
         motion_steps(clip, model, t)
+    elif is_fused(model):
+        fusion_steps(clip, model, t)
     else:
         _steps(clip, model, steps)

@@ -1,5 +1,6 @@
 """`python -m vad_core train --data DATASET --out CKPT`: train on DATASET/train (or a folder of normal clips),
-calibrate, write CKPT.safetensors and CKPT.json. run_training is shared with `adapt`, the same training code."""
+calibrate, write CKPT.safetensors and CKPT.json. run_training is shared with `adapt`, the same training code.
+--kind motion fits a motion detector instead; --kind fused fits one and fuses it with an autoencoder (--checkpoint)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import json
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,7 @@ from vad_core.cli.options import BATCH, COUNT, POSITIVE, SEED, add_progress_json
 from vad_core.signals import on_stop_signal
 
 if TYPE_CHECKING:
-    from vad_core.training.train import TrainConfig
+    from vad_core.training.train import TrainConfig, TrainResult
 
 STOPPING = "stopping after this step; then calibrating and saving (Ctrl-C again to abort)"
 
@@ -24,8 +26,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train on normal clips (DATASET/train) and calibrate")
     p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
     p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
-    kind_help = "autoencoder (default), or motion: per-place optical-flow statistics, fitted in seconds to minutes"
-    p.add_argument("--kind", choices=["autoencoder", "motion"], default="autoencoder", help=kind_help)
+    kind_help = (
+        "autoencoder (default); motion: per-place optical-flow statistics, fitted in seconds to minutes; fused: a "
+        "motion detector fitted so and an autoencoder (--checkpoint), their calibrated scores combined by a rule "
+        "chosen on anomalies injected into held-out normal frames"
+    )
+    p.add_argument("--kind", choices=["autoencoder", "motion", "fused"], default="autoencoder", help=kind_help)
+    p.add_argument("--checkpoint", default=None, help="fused: the autoencoder part (default: bundled Ped2 model)")
     p.add_argument("--cell", type=COUNT, default=16, help="motion: a place's side in pixels at the clip's resolution")
     p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")
     sigma_help = "motion: smooth the places' normal over this many cells (default: chosen on injected anomalies)"
@@ -54,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.kind == "motion":
         return run_motion(args)
+    if args.kind == "fused":
+        return run_fused(args)
     return run_training(args, config_from(args, TrainConfig, command=command_line()))
 
 
@@ -71,6 +80,24 @@ def run_motion(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_fused(args: argparse.Namespace) -> int:
+    """train --kind fused: a motion detector fitted as train --kind motion fits one, fused with the autoencoder of
+    --checkpoint by the rule that scores best on anomalies injected into the frames the motion part held out."""
+    from vad_core.errors import BadInput
+    from vad_core.training.fused_fit import FusedTrainConfig, train_fused
+
+    if args.init is not None:
+        raise BadInput("a fused model takes its autoencoder as it is: give it with --checkpoint, not --init")
+    result = train_fused(config_from(args, FusedTrainConfig, command=command_line()))
+    if args.progress_json:  # no steps to report: the summary a UI waits for (the app's training runner)
+        summary = {"checkpoint": str(result.checkpoint), "steps": 0, "cancelled": False, "verdict": result.verdict}
+        print(json.dumps({"done": summary}), flush=True)
+        return 0
+    print(f"wrote {result.checkpoint}")
+    print(result.summary())
+    return 0
+
+
 def _stop_requested() -> threading.Event:
     """Ctrl-C or SIGTERM stops training after the current step; it still calibrates and saves."""
     stop = threading.Event()
@@ -83,10 +110,15 @@ def _stop_requested() -> threading.Event:
     return stop
 
 
-def run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
+def run_training(
+    args: argparse.Namespace, cfg: TrainConfig, finish: Callable[[TrainResult], TrainResult] | None = None
+) -> int:
+    """Train (or fine-tune) and report; finish: what becomes of the trained model before the report (adapt --kind
+    fused makes a fused model of it: the report names that one)."""
     from vad_core.model.checkpoint import new_checkpoint_paths
     from vad_core.training.train import TrainProgress, train
 
+    finish = finish or (lambda result: result)
     new_checkpoint_paths(cfg.out)  # a taken or unusable name fails now, not after the training budget is spent
     stop = _stop_requested()
     if args.progress_json:
@@ -94,12 +126,12 @@ def run_training(args: argparse.Namespace, cfg: TrainConfig) -> int:
         def report(progress: TrainProgress) -> None:
             print(json.dumps(asdict(progress)), flush=True)
 
-        result = train(cfg, on_step=report, should_stop=stop.is_set, show_progress=False)
+        result = finish(train(cfg, on_step=report, should_stop=stop.is_set, show_progress=False))
         summary = {"checkpoint": str(result.checkpoint), "steps": result.steps, "cancelled": result.cancelled}
         summary["verdict"] = result.verdict
         print(json.dumps({"done": summary}), flush=True)
         return 0
-    result = train(cfg, should_stop=stop.is_set)
+    result = finish(train(cfg, should_stop=stop.is_set))
     stopped = " (stopped early)" if result.cancelled else ""
     print(f"trained {result.steps} steps ({result.frames_seen} frames) in {result.seconds:.0f} s{stopped}")
     print(f"wrote {result.checkpoint}")

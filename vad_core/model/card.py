@@ -4,11 +4,13 @@ card = read_card(Path("assets/models/ped2.json"))  # every section checked; no t
 card.scoring.kind, card.calibration.tau, card.training.data if card.training else None
 data = card.to_json()                              # the one writer: the file's bytes, as train and calibrate save them
 
-Sections: model (ModelConfig: the architecture), preprocess, scoring (ScoringConfig), calibration, latent_projection
-and scene_reference (what calibration learned about the scene), and provenance: training, calibration_data,
-scoring_selection, parent, adaptation, evaluation. A card read and written again is the same JSON: its keys keep
-their order, and keys this version does not know (a hand-written note) are kept where they were. A section the
-card lacks is None (scoring: the scoring of cards from before per-place scoring; preprocess: empty).
+Sections: model (ModelConfig: the architecture; a motion detector's MotionConfig; a fused detector's FusionConfig),
+preprocess, scoring (ScoringConfig), calibration, latent_projection and scene_reference (what calibration learned
+about the scene), and provenance: training, calibration_data, scoring_selection, parent, adaptation, evaluation. A
+fused card also holds parts: its autoencoder's and its motion detector's own cards, each checked as a card. A card
+read and written again is the same JSON: its keys keep their order, and keys this version does not know (a
+hand-written note) are kept where they were. A section the card lacks is None (scoring: the scoring of cards from
+before per-place scoring; preprocess: empty).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from vad_core.errors import BadInput, parse_json
 from vad_core.model.card_checks import architecture, is_int, number, section
 from vad_core.model.config import ModelConfig
 from vad_core.model.motion.config import MotionConfig
+from vad_core.scoring.fusion import FusionConfig
 from vad_core.scoring.latent import LATENT_GRID, LatentProjection
 from vad_core.scoring.scene import SceneReference
 from vad_core.scoring.scores import ERROR_KINDS, REDUCTIONS, MotionForm, ScoringConfig
@@ -102,7 +105,7 @@ class Record:
 
 def _plain(value: object) -> object:
     """A record's value as JSON takes it: tuples as lists, nested records as objects."""
-    if isinstance(value, Record | SelectionCandidate):
+    if isinstance(value, Record | SelectionCandidate | RankedCandidate):
         return value.to_dict()
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
@@ -192,14 +195,27 @@ class SelectionCandidate:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class RankedCandidate:
+    """One detector tried by name (a fused detector's rule, "max" or "weighted 0.25"), and the pooled and per-video
+    frame AUC it reached on injected anomalies (vad_core.training.detector_choice)."""
+
+    name: str
+    auc_micro: float
+    auc_video_norm: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScoringSelection(Record):
-    """How calibration chose the scoring: the method, the injected anomaly kinds, the candidates best first, and the
-    baselines on the same anomalies with the verdict."""
+    """How calibration chose the scoring (or a fused detector its rule): the method, the injected anomaly kinds, the
+    candidates best first, and the baselines on the same anomalies with the verdict."""
 
     method: str | None = None
     proxies: list[str] | None = None
-    candidates: list[SelectionCandidate] | None = None
+    candidates: list[SelectionCandidate | RankedCandidate] | None = None
     baselines: dict[str, dict[str, float]] | None = None  # the model-free baselines on the same injected anomalies
     verdict: str | None = None  # whether the chosen scoring beats them, in one line
 
@@ -208,10 +224,16 @@ class ScoringSelection(Record):
         out = super().from_dict(doc, name)
         if out.candidates is None:
             return out
-        return replace(out, candidates=[SelectionCandidate(**section(c, name)) for c in out.candidates])
+        return replace(out, candidates=[_candidate(section(c, name)) for c in out.candidates])
 
 
-DetectorKind = Literal["autoencoder", "motion", "fused"]  # the fused kind is issue 29's, not built yet
+def _candidate(doc: dict) -> SelectionCandidate | RankedCandidate:
+    """A scoring candidate (per_place, ...) or a named one (name, ...), by its keys."""
+    return RankedCandidate(**doc) if "name" in doc else SelectionCandidate(**doc)
+
+
+DetectorKind = Literal["autoencoder", "motion", "fused"]
+PART_KINDS: tuple[DetectorKind, ...] = ("autoencoder", "motion")  # a fused card's parts, in the file's order
 DETECTOR_KINDS: tuple[DetectorKind, ...] = get_args(DetectorKind)
 
 # Descriptive sections: read and written as they are (checked only for shape).
@@ -241,8 +263,38 @@ ORDER = (
     "parent",
     "adaptation",
     "model",
+    "parts",
     "evaluation",
 )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A fused card's parts: its autoencoder's card and its motion detector's, each a whole card of its kind."""
+
+    autoencoder: ModelCard
+    motion: ModelCard
+
+    def to_dict(self) -> dict:
+        return {"autoencoder": self.autoencoder.to_dict(), "motion": self.motion.to_dict()}
+
+    @classmethod
+    def from_dict(cls, doc: object) -> Parts:
+        doc = section(doc, "parts")
+        if sorted(doc) != sorted(PART_KINDS):
+            raise ValueError(f"parts holds {sorted(doc)}; a fused card's parts are {', '.join(PART_KINDS)}")
+        cards = {}
+        for kind in PART_KINDS:
+            part = section(doc[kind], f"parts.{kind}")
+            if "model" not in part or "calibration" not in part:
+                raise ValueError(f"parts.{kind} lacks the 'model' or 'calibration' section")
+            try:
+                cards[kind] = ModelCard.from_dict(part)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"parts.{kind}: {err}") from err
+            if cards[kind].detector != kind:
+                raise ValueError(f"parts.{kind} is a card of kind {cards[kind].detector}")
+        return cls(**cards)
 
 
 @dataclass(frozen=True)
@@ -250,9 +302,10 @@ class ModelCard:
     """A checkpoint's card. model and calibration are required; evaluation maps a dataset's name to the metrics
     evaluate --update-card stored for it. kind is the kind of detector (DESIGN's contract); None is a card written
     before kinds existed, an autoencoder, and is written back without the key. model is the detector's settings:
-    the autoencoder's architecture, or a motion detector's MotionConfig."""
+    the autoencoder's architecture, a motion detector's MotionConfig, or a fused detector's FusionConfig (its rule);
+    parts: a fused detector's part cards (None for the other kinds)."""
 
-    model: ModelConfig | MotionConfig
+    model: ModelConfig | MotionConfig | FusionConfig
     calibration: Calibration
     kind: DetectorKind | None = None
     scoring: ScoringConfig = field(default_factory=lambda: ScoringConfig.from_dict({}))
@@ -268,6 +321,7 @@ class ModelCard:
     parent: Parent | None = None
     adaptation: Adaptation | None = None
     evaluation: dict[str, dict] = field(default_factory=dict)
+    parts: Parts | None = None
     extra: dict[str, object] = field(default_factory=dict)  # top-level keys this version does not know
     order: tuple[str, ...] = field(default=(), compare=False)  # the key order of the file it was read from
 
@@ -293,9 +347,9 @@ class ModelCard:
         kind = doc.get("kind")
         if kind is not None and kind not in DETECTOR_KINDS:
             raise ValueError(f"kind is {kind!r}; a card's kind is one of {', '.join(DETECTOR_KINDS)}")
-        if kind not in (None, "autoencoder", "motion"):
-            raise ValueError(f"kind {kind!r} needs a newer version of this tool; this one runs autoencoder and motion")
-        cfg = MotionConfig.from_dict(section(doc["model"], "model")) if kind == "motion" else architecture(doc["model"])
+        cfg = _settings(kind, doc["model"])
+        if ("parts" in doc) != (kind == "fused"):
+            raise ValueError("a fused card needs its parts" if kind == "fused" else "only a fused card has parts")
         parts = {key: RECORDS[key].from_dict(value, key) for key, value in doc.items() if key in RECORDS}
         names = {key: doc[key] for key in ("name", "library", "library_version") if key in doc}
         arrays = {key: parse(doc[key]) for key, parse in ARRAY_SECTIONS.items() if key in doc}
@@ -306,6 +360,7 @@ class ModelCard:
             scoring=scoring_from_dict(doc.get("scoring", {}), cfg.input_size),
             preprocess=Preprocess.from_dict(doc.get("preprocess", {})),
             evaluation=dict(section(doc.get("evaluation", {}), "evaluation")),
+            parts=Parts.from_dict(doc["parts"]) if "parts" in doc else None,
             extra={k: v for k, v in doc.items() if k not in ORDER},
             order=tuple(doc),
             **names,
@@ -316,11 +371,20 @@ class ModelCard:
         return card
 
     def check(self) -> None:
-        """The sections agree with each other: the latent projection and place scales fit the architecture, and
-        per-place scoring has its place scale."""
+        """The sections agree with each other: the latent projection and place scales fit the architecture,
+        per-place scoring has its place scale, and a fused card's scoring and map size are its parts'."""
         cfg, projection, scene = self.model, self.latent_projection, self.scene_reference
+        if (self.scoring.kind == "fused") != (self.detector == "fused"):
+            raise ValueError(f"scoring.kind is {self.scoring.kind!r}; a fused card, and only one, scores kind 'fused'")
+        if self.parts is not None and self.parts.autoencoder.model.input_size != cfg.input_size:
+            raise ValueError(
+                f"model.input_size is {cfg.input_size}; the autoencoder part's is "
+                f"{self.parts.autoencoder.model.input_size}"
+            )
         if projection is not None and isinstance(cfg, MotionConfig):
             raise ValueError("a motion detector has no latent view; its card takes no latent_projection")
+        if projection is not None and isinstance(cfg, FusionConfig):
+            raise ValueError("a fused card keeps its latent_projection in its autoencoder part, not at the top")
         if projection is not None:
             dims = cfg.latent_channels * LATENT_GRID * LATENT_GRID
             if projection.dims != dims or projection.places not in (1, cfg.time_steps):
@@ -333,6 +397,15 @@ class ModelCard:
             raise ValueError(f"scene_reference.place_scale does not match {size} px")
         if self.scoring.per_place and (scene is None or self.scoring.kind not in scene.place_scale):
             raise ValueError(f"scoring asks for per-place scoring but the card has no {self.scoring.kind} place scale")
+
+
+def _settings(kind: str | None, doc: object) -> ModelConfig | MotionConfig | FusionConfig:
+    """The card's model section as its kind's settings, every key checked."""
+    if kind == "motion":
+        return MotionConfig.from_dict(section(doc, "model"))
+    if kind == "fused":
+        return FusionConfig.from_dict(section(doc, "model"))
+    return architecture(doc)
 
 
 def read_card(card_path: Path) -> ModelCard:

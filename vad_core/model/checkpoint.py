@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +23,15 @@ from safetensors.torch import load_file, save
 
 from vad_core.errors import BadInput
 from vad_core.io.paths import ASSETS
-from vad_core.io.video import resize_scale
 from vad_core.model.autoencoder import SpatioTemporalAE
-from vad_core.model.card import Calibration, ModelCard, read_card
-from vad_core.model.config import ModelConfig
+from vad_core.model.card import ModelCard, Parts, read_card
+from vad_core.model.fused import FusedModel
 from vad_core.model.inference import pick_device
-from vad_core.model.motion.config import MotionConfig
+from vad_core.model.loaded import LoadedModel
 from vad_core.model.motion.detector import MotionModel
 from vad_core.model.motion.features import cell_grid
 from vad_core.model.motion.normal import MotionNormal
 from vad_core.model.preprocess import Normalizer
-from vad_core.scoring.latent import LatentProjection
-from vad_core.scoring.scene import SceneReference
-from vad_core.scoring.scores import ScoringConfig
 from vad_core.scoring.zones import Zones, read_zones
 
 DEFAULT_CHECKPOINT = ASSETS / "models" / "ped2"
@@ -49,59 +45,8 @@ ZONES_SUFFIX = ".zones.json"  # STEM.zones.json: the model's zones (vad_core.sco
 FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
 
 
-@dataclass
-class LoadedModel:
-    """A network ready for inference with everything needed to score its output.
-
-    scoring and calibration are the card's unless a caller tries another scoring (replace(model, scoring=...));
-    projection: the card's latent_projection (PCA of held-out normal frames' bottleneck states), or None
-    for cards written before it existed; scene: the card's scene_reference (per-place error levels, the scene
-    check's reference figures), or None likewise. zones: STEM.zones.json's (the camera's ignore and only-count
-    polygons), or None; a command's --zones replaces them (replace(model, zones=...)).
-    """
-
-    net: SpatioTemporalAE
-    normalizer: Normalizer
-    scoring: ScoringConfig
-    calibration: Calibration
-    card: ModelCard
-    name: str
-    projection: LatentProjection | None = None
-    scene: SceneReference | None = None
-    zones: Zones | None = None
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.net.parameters()).device
-
-    @property
-    def cfg(self) -> ModelConfig:
-        return self.net.cfg
-
-    @property
-    def window(self) -> int:
-        """Frames scored together: a live source reads, and drops, whole windows of T frames."""
-        return self.cfg.time_steps
-
-    def weights(self) -> dict[str, np.ndarray]:
-        """What was fitted, by name: the network's tensors (a fingerprint of the model, wherever it was loaded)."""
-        return {name: tensor.detach().cpu().numpy() for name, tensor in self.net.state_dict().items()}
-
-    def prepare(self, gray: np.ndarray) -> np.ndarray:
-        """A decoded uint8 gray frame as the model takes it: resized to its square input, float32 in [0, 1]."""
-        return resize_scale(gray, self.cfg.input_size)
-
-    @classmethod
-    def uncalibrated(
-        cls, net: SpatioTemporalAE, normalizer: Normalizer, scoring: ScoringConfig, name: str, quantile: float = 0.99
-    ) -> LoadedModel:
-        """A network not calibrated yet (tau 1: c(t) is e(t)), for calibration itself, benchmarks and tests."""
-        calibration = Calibration(tau=1.0, pixel_tau=1.0, quantile=quantile, frames=0)
-        card = ModelCard(model=net.cfg, calibration=calibration, scoring=scoring, name=name)
-        return cls(net, normalizer, scoring, calibration, card, name)
-
-
-Detector = LoadedModel | MotionModel  # what load_checkpoint gives, by the card's kind; the engine takes either
+Detector = LoadedModel | MotionModel | FusedModel  # load_checkpoint's, by the card's kind; the engine takes any
+PART_PREFIXES = ("autoencoder.", "motion.")  # a fused model's tensors: each part's, under its prefix
 
 
 def checkpoint_paths(stem: str | Path) -> tuple[Path, Path]:
@@ -175,6 +120,27 @@ def _create(path: Path, data: bytes) -> None:
         ) from err
 
 
+def _autoencoder_contents(
+    net: SpatioTemporalAE, normalizer: Normalizer, card: ModelCard
+) -> tuple[dict[str, torch.Tensor], ModelCard]:
+    """An autoencoder's tensors (weights and mean frame) and its card, whose architecture and std are taken from net
+    and normalizer, so that they always describe these weights."""
+    tensors = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+    tensors[MEAN_FRAME_KEY] = torch.from_numpy(normalizer.mean_frame.copy())
+    card = replace(card, model=net.cfg, preprocess=replace(card.preprocess, std=normalizer.std))
+    return tensors, card
+
+
+def _motion_contents(model: MotionModel) -> tuple[dict[str, torch.Tensor], ModelCard]:
+    """A motion detector's tensors (each place's normal motion scales and the scene's mean frame) and its card."""
+    tensors = {
+        MOTION_SCALE_KEY: torch.from_numpy(model.normal.scale.copy()),
+        MEAN_FRAME_KEY: torch.from_numpy(model.normalizer.mean_frame.copy()),
+    }
+    card = replace(model.card, kind="motion", model=model.cfg)
+    return tensors, replace(card, preprocess=replace(card.preprocess, std=model.normalizer.std))
+
+
 def save_checkpoint(stem: str | Path, net: SpatioTemporalAE, normalizer: Normalizer, card: ModelCard) -> Path:
     """Create STEM.safetensors (weights and mean frame) and STEM.json (the model card); never overwrites.
 
@@ -183,10 +149,7 @@ def save_checkpoint(stem: str | Path, net: SpatioTemporalAE, normalizer: Normali
     """
     weights_path, card_path = new_checkpoint_paths(stem)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
-    tensors[MEAN_FRAME_KEY] = torch.from_numpy(normalizer.mean_frame.copy())
-    card = replace(card, model=net.cfg, preprocess=replace(card.preprocess, std=normalizer.std))
-    return _write_pair(weights_path, card_path, tensors, card)
+    return _write_pair(weights_path, card_path, *_autoencoder_contents(net, normalizer, card))
 
 
 def save_motion_checkpoint(stem: str | Path, model: MotionModel) -> Path:
@@ -194,13 +157,35 @@ def save_motion_checkpoint(stem: str | Path, model: MotionModel) -> Path:
     card, kind "motion"); never overwrites."""
     weights_path, card_path = new_checkpoint_paths(stem)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {
-        MOTION_SCALE_KEY: torch.from_numpy(model.normal.scale.copy()),
-        MEAN_FRAME_KEY: torch.from_numpy(model.normalizer.mean_frame.copy()),
-    }
-    card = replace(model.card, kind="motion", model=model.cfg)
-    card = replace(card, preprocess=replace(card.preprocess, std=model.normalizer.std))
+    return _write_pair(weights_path, card_path, *_motion_contents(model))
+
+
+def save_fused_checkpoint(stem: str | Path, model: FusedModel) -> Path:
+    """Create STEM.safetensors (both parts' tensors, each under its part's prefix: autoencoder., motion.) and
+    STEM.json (the card, kind "fused": the rule, the fused score's calibration and scene reference, and each part's
+    own card under parts); never overwrites."""
+    weights_path, card_path = new_checkpoint_paths(stem)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    ae = model.autoencoder
+    ae_tensors, ae_card = _autoencoder_contents(ae.net, ae.normalizer, ae.card)
+    motion_tensors, motion_card = _motion_contents(model.motion)
+    tensors = {f"{PART_PREFIXES[0]}{k}": v for k, v in ae_tensors.items()}
+    tensors |= {f"{PART_PREFIXES[1]}{k}": v for k, v in motion_tensors.items()}
+    card = replace(
+        model.card,
+        kind="fused",
+        model=replace(model.fusion, input_size=ae.cfg.input_size),
+        scoring=model.scoring,
+        calibration=model.calibration,
+        scene_reference=model.scene,
+        parts=Parts(_with_kind(ae_card, "autoencoder"), _with_kind(motion_card, "motion")),
+    )
     return _write_pair(weights_path, card_path, tensors, card)
+
+
+def _with_kind(card: ModelCard, kind: str) -> ModelCard:
+    """A part's card saying its kind, first (a card from before kinds has none)."""
+    return replace(card, kind=kind, order=("kind", *(key for key in card.order if key != "kind")))
 
 
 def _write_pair(weights_path: Path, card_path: Path, tensors: dict[str, torch.Tensor], card: ModelCard) -> Path:
@@ -238,18 +223,32 @@ def _replace_file(path: Path, data: bytes) -> Path:
     return path
 
 
-def _check_weights(weights_path: Path, cfg: ModelConfig) -> bool:
-    """Compare the tensors the safetensors header declares with those the architecture needs (shapes from a
-    model built on the meta device: no memory); True when the file holds a mean frame. Reads only the header."""
+Declared = dict[str, tuple[tuple[int, ...], str]]  # tensor name -> (shape, dtype), as a safetensors header says
+
+
+def _header(weights_path: Path) -> Declared:
+    """The tensors a safetensors file declares, read from its header alone (no tensor is read)."""
     try:
         with safe_open(str(weights_path), framework="pt") as f:
             slices = {k: f.get_slice(k) for k in f.keys()}  # noqa: SIM118 (a safe_open is not iterable)
-            declared = {k: (tuple(v.get_shape()), v.get_dtype()) for k, v in slices.items()}
+            return {k: (tuple(v.get_shape()), v.get_dtype()) for k, v in slices.items()}
     except (SafetensorError, OSError, ValueError) as err:
         raise BadInput(f"{weights_path.name} is not a valid safetensors file ({' '.join(str(err).split())})") from err
+
+
+def _check_floats(declared: Declared, label: str) -> None:
+    for key, (_, dtype) in declared.items():
+        if dtype not in FLOAT_DTYPES:
+            raise BadInput(f"{label}: tensor {key} holds {dtype}; weights are floating point")
+
+
+def _check_autoencoder(declared: Declared, card: ModelCard, label: str) -> None:
+    """Compare the declared tensors with those the card's architecture needs (shapes from a model built on the meta
+    device: no memory); a mean frame needs the card's preprocess.std."""
+    cfg = card.model
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in SpatioTemporalAE(cfg).state_dict().items()}
-    mismatch = f"{weights_path.name} does not match the architecture in its card"
+    mismatch = f"{label} does not match the architecture in its card"
     missing = sorted(set(expected) - set(declared))
     extra = sorted(set(declared) - set(expected) - {MEAN_FRAME_KEY})
     if missing or extra:
@@ -258,18 +257,35 @@ def _check_weights(weights_path: Path, cfg: ModelConfig) -> bool:
     for key, shape in expected.items():
         if declared[key][0] != shape:
             raise BadInput(f"{mismatch}: size mismatch for {key}: {declared[key][0]} in the file, {shape} in the card")
-    for key, (_, dtype) in declared.items():
-        if dtype not in FLOAT_DTYPES:
-            raise BadInput(f"{weights_path.name}: tensor {key} holds {dtype}; weights are floating point")
+    _check_floats(declared, label)
     if MEAN_FRAME_KEY in declared and declared[MEAN_FRAME_KEY][0] != (cfg.input_size,) * 2:
         frame = declared[MEAN_FRAME_KEY][0]
-        raise BadInput(f"{weights_path.name}: mean frame is {frame}, expected {(cfg.input_size,) * 2}")
-    return MEAN_FRAME_KEY in declared
+        raise BadInput(f"{label}: mean frame is {frame}, expected {(cfg.input_size,) * 2}")
+    if MEAN_FRAME_KEY in declared and card.preprocess.std is None:  # a mean frame, and nothing to divide by
+        raise BadInput(f"the model card of {label} needs preprocess.std, a positive number, for its mean frame")
+
+
+def _check_motion(declared: Declared, card: ModelCard, label: str) -> None:
+    """A motion detector's declared scales and mean frame against the shapes its card implies."""
+    cfg = card.model
+    rows, cols = cell_grid(cfg.frame_size, cfg.cell)
+    expected = {MOTION_SCALE_KEY: (len(cfg.features), rows, cols), MEAN_FRAME_KEY: (cfg.input_size,) * 2}
+    shapes = {key: shape for key, (shape, _) in declared.items()}
+    if shapes != expected or card.preprocess.std is None:
+        raise BadInput(f"{label} holds {shapes}; its card (kind motion) needs {expected} and preprocess.std")
+    _check_floats(declared, label)
+
+
+def _read_tensors(weights_path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(weights_path))
+    except (SafetensorError, OSError) as err:
+        raise BadInput(f"{weights_path.name} is not a valid safetensors file ({err})") from err
 
 
 def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -> Detector:
     """Load weights and card; refuse pickles and checkpoints that do not fit the architecture. A card of kind
-    "motion" gives a MotionModel (it runs on the CPU whatever the device).
+    "motion" gives a MotionModel (it runs on the CPU whatever the device), one of kind "fused" a FusedModel.
 
     The card is validated and the weights' header compared with it before any tensor is read.
     """
@@ -281,69 +297,95 @@ def load_checkpoint(stem: str | Path | None = None, device: str | None = None) -
         raise BadInput(f"checkpoint weights {weights_path} not found")
     card = read_card(card_path)
     zones = read_zones(zones_path(stem)) if zones_path(stem).is_file() else None
-    if isinstance(card.model, MotionConfig):
-        return _load_motion(weights_path, card, stem.name, zones)
-    cfg, size, std = card.model, card.model.input_size, card.preprocess.std
-    if _check_weights(weights_path, cfg) and std is None:  # a mean frame, and nothing to divide by
-        raise BadInput(f"model card {card_path.name} needs preprocess.std, a positive number, for its mean frame")
-    try:
-        tensors = load_file(str(weights_path))
-    except (SafetensorError, OSError) as err:
-        raise BadInput(f"{weights_path.name} is not a valid safetensors file ({err})") from err
+    declared, label = _header(weights_path), weights_path.name
+    if card.detector == "fused":
+        return _load_fused(weights_path, declared, card, stem.name, zones, device)
+    if card.detector == "motion":
+        _check_motion(declared, card, label)
+        return _motion(_read_tensors(weights_path), card, stem.name, zones, label)
+    _check_autoencoder(declared, card, label)
+    return _autoencoder(_read_tensors(weights_path), card, stem.name, zones, device, label)
+
+
+def _autoencoder(
+    tensors: dict[str, torch.Tensor], card: ModelCard, name: str, zones: Zones | None, device: str | None, label: str
+) -> LoadedModel:
+    """An autoencoder from its tensors (the header already checked against its card)."""
+    cfg, std = card.model, card.preprocess.std
     mean_frame = tensors.pop(MEAN_FRAME_KEY, None)
     net = SpatioTemporalAE(cfg)
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[-1].strip()
-        raise BadInput(f"{weights_path.name} does not match the architecture in its card: {first}") from err
+        raise BadInput(f"{label} does not match the architecture in its card: {first}") from err
+    size = cfg.input_size
     normalizer = Normalizer.identity(size) if mean_frame is None else Normalizer(mean_frame.float().numpy(), std)
     net.eval().to(pick_device(device))
-    return LoadedModel(
-        net,
-        normalizer,
-        card.scoring,
-        card.calibration,
-        card,
-        stem.name,
-        card.latent_projection,
-        card.scene_reference,
-        zones,
-    )
+    scene, projection = card.scene_reference, card.latent_projection
+    return LoadedModel(net, normalizer, card.scoring, card.calibration, card, name, projection, scene, zones)
 
 
-def load_autoencoder(stem: str | Path | None = None, device: str | None = None, purpose: str = "this") -> LoadedModel:
+def _motion(
+    tensors: dict[str, torch.Tensor], card: ModelCard, name: str, zones: Zones | None, label: str
+) -> MotionModel:
+    """A motion detector from its scales and mean frame (their shapes already checked against its card)."""
+    scale = tensors[MOTION_SCALE_KEY].float().numpy()
+    if not np.all(scale > 0):
+        raise BadInput(f"{label}: the motion scales must be positive")
+    normalizer = Normalizer(tensors[MEAN_FRAME_KEY].float().numpy(), card.preprocess.std)
+    normal, scene = MotionNormal(scale), card.scene_reference
+    return MotionModel(card.model, normal, normalizer, card.scoring, card.calibration, card, name, scene, zones)
+
+
+def _load_fused(
+    weights_path: Path, declared: Declared, card: ModelCard, name: str, zones: Zones | None, device: str | None
+) -> FusedModel:
+    """Both parts from one file, each part's tensors under its prefix checked against its part card before any
+    tensor is read; the zones are the fused model's (the engine masks both parts' maps with them)."""
+    stray = sorted(k for k in declared if not k.startswith(PART_PREFIXES))
+    if stray:
+        raise BadInput(
+            f"{weights_path.name}: unexpected {', '.join(stray[:3])}; a fused model's tensors are named "
+            f"{' or '.join(PART_PREFIXES)}..."
+        )
+    ae_prefix, motion_prefix = PART_PREFIXES
+    ae_label, motion_label = (f"{weights_path.name} (its {p.rstrip('.')} part)" for p in PART_PREFIXES)
+    _check_autoencoder(_part(declared, ae_prefix), card.parts.autoencoder, ae_label)
+    _check_motion(_part(declared, motion_prefix), card.parts.motion, motion_label)
+    tensors = _read_tensors(weights_path)
+    ae = _autoencoder(_part(tensors, ae_prefix), card.parts.autoencoder, name, None, device, ae_label)
+    motion = _motion(_part(tensors, motion_prefix), card.parts.motion, name, None, motion_label)
+    return FusedModel(ae, motion, card.model, card.scoring, card.calibration, card, name, card.scene_reference, zones)
+
+
+def _part(values: dict, prefix: str) -> dict:
+    """The entries under one part's prefix, without it."""
+    return {k.removeprefix(prefix): v for k, v in values.items() if k.startswith(prefix)}
+
+
+def load_autoencoder(
+    stem: str | Path | None = None, device: str | None = None, purpose: str = "this", part: bool = False
+) -> LoadedModel:
     """load_checkpoint for what only an autoencoder has, its network (fine-tuning it, re-fitting or choosing its
-    scoring); BadInput for a motion detector, saying how one is refitted instead."""
+    scoring); BadInput for a motion detector, saying how one is refitted instead. A fused detector gives its
+    autoencoder part where part (fine-tuning it, or fusing it anew), and BadInput otherwise: its card is the fused
+    model's, which calibrating the part alone would overwrite."""
     model = load_checkpoint(stem, device)
     if isinstance(model, MotionModel):
         raise BadInput(
             f"{model.name} is a motion detector, and {purpose} needs an autoencoder; a motion model is fitted "
             "afresh instead, in seconds: train --kind motion --data DATASET --out STEM"
         )
+    if isinstance(model, FusedModel):
+        if part:
+            return model.autoencoder
+        raise BadInput(
+            f"{model.name} is a fused detector, and {purpose} needs an autoencoder of its own; to fit a fused "
+            "model's autoencoder part to a camera, adapt it: adapt VIDEO --normal START:END --kind fused --checkpoint "
+            f"{model.name} --out STEM"
+        )
     return model
-
-
-def _load_motion(weights_path: Path, card: ModelCard, name: str, zones: Zones | None) -> MotionModel:
-    """A motion detector's scales and mean frame, their shapes checked against its card before use."""
-    cfg, std = card.model, card.preprocess.std
-    try:
-        tensors = load_file(str(weights_path))
-    except (SafetensorError, OSError) as err:
-        raise BadInput(f"{weights_path.name} is not a valid safetensors file ({err})") from err
-    rows, cols = cell_grid(cfg.frame_size, cfg.cell)
-    expected = {MOTION_SCALE_KEY: (len(cfg.features), rows, cols), MEAN_FRAME_KEY: (cfg.input_size,) * 2}
-    shapes = {key: tuple(value.shape) for key, value in tensors.items()}
-    if shapes != expected or std is None:
-        msg = f"{weights_path.name} holds {shapes}; its card (kind motion) needs {expected} and preprocess.std"
-        raise BadInput(msg)
-    scale = tensors[MOTION_SCALE_KEY].float().numpy()
-    if not np.all(scale > 0):
-        raise BadInput(f"{weights_path.name}: the motion scales must be positive")
-    normalizer = Normalizer(tensors[MEAN_FRAME_KEY].float().numpy(), std)
-    return MotionModel(
-        cfg, MotionNormal(scale), normalizer, card.scoring, card.calibration, card, name, card.scene_reference, zones
-    )
 
 
 def record_evaluation(stem: str | Path | None, metrics: dict, data: str | Path) -> None:

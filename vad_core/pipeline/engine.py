@@ -18,6 +18,7 @@ import torch
 
 from vad_core.io.framestore import DEFAULT_BUDGET_BYTES, FrameStore
 from vad_core.model.checkpoint import Detector, LoadedModel
+from vad_core.model.fused import FusedModel
 from vad_core.model.inference import map_blocks, window_positions
 from vad_core.model.motion.detector import BLOCK_FRAMES, MotionModel
 from vad_core.model.preprocess import Normalizer
@@ -126,8 +127,15 @@ def detector_blocks(
     """The detector interface the engine calls: a detector turns the frames it prepared (Detector.prepare) into
     ScoredBlocks in frame order, each with its maps, every frame error, the uint8 frames at the map size and the
     camera-health figures. The autoencoder runs windows of T frames (above); a motion detector scores blocks of
-    flow (vad_core.model.motion.detector); batch_windows (a live source's 1) sizes its blocks in windows too."""
+    flow (vad_core.model.motion.detector); batch_windows (a live source's 1) sizes its blocks in windows too. A fused
+    detector (vad_core.model.fused) runs each of its parts through this same function and fuses their blocks."""
     clock = clock or StageClock()
+    if isinstance(model, FusedModel):
+
+        def part_blocks(part: Detector, part_frames: Iterable[np.ndarray | None], part_mask: np.ndarray | None):
+            return detector_blocks(part, part_frames, part_mask, workers, batch_windows, clock)
+
+        return model.score_blocks(frames, part_blocks, mask)
     if isinstance(model, MotionModel):
         block_frames = batch_windows * model.window if batch_windows else BLOCK_FRAMES
         return model.score_blocks(frames, mask, clock, block_frames, workers)
@@ -149,7 +157,7 @@ def analyze_frames(
     clock: StageClock | None = None,
 ) -> Analysis:
     """Analyze frames as the model prepared them (Detector.prepare: for the autoencoder, resized to its input,
-    float32 in [0, 1]; for a motion detector, uint8 at the flow's own size).
+    float32 in [0, 1]; for a motion or fused detector, uint8 at the flow's own size).
 
     Frames stream through: the model and the scoring run on blocks in worker threads while the next
     frames decode; maps, inputs and reconstructions go to stores that spill to disk past budget_bytes each.

@@ -3,6 +3,7 @@
 steps = explain_frame(analysis, 42)     # every intermediate value of frame 42, recomputed from its map
 steps.error == analysis.error[42]       # e(t), smoothed;  steps.score == analysis.score[42]
 image = heat_rgb(steps.local_map, analysis.pixel_tau)   # a map coloured on the player's scale
+fused = explain_fusion(analysis, model, 42)               # a fused detector's: its parts' calibrated errors, its rule
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from vad_core.model.fused import PART_ERRORS, FusedModel
 from vad_core.pipeline.frame_errors import error_key
 from vad_core.pipeline.render import COLORMAPS, HEAT_RANGE, colormap_lut
 from vad_core.pipeline.result import Analysis, SegmentRule
@@ -25,7 +27,9 @@ class FrameSteps:
 
     error_map is E_t (float32, S x S); local_map its patch means; top_mask marks the patch means that the
     "local_top" reduction averages. raw is the frame error before smoothing, recomputed here from the map
-    (equal to analysis.raw_error()[t]); error, regularity and score equal the Analysis curves at t.
+    (equal to analysis.raw_error()[t]; a fused detector's is no reduction of its map but its rule over its parts'
+    errors, so the analysis's own, which explain_fusion recomputes); error, regularity and score equal the Analysis
+    curves at t.
     """
 
     frame: int
@@ -114,7 +118,7 @@ def explain_frame(analysis: Analysis, frame: int, rule: SegmentRule | None = Non
         map_max=float(error_map.max()),
         reductions=reductions,
         variants={key: float(values[frame]) for key, values in analysis.frame_errors.items()},
-        raw=reductions[error_key(cfg).removeprefix(f"{cfg.kind}_")],
+        raw=reductions.get(error_key(cfg).removeprefix(f"{cfg.kind}_"), float(raw_curve[frame])),
         weights=weights,
         neighbours=np.asarray(raw_curve[index], dtype=np.float64),
         error=float(errors[frame]),
@@ -125,6 +129,49 @@ def explain_frame(analysis: Analysis, frame: int, rule: SegmentRule | None = Non
         score=float(analysis.score[frame]),
         threshold=rule.threshold,
         segment=segment,
+    )
+
+
+@dataclass(frozen=True)
+class FusionSteps:
+    """A fused detector's frame t: each part's raw error over its own tau (its calibrated error), the rule that
+    combines them into e_raw(t) (recomputed here, equal to the analysis's), then e(t), tau and c(t) as any
+    detector's."""
+
+    frame: int
+    rule: str
+    autoencoder_raw: float
+    autoencoder_tau: float
+    motion_raw: float
+    motion_tau: float
+    raw: float
+    error: float
+    tau: float
+    score: float
+
+    @property
+    def autoencoder_score(self) -> float:
+        return self.autoencoder_raw / self.autoencoder_tau
+
+    @property
+    def motion_score(self) -> float:
+        return self.motion_raw / self.motion_tau
+
+
+def explain_fusion(analysis: Analysis, model: FusedModel, frame: int) -> FusionSteps:
+    """How frame `frame`'s fused e_raw(t) comes from the parts' errors the analysis keeps, by the model's rule."""
+    errors = {key: analysis.frame_errors[key][frame : frame + 1] for key in PART_ERRORS}
+    return FusionSteps(
+        frame=frame,
+        rule=model.fusion.name,
+        autoencoder_raw=float(errors["autoencoder_error"][0]),
+        autoencoder_tau=model.autoencoder.calibration.tau,
+        motion_raw=float(errors["motion_error"][0]),
+        motion_tau=model.motion.calibration.tau,
+        raw=float(model.fused_error(errors)[0]),
+        error=float(analysis.error[frame]),
+        tau=analysis.tau,
+        score=float(analysis.score[frame]),
     )
 
 

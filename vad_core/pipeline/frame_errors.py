@@ -6,19 +6,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vad_core.scoring.scores import ERROR_KINDS, LOCAL_REDUCTIONS, REDUCTIONS, ScoringConfig, reduce_maps_all
+from vad_core.scoring.scores import LOCAL_REDUCTIONS, RECONSTRUCTION_KINDS, REDUCTIONS, ScoringConfig, reduce_maps_all
 
 
 def error_keys(per_place: bool) -> list[str]:
-    """The frame_errors keys an analysis holds: every kind and reduction, and their per-place variants."""
-    keys = [f"{kind}_{reduce}" for kind in ERROR_KINDS for reduce in REDUCTIONS]
-    return keys + [f"{kind}_{reduce}_place" for kind in ERROR_KINDS for reduce in LOCAL_REDUCTIONS] * per_place
+    """The frame_errors keys an autoencoder's analysis holds: every kind and reduction, and their per-place
+    variants."""
+    keys = [f"{kind}_{reduce}" for kind in RECONSTRUCTION_KINDS for reduce in REDUCTIONS]
+    return keys + [f"{kind}_{reduce}_place" for kind in RECONSTRUCTION_KINDS for reduce in LOCAL_REDUCTIONS] * per_place
 
 
 def error_key(scoring: ScoringConfig) -> str:
-    """The frame_errors key of a scoring config."""
-    place = "_place" if scoring.per_place and scoring.reduce in LOCAL_REDUCTIONS else ""
-    return f"{scoring.kind}_{scoring.reduce}{place}"
+    """The frame_errors key of a scoring config (ScoringConfig.error_key)."""
+    return scoring.error_key
 
 
 def reductions(

@@ -2,11 +2,12 @@
 
 block = model.score_blocks(frames, mask, clock)   # each detector yields these (the autoencoder via the engine)
 block.maps["motion"], block.errors["motion_local_max"], block.inputs
+head, tail = block.split(10)                      # frames 0-9 and the rest, as blocks of their own
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,3 +28,24 @@ class ScoredBlock:
     # camera-health figures (vad_core.scoring.health); change[0] waits for the previous block
     health: dict[str, np.ndarray]
     start: int = 0
+
+    def split(self, n: int) -> tuple[ScoredBlock, ScoredBlock]:
+        """The first n frames and the rest, each a block of its own (the boundary frames, which only the autoencoder's
+        stitching reads before a block leaves it, are kept where they are known: first in the head, last in the
+        tail). For lining up two detectors' blocks of different lengths (a fused detector)."""
+
+        def cut(part: slice, first: tuple | None, last: tuple | None, start: int) -> ScoredBlock:
+            return replace(
+                self,
+                maps={key: value[part] for key, value in self.maps.items()},
+                errors={key: value[part] for key, value in self.errors.items()},
+                inputs=self.inputs[part],
+                recons=self.recons[part] if self.recons is not None else None,
+                first=first,
+                last=last,
+                latent=self.latent[part] if self.latent is not None else None,
+                health={key: value[part] for key, value in self.health.items()},
+                start=start,
+            )
+
+        return cut(slice(None, n), self.first, None, self.start), cut(slice(n, None), None, self.last, self.start + n)

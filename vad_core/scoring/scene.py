@@ -21,7 +21,7 @@ import numpy as np
 from vad_core.io.card_arrays import decode_array, encode_array
 from vad_core.io.framestore import iter_chunks
 from vad_core.scoring.health import HealthReference
-from vad_core.scoring.scores import ERROR_KINDS, ScoringConfig, fit_place_scale, patch_mean
+from vad_core.scoring.scores import RECONSTRUCTION_KINDS, ScoringConfig, fit_place_scale, patch_mean
 
 FAMILIAR_LIMIT = 2.0  # above this, the typical frame of the clip is beyond twice what 99 % of normal frames reach
 MAX_PLACE_FRAMES = 2000  # normal frames, evenly spaced, that the per-place quantiles are fitted on
@@ -78,8 +78,8 @@ class SceneReference:
             options = " or ".join(", ".join(names) for names in DETECTOR_FIGURES.values())
             raise ValueError(f"scene_reference.reference needs positive {options}")
         scales = data.get("place_scale", {})
-        if not isinstance(scales, dict) or set(scales) - set(ERROR_KINDS):
-            raise ValueError(f"scene_reference.place_scale takes the error kinds {ERROR_KINDS}")
+        if not isinstance(scales, dict) or set(scales) - set(RECONSTRUCTION_KINDS):
+            raise ValueError(f"scene_reference.place_scale takes the error kinds {RECONSTRUCTION_KINDS}")
         place_scale = {k: decode_array(v, f"scene_reference.place_scale.{k}") for k, v in scales.items()}
         for kind, scale in place_scale.items():
             if scale.ndim != 2 or not np.all(scale > 0):

@@ -16,10 +16,12 @@ from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from vad_core.runs import flag_runs
 
-ErrorKind = Literal["appearance", "motion"]
+ErrorKind = Literal["appearance", "motion", "fused"]
 MotionForm = Literal["error", "missed"]
 Reduction = Literal["sum", "local_max", "local_top"]
-ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)
+ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)  # every map an analysis may hold
+# The maps an autoencoder makes from its reconstruction (a fused detector's map is made from its parts' maps)
+RECONSTRUCTION_KINDS = ("appearance", "motion")
 MOTION_FORMS: tuple[str, ...] = get_args(MotionForm)
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 LOCAL_REDUCTIONS = ("local_max", "local_top")
@@ -30,7 +32,8 @@ class ScoringConfig:
     """How an error map becomes a frame error.
 
     kind: "appearance" is (x - r)^2; "motion" is the squared error of the reconstructed frame
-    difference, which ignores static texture the model renders badly. reduce: "sum" is the
+    difference, which ignores static texture the model renders badly; "fused" is a fused detector's own scoring
+    (vad_core.model.fused: its e(t) is its rule over its parts' calibrated errors, its map theirs). reduce: "sum" is the
     paper's frame-wide sum; "local_max" is the max of a patch-averaged map, so a small object
     is not diluted by a large frame; "local_top" is the mean of the top `top_fraction` of the
     patch-averaged map, between the two: local enough for a bicycle, steady enough to compare
@@ -64,6 +67,15 @@ class ScoringConfig:
             raise ValueError(f"place_quantile must be in (0, 1], got {self.place_quantile}")
         if self.motion not in MOTION_FORMS:
             raise ValueError(f"unknown motion form {self.motion!r}; choose from {MOTION_FORMS}")
+
+    @property
+    def error_key(self) -> str:
+        """The frame_errors key of this scoring: kind_reduce, with _place for per-place local reductions; a fused
+        scoring's e(t) is no reduction of a map but its rule over its parts' errors, kept as "fused"."""
+        if self.kind == "fused":
+            return "fused"
+        place = "_place" if self.per_place and self.reduce in LOCAL_REDUCTIONS else ""
+        return f"{self.kind}_{self.reduce}{place}"
 
     @property
     def error_map(self) -> str:

@@ -18,11 +18,13 @@ from vad_core.errors import BadInput
 from vad_core.io.video import normal_clips, probe, read_clip
 from vad_core.model.card import Calibration, CalibrationData, ScoringSelection, SelectionCandidate
 from vad_core.model.checkpoint import LoadedModel, load_autoencoder, rewrite_card
+from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.engine import analyze_frames
+from vad_core.pipeline.result import Analysis
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.latent import LatentProjection
 from vad_core.scoring.scene import MAX_PLACE_FRAMES, SceneReference, fit_place_scales, frame_distances
-from vad_core.scoring.scores import ERROR_KINDS, ScoringConfig, smooth
+from vad_core.scoring.scores import RECONSTRUCTION_KINDS, ScoringConfig, smooth
 from vad_core.training.selection import PROXY_KINDS, choose_scoring
 
 
@@ -94,7 +96,7 @@ def fit_normal(
         raise BadInput("no normal clips long enough to calibrate on")
     pieces = [c for c in place_clips or [] if len(c) >= model.cfg.time_steps]
     extra = [analyze_frames(iter(clip), model, name="places", source_size=source_size) for clip in pieces]
-    maps = {kind: [r.maps[kind] for r in results + extra] for kind in ERROR_KINDS}
+    maps = {kind: [r.maps[kind] for r in results + extra] for kind in RECONSTRUCTION_KINDS}
     mask = model.zones.place_mask(source_size, model.cfg.input_size) if model.zones else None
     scales = fit_place_scales(maps, model.scoring, mask)
     for result in results:
@@ -111,14 +113,28 @@ def fit_normal(
     latents = np.concatenate([r.latent for r in results])
     positions = np.concatenate([r.latent_position for r in results])
     projection = LatentProjection.fit(latents, positions, model.cfg.time_steps)
+    scene_reference = fit_scene_reference(results, projection, model.normalizer, quantile, scene, scales)
+    return NormalFit(calibration, projection, scene_reference, model.scoring, selection)
+
+
+def fit_scene_reference(
+    results: list[Analysis],
+    projection: LatentProjection | None,
+    normalizer: Normalizer,
+    quantile: float,
+    scene: str,
+    place_scale: dict[str, np.ndarray] | None = None,
+) -> SceneReference:
+    """The scene check's references (each figure's quantile over analyses of held-out normal frames, the
+    background's distance from the mean frame) and camera health's, with the place scales calibration fitted."""
     figures = [r.scene_figures(projection) for r in results]
     reference = {name: float(np.quantile(np.concatenate([f[name] for f in figures]), quantile)) for name in figures[0]}
-    norm = model.normalizer
+    norm = normalizer
     distances = np.concatenate([frame_distances(r.inputs, norm.mean_frame, norm.std) for r in results])
     reference["background"] = float(np.quantile(distances, quantile))
     health = HealthReference.fit([r.health for r in results])
-    scene_reference = SceneReference(scales, reference, scene, calibration.frames, health)
-    return NormalFit(calibration, projection, scene_reference, model.scoring, selection)
+    frames = sum(r.frame_count for r in results)
+    return SceneReference(place_scale or {}, reference, scene, frames, health)
 
 
 def spread_pieces(clips: list[np.ndarray], frames: int, piece: int) -> list[np.ndarray]:

@@ -37,7 +37,8 @@ TEMPORAL_KINDS = ("freeze", "reverse", "speedup", "brightness")
 CAMERA_KINDS = ("cover", "shift")  # camera faults: vad_core.scoring.health finds them, not the anomaly score
 KINDS = SPATIAL_KINDS + TEMPORAL_KINDS + CAMERA_KINDS
 MAX_FRAMES = 20_000  # a whole clip is held in memory at its own resolution
-# To choose among detectors, fusion rules and motion settings: motion- and appearance-found kinds in equal measure.
+# What choosing between detectors and fusion rules injects (vad_core.training.detector_choice): motion- and
+# appearance-found kinds in equal measure (a motion detector's own settings are chosen on walkers: motion_fit).
 DETECTOR_PROXY_KINDS = ("walker", "static_intruder", "loiterer", "wrong_way")
 
 PEDESTRIAN_PACE = 1 / 360  # of the width a frame: 1 px at Ped2's 360 px, where pedestrians move 0.7-1.0 px a frame

@@ -35,7 +35,7 @@ from vad_core.scoring.metrics import frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import SceneReference, frame_distances
 from vad_core.scoring.scores import smooth
 from vad_core.training.calibration import hold_out_tails, scene_name
-from vad_core.training.selection import inject_somewhere
+from vad_core.training.selection import inject_at_random
 
 SCALE_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # cells: how far a place's normal may borrow from its neighbours
 # What a motion statistic is for: a person-sized object at twice the walking pace (a cyclist, a skater). Kinds it
@@ -88,7 +88,7 @@ def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray],
     quantile to be steady, and costs where a place's own normal is what tells an anomaly (walking on the grass)."""
     fitted = np.concatenate(head_features[::2])
     targets = [
-        inject_somewhere(h, kind, seed=100 * i + k)
+        inject_at_random(h, kind, seed=100 * i + k)
         for i, h in enumerate(heads[1::2])
         if len(h) >= 9
         for k, kind in enumerate(SETTING_PROXY_KINDS * INJECTIONS_PER_CLIP)

@@ -71,9 +71,8 @@ def candidate_scorings(base: ScoringConfig | None = None) -> list[ScoringConfig]
     return grid
 
 
-def inject_somewhere(frames: np.ndarray, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 frames with one anomaly of this kind, INJECTED_FRAMES long (a third of a short clip), at a seeded place
-    and time; (frames, 0/1 labels)."""
+def inject_at_random(frames: np.ndarray, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 frames with one anomaly of this kind at a seeded place and time; (frames, 0/1 labels)."""
     rng = np.random.default_rng(seed)
     length = min(INJECTED_FRAMES, len(frames) // 3)
     start = int(rng.integers(length, len(frames) - 2 * length + 1))
@@ -136,7 +135,7 @@ def select_scoring(
         for k, kind in enumerate(kinds):
             if on_step:
                 on_step(f"{kind} in {path.name}")
-            frames, labels = inject_somewhere(read_gray_clip(path), kind, seed=100 * i + k)
+            frames, labels = inject_at_random(read_gray_clip(path), kind, seed=100 * i + k)
             resized = (resize_scale(f, size) for f in frames)
             source_size = (frames.shape[2], frames.shape[1])
             result = analyze_frames(resized, model, name=f"{path.name}+{kind}", source_size=source_size)
@@ -156,31 +155,36 @@ class ScoringChoice:
 
     def verdict(self) -> str:
         """One line: the model's figures on the injected anomalies beside each baseline's."""
-        best = self.ranked[0]
-        beaten = [
-            n for n, (micro, video) in self.baselines.items() if best.auc_micro > micro and best.auc_video_norm > video
-        ]
-        others = ", ".join(
-            f"{n.replace('_', ' ')} {micro:.3f} / {video:.3f}" for n, (micro, video) in self.baselines.items()
-        )
-        if len(beaten) == len(self.baselines):
-            outcome = "beats every baseline"
-        elif beaten:
-            outcome = "beats " + ", ".join(n.replace("_", " ") for n in beaten) + " only"
-        else:
-            outcome = "does not beat its baselines"
-        return (
-            f"on anomalies injected into its normal clips the model scores {best.auc_micro:.3f} pooled / "
-            f"{best.auc_video_norm:.3f} per-video AUC ({others}): it {outcome}"
-        )
+        return verdict(self.ranked[0].auc_micro, self.ranked[0].auc_video_norm, self.baselines)
+
+
+def verdict(micro: float, video: float, baselines: dict[str, tuple[float, float]]) -> str:
+    """One line: a model's pooled and per-video AUC on injected anomalies beside each baseline's (name -> (pooled,
+    per-video)), and whether it beats them (both figures higher)."""
+    beaten = [n for n, (m, v) in baselines.items() if micro > m and video > v]
+    others = ", ".join(f"{n.replace('_', ' ')} {m:.3f} / {v:.3f}" for n, (m, v) in baselines.items())
+    if len(beaten) == len(baselines):
+        outcome = "beats every baseline"
+    elif beaten:
+        outcome = "beats " + ", ".join(n.replace("_", " ") for n in beaten) + " only"
+    else:
+        outcome = "does not beat its baselines"
+    return (
+        f"on anomalies injected into its normal clips the model scores {micro:.3f} pooled / "
+        f"{video:.3f} per-video AUC ({others}): it {outcome}"
+    )
 
 
 def baselines_on(
-    normal: list[np.ndarray], targets: list[tuple[np.ndarray, np.ndarray]], scoring: ScoringConfig
+    normal: list[np.ndarray],
+    targets: list[tuple[np.ndarray, np.ndarray]],
+    scoring: ScoringConfig,
+    size: int | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Each baseline's (pooled, per-video) AUC on the injected targets, its place scales fitted on the normal
-    clips (uint8 frames at the model's size, as the model saw them), scored with the chosen scoring."""
-    size = normal[0].shape[-1]
+    clips (uint8 frames at the model's size, as the model saw them; or at any size, their maps resized to size),
+    scored with the chosen scoring."""
+    size = size or normal[0].shape[-1]
     truth = [labels for _, labels in targets]
     out = {}
     for kind in BASELINES:
@@ -220,7 +224,7 @@ def choose_scoring(
         return None
     targets = []
     for i, clip in enumerate(usable[half : 2 * half]):
-        targets += [inject_somewhere(_pixels(clip), kind, seed=100 * i + k) for k, kind in enumerate(PROXY_KINDS)]
+        targets += [inject_at_random(_pixels(clip), kind, seed=100 * i + k) for k, kind in enumerate(PROXY_KINDS)]
     candidates, ranked = calibration_candidates(model.scoring), []
     for form in dict.fromkeys(c.motion for c in candidates):  # each motion form needs its own maps
         scored = replace(model, scoring=replace(model.scoring, motion=form))

@@ -416,7 +416,7 @@ def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporal
     """A new network of the preset's size, or (with cfg.init) the checkpoint's network and where it came from."""
     if cfg.init is None:
         return SpatioTemporalAE(ModelConfig(input_size=_new_model_size(cfg), temporal=cfg.temporal)).to(device), None
-    parent = load_autoencoder(cfg.init, str(device), purpose="fine-tuning (adapt, train --init)")
+    parent = load_autoencoder(cfg.init, str(device), purpose="fine-tuning (adapt, train --init)", part=True)
     if cfg.input_size and cfg.input_size != parent.cfg.input_size:
         raise BadInput(f"{cfg.input_size} differs from {parent.name}'s {parent.cfg.input_size} px", option="input_size")
     weights, _ = checkpoint_paths(cfg.init)

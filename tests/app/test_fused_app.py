@@ -1,0 +1,57 @@
+"""A fused detector in the app (AppTest): chosen by VAD_CHECKPOINT, the picker names its kind, it analyzes a sample and
+every page renders; the lab shows how its parts' errors make its score; "Adapt the model to this camera" can make
+one from an autoencoder (adapt --kind fused), and adapts a fused model as a fused model."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.training import TrainingRequest, _train_command
+from app.views.detector_kind import ADAPT_KINDS, FUSED_LAB_NOTE
+from tests.helpers.apptest import metric, open_page, player_args, start_app
+from tests.helpers.paths import SAMPLES
+from vad_core import analyze, load_checkpoint
+
+
+def test_a_fused_checkpoint_analyzes_the_sample_and_every_page_renders(fused_stem, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAD_MODELS_DIR", str(tmp_path / "models"))
+    app = start_app(fused_stem, monkeypatch)
+    assert not app.exception and not app.error, (app.exception, app.error)
+    assert metric(app, "Frames") == "180" and len(player_args(app)["score"]) == 180
+    assert app.selectbox(key="model_picker").options == ["fused (fused: autoencoder + motion)"]
+    assert app.selectbox(key="heat_kind").options == ["appearance", "motion", "fused"]
+    assert app.selectbox(key="heat_kind").value == "fused" and len(app.radio(key="view_mode").options) == 2  # redrawn
+    assert "adapt_kind" not in [r.key for r in app.radio]  # a fused model is adapted as a fused model
+    for page in ("lab", "inject", "live", "train", "batch", "events"):
+        open_page(app, page)
+        assert not app.exception and not app.error, (page, app.exception, app.error)
+    open_page(app, "lab")
+    assert any(i.value == FUSED_LAB_NOTE for i in app.info) and metric(app, "c(t) calibrated score")
+    assert any(s.value.startswith("How the fused score of frame") for s in app.subheader)
+    (rule,) = [e.value for e in app.get("latex") if "e_{raw}" in e.value]
+    shown = float(re.findall(r"[0-9][0-9.e+-]*", rule)[-1])
+    frame = int(re.search(r"e_\{raw\}\((\d+)\)", rule).group(1))
+    scored = analyze(SAMPLES / "test" / "Test004.mp4", load_checkpoint(fused_stem))
+    assert shown == pytest.approx(scored.raw_error()[frame], rel=1e-3)  # the rule applied again: the engine's value
+
+
+def test_adapting_an_autoencoder_offers_a_fused_model(analysis_stem, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAD_MODELS_DIR", str(tmp_path / "models"))
+    app = start_app(analysis_stem, monkeypatch)
+    kinds = app.radio(key="adapt_kind")
+    assert kinds.options == list(ADAPT_KINDS.values()) and kinds.value == "autoencoder"  # the CLI's default first
+
+
+@pytest.mark.parametrize(("kind", "flag"), [("fused", ["--kind", "fused"]), ("autoencoder", [])])
+def test_an_adapt_request_runs_adapt_with_its_kind(tmp_path, kind, flag):
+    data = tmp_path / "staged"
+    (data / "train").mkdir(parents=True)
+    (data / "train" / "cam.mp4").write_bytes(b"")
+    request = TrainingRequest(name="cam", kind=kind, init=Path("models/base"), normal_ranges=((0, 60),), minutes=1)
+    command = _train_command(request, data, tmp_path / "cam")
+    assert command[:4] == [sys.executable, "-m", "vad_core", "adapt"] and "--normal=0:60" in command
+    assert [a for a in command if a in ("--kind", "fused", "autoencoder")] == flag  # else: the adapted model's kind
