@@ -82,10 +82,14 @@ class SigmaScore:
 
 
 def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray], cfg: MotionConfig) -> list[SigmaScore]:
-    """Each of SCALE_SIGMAS fitted on every other normal clip and scored on SETTING_PROXY_KINDS injected into the
-    others; best first (pooled, then per-video AUC). The flow of each clip is computed once: a candidate only
-    changes the places' scales. Smoothing pays where normal clips crossed each place too seldom for its own
-    quantile to be steady, and costs where a place's own normal is what tells an anomaly (walking on the grass)."""
+    """Each of SCALE_SIGMAS fitted on every other normal clip (one clip: its first half) and scored on
+    SETTING_PROXY_KINDS injected into the others; best first (pooled, then per-video AUC). The flow of each clip is
+    computed once: a candidate only changes the places' scales. Smoothing pays where normal clips crossed each place
+    too seldom for its own quantile to be steady, and costs where a place's own normal is what tells an anomaly
+    (walking on the grass)."""
+    if len(heads) < 2:  # one clip (adapt's): its first half fits, its second takes the injections
+        heads = [part for h in heads for part in np.array_split(h, 2)]
+        head_features = [part for f in head_features for part in np.array_split(f, 2)]
     fitted = np.concatenate(head_features[::2])
     targets = [
         inject_at_random(h, kind, seed=100 * i + k)
@@ -94,7 +98,7 @@ def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray],
         for k, kind in enumerate(SETTING_PROXY_KINDS * INJECTIONS_PER_CLIP)
     ]
     if not targets:
-        raise BadInput("choosing the motion settings needs at least two normal clips of 9 frames or more")
+        raise BadInput("choosing the motion settings needs normal clips of 18 frames or more")
     features = [clip_features(list(frames), cfg) for frames, _ in targets]
     labels = [truth for _, truth in targets]
     scores = []
