@@ -82,14 +82,17 @@ def test_a_frame_scores_the_same_in_any_block_and_a_glitch_of_one_frame_is_held_
 
 
 def test_train_chooses_how_far_places_borrow_their_normal_on_injected_anomalies(motion_model):
-    """Without --scale-sigma, each candidate is fitted on half the normal clips and judged on anomalies injected
-    into the other half; the card keeps every candidate, best first, and the model is fitted with the best."""
-    from vad_core.training.motion_fit import SCALE_SIGMAS
+    """Without --scale-sigma, each candidate is fitted on half the normal clips and judged on walkers injected into
+    the other half; the card keeps every candidate, best first, the baselines on the same anomalies and the verdict,
+    and the model is fitted with the best."""
+    from vad_core.training.motion_fit import SCALE_SIGMAS, sigma_name
 
     stem, _ = motion_model
     card = read_card(stem.with_suffix(".json"))
-    tried = card.training.config["scale_sigma_candidates"]
-    assert sorted(c["scale_sigma"] for c in tried) == sorted(SCALE_SIGMAS)
-    ranks = [(c["auc_micro"], c["auc_video_norm"]) for c in tried]
+    selection = card.scoring_selection
+    assert sorted(c.name for c in selection.candidates) == sorted(sigma_name(s) for s in SCALE_SIGMAS)
+    ranks = [(c.auc_micro, c.auc_video_norm) for c in selection.candidates]
     assert ranks == sorted(ranks, reverse=True) and 0.5 < ranks[0][0] <= 1.0
-    assert card.model.scale_sigma == tried[0]["scale_sigma"] and card.training.config["scale_sigma"] is None
+    assert selection.candidates[0].name == sigma_name(card.model.scale_sigma) and selection.proxies == ["walker"]
+    assert set(selection.baselines) == {"frame_difference", "optical_flow"} and "pooled" in selection.verdict
+    assert card.training.config["scale_sigma"] is None

@@ -67,16 +67,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_motion(args: argparse.Namespace) -> int:
-    """train --kind motion: per-place flow statistics of the normal clips, calibrated on their held-out tails."""
+    """train --kind motion: per-place flow statistics of the normal clips, calibrated on their held-out tails; says
+    which scale_sigma was chosen and whether the model beats the baselines on the injected anomalies."""
+    from vad_core.model.card import read_card
     from vad_core.training.motion_fit import MotionTrainConfig, train_motion
 
     cfg = config_from(args, MotionTrainConfig, command=command_line())
     weights = train_motion(cfg)
+    selection = read_card(weights.with_suffix(".json")).scoring_selection
+    verdict = selection.verdict if selection else None
     if args.progress_json:  # no steps to report: the summary a UI waits for (the app's training runner)
-        summary = {"checkpoint": str(weights), "steps": 0, "cancelled": False, "verdict": None}
+        summary = {"checkpoint": str(weights), "steps": 0, "cancelled": False, "verdict": verdict}
         print(json.dumps({"done": summary}), flush=True)
         return 0
     print(f"wrote {weights}")
+    if selection:
+        tried = ", ".join(f"{c.name} {c.auc_micro:.3f} / {c.auc_video_norm:.3f}" for c in selection.candidates)
+        print(f"chosen: {selection.candidates[0].name} (pooled / per-video AUC on injected walkers: {tried})")
+        print(verdict)
     return 0
 
 

@@ -21,7 +21,14 @@ import numpy as np
 
 from vad_core.errors import BadInput
 from vad_core.io.video import normal_clips, probe, stream_raw_gray
-from vad_core.model.card import Calibration, CalibrationData, ModelCard, TrainingRecord
+from vad_core.model.card import (
+    Calibration,
+    CalibrationData,
+    ModelCard,
+    RankedCandidate,
+    ScoringSelection,
+    TrainingRecord,
+)
 from vad_core.model.checkpoint import new_checkpoint_paths, save_motion_checkpoint
 from vad_core.model.motion.config import FlowPreset, MotionConfig, MotionFeature
 from vad_core.model.motion.detector import MOTION_SCORING, MotionModel
@@ -33,15 +40,16 @@ from vad_core.pipeline.result import Analysis
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.metrics import frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import SceneReference, frame_distances
-from vad_core.scoring.scores import smooth
+from vad_core.scoring.scores import ScoringConfig, smooth
 from vad_core.training.calibration import hold_out_tails, scene_name
-from vad_core.training.selection import inject_at_random
+from vad_core.training.selection import baselines_on, inject_at_random, verdict
 
 SCALE_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # cells: how far a place's normal may borrow from its neighbours
 # What a motion statistic is for: a person-sized object at twice the walking pace (a cyclist, a skater). Kinds it
 # cannot see (a still object, a wrong-way walker at a normal pace) would only add noise to the choice of its
 # settings; they weigh in where detectors are chosen (injection.DETECTOR_PROXY_KINDS).
 SETTING_PROXY_KINDS = ("walker",)
+SETTING_METHOD = "scale_sigma on walkers injected into every other normal clip, fitted on the rest"
 INJECTIONS_PER_CLIP = 3  # each at its own seeded place and time: one per clip leaves the choice to chance
 
 
@@ -72,21 +80,20 @@ def _read(path: Path, size: tuple[int, int]) -> np.ndarray:
     return np.stack(frames)
 
 
-@dataclass(frozen=True)
-class SigmaScore:
-    """One scale_sigma tried, and the pooled and per-video frame AUC it reached on injected anomalies."""
-
-    scale_sigma: float
-    auc_micro: float
-    auc_video_norm: float
+def sigma_name(sigma: float) -> str:
+    """A scale_sigma candidate's name in the card's scoring_selection."""
+    return f"scale_sigma {sigma:g}"
 
 
-def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray], cfg: MotionConfig) -> list[SigmaScore]:
-    """Each of SCALE_SIGMAS fitted on every other normal clip (one clip: its first half) and scored on
-    SETTING_PROXY_KINDS injected into the others; best first (pooled, then per-video AUC). The flow of each clip is
-    computed once: a candidate only changes the places' scales. Smoothing pays where normal clips crossed each place
-    too seldom for its own quantile to be steady, and costs where a place's own normal is what tells an anomaly
-    (walking on the grass)."""
+def choose_scale_sigma(
+    heads: list[np.ndarray], head_features: list[np.ndarray], cfg: MotionConfig
+) -> tuple[float, ScoringSelection]:
+    """The best of SCALE_SIGMAS, each fitted on every other normal clip (one clip: its first half) and scored on
+    SETTING_PROXY_KINDS injected into the others, and the selection the card keeps: every candidate best first
+    (pooled, then per-video AUC), and the model-free baselines on the same anomalies with the verdict. The flow of
+    each clip is computed once: a candidate only changes the places' scales. Smoothing pays where normal clips
+    crossed each place too seldom for its own quantile to be steady, and costs where a place's own normal is what
+    tells an anomaly (walking on the grass)."""
     if len(heads) < 2:  # one clip (adapt's): its first half fits, its second takes the injections
         heads = [part for h in heads for part in np.array_split(h, 2)]
         head_features = [part for f in head_features for part in np.array_split(f, 2)]
@@ -101,17 +108,25 @@ def choose_scale_sigma(heads: list[np.ndarray], head_features: list[np.ndarray],
         raise BadInput("choosing the motion settings needs normal clips of 18 frames or more")
     features = [clip_features(list(frames), cfg) for frames, _ in targets]
     labels = [truth for _, truth in targets]
-    scores = []
+    ranked = []
     for sigma in SCALE_SIGMAS:
         normal = MotionNormal.fit(fitted, replace(cfg, scale_sigma=sigma))
         errors = [
             smooth(normal.place_scores(f, cfg.persistence).max(axis=(1, 2)), MOTION_SCORING.smooth_sigma)
             for f in features
         ]
-        scores.append(
-            SigmaScore(sigma, frame_auc_micro(errors, labels) or 0.0, frame_auc_video_norm(errors, labels) or 0.0)
-        )
-    return sorted(scores, key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
+        micro, video = frame_auc_micro(errors, labels) or 0.0, frame_auc_video_norm(errors, labels) or 0.0
+        ranked.append(RankedCandidate(sigma_name(sigma), micro, video))
+    ranked.sort(key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
+    baselines = baselines_on(heads[::2], targets, ScoringConfig(), cfg.input_size)  # scored as evaluate scores them
+    best = next(s for s in SCALE_SIGMAS if sigma_name(s) == ranked[0].name)
+    return best, ScoringSelection(
+        method=SETTING_METHOD,
+        proxies=list(SETTING_PROXY_KINDS),
+        candidates=ranked,
+        baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in baselines.items()},
+        verdict=verdict(ranked[0].auc_micro, ranked[0].auc_video_norm, baselines),
+    )
 
 
 def _mean_frame(heads: list[np.ndarray], size: int) -> Normalizer:
@@ -158,8 +173,10 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
     heads, tails = hold_out_tails([_read(p, motion.frame_size) for p in paths], cfg.val_fraction)
     heads = [h for h in heads if len(h)]
     head_features = [clip_features(list(h), motion) for h in heads]  # the scales do not change the flow
-    sigmas = choose_scale_sigma(heads, head_features, motion) if cfg.scale_sigma is None else []
-    motion = replace(motion, scale_sigma=sigmas[0].scale_sigma if sigmas else cfg.scale_sigma)
+    sigma, selection = (
+        (cfg.scale_sigma, None) if cfg.scale_sigma is not None else choose_scale_sigma(heads, head_features, motion)
+    )
+    motion = replace(motion, scale_sigma=sigma)
     features = np.concatenate(head_features)
     normalizer = _mean_frame(heads, motion.input_size)
     uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.quantile, frames=0)
@@ -177,12 +194,11 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
         data=cfg.data,
         clips=[p.name for p in paths],
         command=cfg.command,
-        config=asdict(cfg)
-        | {"proxies": list(SETTING_PROXY_KINDS), "scale_sigma_candidates": [asdict(c) for c in sigmas]},
+        config=asdict(cfg),
         frames_seen=len(features),
         seconds=round(time.perf_counter() - started, 1),
     )
     calibration_data = CalibrationData(data=cfg.data, val_fraction=cfg.val_fraction, command=cfg.command)
-    card = replace(card, calibration=calibration, scene_reference=scene, training=training)
+    card = replace(card, calibration=calibration, scene_reference=scene, training=training, scoring_selection=selection)
     card = replace(card, calibration_data=calibration_data)
     return save_motion_checkpoint(cfg.out, replace(model, calibration=calibration, card=card, scene=scene))
