@@ -1,7 +1,10 @@
-"""A clip of another camera in real Chromium: the scene warning, a 1-minute adaptation on a range typed as
-`adapt --normal` takes it (START:END, end exclusive), the card's recorded ranges, and the clip re-analyzed.
+"""A clip of another camera in real Chromium: the scene warning, a 1-minute adaptation into a fused model (the
+autoencoder fine-tuned and a motion detector fitted on a range typed as `adapt --normal` takes it, START:END, end
+exclusive), the card's kind and recorded ranges, and the clip re-analyzed with it.
 
-Uses a UCSD Ped1 test clip (../shared/data/ucsd_ped1): the bundled Ped2 model has never seen that camera.
+Uses a UCSD Ped1 test clip (../shared/data/ucsd_ped1): the bundled Ped2 model has never seen that camera. Only the
+fused kind is adapted here: each adaptation costs about 90 s of this test, and the fused one runs the autoencoder's
+fine-tuning too (the autoencoder kind's command is checked in tests/app/test_fused_app.py).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from app.views.detector_kind import ADAPT_KINDS
 from tests.helpers.browser import ANALYSIS_S, Player, upload
 from tests.helpers.paths import PED1
 
@@ -31,7 +35,9 @@ def ped1_clip() -> Path:
     return PED1_CLIP
 
 
-def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_clip, tmp_path_factory):
+def test_unfamiliar_clip_warns_then_adapts_into_a_fused_model_and_the_warning_goes(
+    dashboard, ped1_clip, tmp_path_factory
+):
     page = dashboard.page
     page.goto(dashboard.url)
     Player(page).ready(ANALYSIS_S)
@@ -52,6 +58,7 @@ def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_
     assert ranges.input_value() == "0:100"  # the first half of a 200-frame clip
     ranges.fill("0:100")  # typed as `adapt --normal` takes it (other ranges leave Ped1 unfamiliar after 1 min)
     ranges.press("Enter")
+    page.get_by_text(ADAPT_KINDS["fused"]).click()  # Adapted model: Fused (the radio starts at Autoencoder)
     minutes = page.get_by_label("Minutes", exact=True)
     minutes.fill("1")
     minutes.press("Enter")
@@ -66,6 +73,9 @@ def test_unfamiliar_clip_warns_then_adapts_and_the_warning_goes(dashboard, ped1_
     player.ready(ANALYSIS_S)
     assert page.get_by_text(WARNING).count() == 0
     player.frame.get_by_text("learned as normal").first.wait_for()  # the marked frames, drawn on the plot
+    picker = page.locator("[data-testid='stSidebar']").get_by_role("combobox", name="Model", exact=True)
+    assert picker.input_value().startswith("Test003-adapted (fused: autoencoder + motion, ")  # the one analyzing
     (card,) = Path(tmp_path_factory.getbasetemp()).glob("user-models[0-9]*/Test003-adapted.json")
-    assert json.loads(card.read_text())["adaptation"]["ranges"] == [[0, 100]]
+    written = json.loads(card.read_text())
+    assert written["kind"] == "fused" and written["adaptation"]["ranges"] == [[0, 100]]
     dashboard.screenshot("adapt-03-adapted")
