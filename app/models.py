@@ -1,7 +1,8 @@
-"""Which models the app offers (the default model, then the user's own), who trained them, and the folder's upkeep.
+"""Which models the app offers (the default model, the bundled autoencoder, then the user's own), who trained them,
+and the folder's upkeep.
 
     folder = models_folder()          # VAD_MODELS_DIR, else ~/.local/share/vad/models
-    for entry in available_models():  # the default first, then the user's models, newest first
+    for entry in available_models():  # the default first (then the bundled autoencoder), the user models, newest first
         print(entry.label, entry.stem)   # "my-cam (trained by session 3f2a)"
 
 A user model is a STEM.safetensors plus STEM.json pair in the models folder, as `vad_core train --out` writes it;
@@ -27,7 +28,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.state import checkpoint_stem
-from vad_core import BadInput
+from vad_core import BUNDLED_AUTOENCODER, BadInput
 from vad_core.io.paths import data_home
 
 LOG = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ STAGING_PREFIX = ".staging-"  # a run's staging folder: its lock file, its model
 RUN_LOCK = "run.lock"  # flock-ed by the server (and its training child) while the run lives
 RUN_MODEL = "model"  # the name of the model the run writes
 TEMP_MARKERS = re.compile(r"(^tmp|\.tmp|\.part$|\.partial$)")  # interrupted writes
+KIND_NOTES = {"autoencoder": "autoencoder", "motion": "motion detector", "fused": "fused: autoencoder + motion"}
 
 
 @dataclass(frozen=True)
@@ -117,20 +119,35 @@ def _kind(stem: Path) -> str:
     return kind if isinstance(kind, str) and kind else "autoencoder"
 
 
+def _bundled_label(stem: Path, kind: str, which: str) -> str:
+    """'ped2-fused (bundled default, UCSD Ped2; fused: autoencoder + motion)'."""
+    return f"{stem.name} ({which}, UCSD Ped2; {KIND_NOTES.get(kind, kind)})"
+
+
+def _has_files(stem: Path) -> bool:
+    """Whether both files of the checkpoint at stem exist (the card's JSON is read only for its kind)."""
+    return stem.with_name(stem.name + ".json").is_file() and stem.with_name(stem.name + ".safetensors").is_file()
+
+
 def available_models() -> list[ModelEntry]:
-    """The default model first (labelled as bundled when it is), then the user's models, each with its trainer; a
-    motion or fused detector's label says its kind."""
+    """The default model first, then the user's models, each with its trainer; a motion or fused detector's label
+    says its kind. When the default is the bundled one (no VAD_CHECKPOINT), both bundled models are labelled by
+    kind, and the bundled autoencoder, which the Reconstruction lab teaches with, comes right after it."""
     swept_models_folder(str(models_folder()))
     default = checkpoint_stem()
-    noted = {"motion": "motion detector", "fused": "fused: autoencoder + motion"}  # an autoencoder unless said
+    noted = {k: v for k, v in KIND_NOTES.items() if k != "autoencoder"}  # an autoencoder unless said
     kind = _kind(default)
-    label = f"{default.name} ({noted[kind]})" if kind in noted else default.name
-    if "VAD_CHECKPOINT" not in os.environ:
-        label = f"{default.name} (bundled, UCSD Ped2)"
-    entries = [ModelEntry(label, default, kind)]
+    if "VAD_CHECKPOINT" in os.environ:
+        entries = [ModelEntry(f"{default.name} ({noted[kind]})" if kind in noted else default.name, default, kind)]
+    else:
+        entries = [ModelEntry(_bundled_label(default, kind, "bundled default"), default, kind)]
+        ae = BUNDLED_AUTOENCODER
+        if default.resolve() != ae.resolve() and _has_files(ae):
+            entries.append(ModelEntry(_bundled_label(ae, _kind(ae), "bundled"), ae, _kind(ae)))
     token = session_token()
+    listed = {e.stem for e in entries}
     for stem in user_models():
-        if stem != default:
+        if stem not in listed:
             kind = _kind(stem)
             note = f"{noted[kind]}, " if kind in noted else ""
             entries.append(ModelEntry(f"{stem.name} ({note}{_trained_by(stem, token)})", stem, kind))

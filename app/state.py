@@ -73,7 +73,8 @@ def safe_upload_name(name: str) -> str:
 
 
 def checkpoint_stem() -> Path:
-    """The model the app uses: VAD_CHECKPOINT if set (tests, your own scene), else the bundled Ped2 model."""
+    """The model the app uses: VAD_CHECKPOINT if set (tests, your own scene), else the bundled default (Ped2's
+    fused model)."""
     return Path(os.environ.get("VAD_CHECKPOINT") or DEFAULT_CHECKPOINT)
 
 

@@ -118,14 +118,14 @@ def tiny_model(trained_tiny):
 
 @pytest.fixture(scope="session")
 def bundled() -> Path:
-    """The bundled Ped2 model (assets/models/ped2); its absence is a failure, not a skip."""
+    """The bundled Ped2 autoencoder (assets/models/ped2); its absence is a failure, not a skip."""
     assert bundled_available(), f"the bundled model {BUNDLED}.safetensors/.json is missing (not trained yet?)"
     return BUNDLED
 
 
 @pytest.fixture(scope="session")
 def analysis_stem(request) -> Path:
-    """The bundled Ped2 model when it has been trained, else the session's tiny model (trained only then)."""
+    """The bundled Ped2 autoencoder when it has been trained, else the session's tiny model (trained only then)."""
     return BUNDLED if bundled_available() else request.getfixturevalue("trained_tiny").stem
 
 

@@ -15,14 +15,15 @@ pytestmark = [pytest.mark.dataset, pytest.mark.slow]
 
 
 def test_evaluate_reaches_the_acceptance_floors(ped2, bundled, cli):
-    proc = cli("evaluate", "--data", str(ped2), "--json", threads=None)  # --checkpoint defaults to the bundled model
+    proc = cli("evaluate", "--data", str(ped2), "--json", threads=None)  # the bundled default: ped2-fused
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(proc.stdout)
     labels = json.loads((ped2 / "labels.json").read_text())
     assert metrics["frames"] == sum(v["num_frames"] for v in labels["test"].values()) == 2010
-    assert metrics["auc_micro_video_norm"] >= 0.90, metrics
-    assert metrics["auc_micro"] >= 0.80, metrics
-    assert metrics["pixel_auc"] is not None and 0.5 < metrics["pixel_auc"] <= 1.0, metrics
+    # measured 0.966 pooled / 0.941 per-video / 0.985 pixel (the bundled autoencoder: 0.815 / 0.916 / 0.957)
+    assert metrics["auc_micro_video_norm"] >= 0.93, metrics
+    assert metrics["auc_micro"] >= 0.95, metrics
+    assert metrics["pixel_auc"] is not None and 0.97 <= metrics["pixel_auc"] <= 1.0, metrics
     assert 0.0 <= metrics["eer"] < 0.5, metrics
 
 

@@ -1,7 +1,7 @@
 """vad_core: reconstruction-based video anomaly detection (Chong & Tay 2017).
 
 from vad_core import analyze, load_checkpoint
-model = load_checkpoint()            # the bundled Ped2 model
+model = load_checkpoint()            # the bundled default: Ped2's fused model (the autoencoder: BUNDLED_AUTOENCODER)
 result = analyze("clip.mp4", model)  # per-frame scores, error maps, segments
 
 The names below are imported on first use, so that a process that needs only part of the library (the
@@ -17,7 +17,14 @@ from vad_core.errors import BadInput
 from vad_core.version import __version__
 
 if TYPE_CHECKING:
-    from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, Detector, LoadedModel, load_checkpoint, save_checkpoint  # noqa: F401
+    from vad_core.model.checkpoint import (  # noqa: F401
+        BUNDLED_AUTOENCODER,
+        DEFAULT_CHECKPOINT,
+        Detector,
+        LoadedModel,
+        load_checkpoint,
+        save_checkpoint,
+    )
     from vad_core.pipeline.analysis import analyze  # noqa: F401
     from vad_core.pipeline.result import Analysis  # noqa: F401
 
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Analysis": "vad_core.pipeline.result",
     "analyze": "vad_core.pipeline.analysis",
+    "BUNDLED_AUTOENCODER": "vad_core.model.checkpoint",
     "DEFAULT_CHECKPOINT": "vad_core.model.checkpoint",
     "Detector": "vad_core.model.checkpoint",
     "LoadedModel": "vad_core.model.checkpoint",

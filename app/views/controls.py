@@ -81,7 +81,8 @@ def model_controls() -> ModelChoice:
         stems,
         format_func=lambda s: entries[s].label,
         key=PICKER_KEY,
-        help="The bundled Ped2 model, or one you trained on the Train your scene page.",
+        help="The bundled Ped2 models (the fused default, and the autoencoder the Reconstruction lab teaches with), "
+        "or one you trained on the Train your scene page.",
     )
     st.session_state[MODEL_KEY] = stem
     others: list[str | None] = [None, *(s for s in stems if s != stem)]

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.views.detector_kind import LAB_NOTE
 from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args, start_app, trace_values, wait_finished
-from tests.helpers.paths import APP
+from tests.helpers.paths import APP, BUNDLED, BUNDLED_DEFAULT
 from vad_core import load_checkpoint
 from vad_core.model.motion.detector import MotionModel
 
@@ -81,7 +81,8 @@ def test_the_train_page_fits_a_motion_model_through_the_training_child(tmp_path,
     snap = wait_finished(job)
     assert snap.state == "done" and snap.checkpoint == models / "flow.safetensors", snap.message
     assert isinstance(load_checkpoint(models / "flow"), MotionModel)
-    assert [(e.stem, e.kind) for e in available_models()][1:] == [(models / "flow", "motion")]
+    listed = [(e.stem, e.kind) for e in available_models()]  # the bundled default, the bundled autoencoder, then it
+    assert listed == [(BUNDLED_DEFAULT, "fused"), (BUNDLED, "autoencoder"), (models / "flow", "motion")]
     app.run()
     assert any("Saved as" in s.value for s in app.success) and not app.exception
 

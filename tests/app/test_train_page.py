@@ -44,7 +44,11 @@ def test_a_run_trains_calibrates_and_saves_a_pickable_model(models_dir):
     assert model.cfg.input_size == 131 and model.calibration.frames > 0 and model.calibration.tau > 0
     assert model.card.training.clips == ["000_Train001.mp4", "001_Train002.mp4"]
     assert user_models() == [models_dir / "cam-1"]
-    assert [e.label for e in available_models()][1:] == [f"cam-1 (trained by {session_label('tok-a')})"]
+    assert [e.label for e in available_models()] == [
+        "ped2-fused (bundled default, UCSD Ped2; fused: autoencoder + motion)",
+        "ped2 (bundled, UCSD Ped2; autoencoder)",  # one click away
+        f"cam-1 (trained by {session_label('tok-a')})",
+    ]
     assert sorted(p.name for p in models_dir.iterdir()) == ["cam-1.json", "cam-1.safetensors", "cam-1.trainer"]
     with pytest.raises(BadInput, match="exists already"):
         check_model_name("cam-1")

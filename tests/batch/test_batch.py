@@ -156,7 +156,7 @@ def test_ped2_batch_killed_and_resumed(shared_run, ped2):
     for name, reason in BROKEN.items():
         assert reason in failed[name] and failed[name].startswith(name)
         assert f"error: {failed[name]}" in run.stderr
-    assert summary["model"]["name"] == "ped2" and len(summary["model"]["hash"]) == 16
+    assert summary["model"]["name"] == "ped2-fused" and len(summary["model"]["hash"]) == 16
     for record in summary["done"] + summary["skipped"]:
         assert record["scene"]["familiar"] is True and "score" in record["scene"]
     assert summary["frames_per_second"] > 0 and summary["wall_seconds"] > 0

@@ -9,7 +9,8 @@ from vad_core.io.paths import REPO_ROOT
 
 REPO = REPO_ROOT
 SAMPLES = REPO / "assets" / "samples"
-BUNDLED = REPO / "assets" / "models" / "ped2"
+BUNDLED = REPO / "assets" / "models" / "ped2"  # the bundled autoencoder (vad_core's BUNDLED_AUTOENCODER)
+BUNDLED_DEFAULT = REPO / "assets" / "models" / "ped2-fused"  # the bundled default (DEFAULT_CHECKPOINT): fused
 APP = REPO / "app" / "main.py"
 ARTIFACTS = REPO / "test-artifacts"  # browser screenshots and server logs
 DATA = REPO.parent / "shared" / "data"  # the full datasets, beside the repository

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from tests.helpers.paths import BUNDLED
 from vad_core.errors import BadInput
 from vad_core.model.card import read_card
 from vad_core.model.checkpoint import LoadedModel, load_autoencoder, load_checkpoint
@@ -46,7 +47,7 @@ def test_a_fused_model_loads_back_with_both_parts(fused, fused_stem):
     assert isinstance(fused.autoencoder, LoadedModel) and isinstance(fused.motion, MotionModel)
     assert fused.fusion.rule in FUSION_RULES and fused.fusion == fused.card.model
     assert fused.motion.cfg.frame_size == (360, 240) and fused.cfg.input_size == 131 and fused.window == 10
-    bundled = load_checkpoint()
+    bundled = load_checkpoint(BUNDLED)  # the bundled autoencoder, the test fused model's part
     assert all(np.array_equal(v, fused.weights()[f"autoencoder.{k}"]) for k, v in bundled.weights().items())
     assert fused.calibration.frames == 30 + 38  # the last quarter of each sample clip, held out of the motion fit
 

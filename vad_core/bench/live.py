@@ -34,7 +34,7 @@ def live_rates(text: str) -> list[float]:
 
 
 def live_check(video: Path, rates: list[float], seconds: float, say: Callable[[str], None]) -> dict:
-    """The bundled model (else a random one at 131 px) scoring a 640x360 camera at each rate: frames received,
+    """The bundled autoencoder (else a random one at 131 px) scoring a 640x360 camera at each rate: frames received,
     scored and dropped (whole windows), and the delay from a frame's arrival to its score."""
     model = bundled_or_random(bundled_size() or 131)
     t = model.window

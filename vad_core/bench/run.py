@@ -37,7 +37,7 @@ from vad_core.bench.whole import WholeConfig, whole_process_check
 from vad_core.cpu import default_workers
 from vad_core.io.video import list_clips, read_clip
 from vad_core.model.autoencoder import SpatioTemporalAE
-from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint
+from vad_core.model.checkpoint import BUNDLED_AUTOENCODER, LoadedModel, load_checkpoint
 from vad_core.model.inference import pick_device
 from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.analysis import analyze
@@ -56,7 +56,7 @@ class BenchConfig:
     workers: int | None = None
     memory: bool = True
     memory_minutes: tuple[float, ...] = (1.0, 10.0)
-    memory_size: int | None = None  # default: the bundled model's size (131), else 131 with random weights
+    memory_size: int | None = None  # default: the bundled autoencoder's size (131), else 131 with random weights
     live: bool = False  # the live figure: the highest camera rate scored in full, and the delay at 25 fps
     live_only: bool = False  # only the live figure
     live_rates: str = "10,15,20,25,30,40,50"  # source frame rates to try, frames a second
@@ -147,7 +147,7 @@ def _speed(cfg: BenchConfig, video: Path, device: torch.device, say: Say) -> dic
     }
     say("equivalence")
     report["equivalence"] = equivalence(subject.net, subject.windows[:1])
-    bundled = load_checkpoint(DEFAULT_CHECKPOINT, device=str(device)) if bundled_size() else None
+    bundled = load_checkpoint(BUNDLED_AUTOENCODER, device=str(device)) if bundled_size() else None
     if isinstance(bundled, LoadedModel):  # a network to check the fast path on (a motion detector has none)
         b_clip = bundled.normalizer.apply(read_clip(video, bundled.cfg.input_size)[: bundled.cfg.time_steps])
         report["equivalence_bundled"] = equivalence(bundled.net, b_clip[None])

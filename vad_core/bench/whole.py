@@ -34,9 +34,16 @@ import torch
 
 from vad_core.bench.clips import make_looped_clip, source_clips
 from vad_core.bench.speed import optimized_fps, reference_fps
-from vad_core.io.paths import ASSETS, REPO_ROOT
+from vad_core.io.paths import REPO_ROOT
 from vad_core.io.video import read_clip
-from vad_core.model.checkpoint import DEFAULT_CHECKPOINT, Detector, LoadedModel, checkpoint_paths, load_checkpoint
+from vad_core.model.checkpoint import (
+    BUNDLED_AUTOENCODER,
+    DEFAULT_CHECKPOINT,
+    Detector,
+    LoadedModel,
+    checkpoint_paths,
+    load_checkpoint,
+)
 from vad_core.pipeline.analysis import analyze
 
 GOAL_RATIO = 2.5  # whole process vs the plain eager forward
@@ -44,7 +51,7 @@ GOAL_WRITING_SHARE = 0.05  # of the whole command's wall time
 GOAL_FIRST_FRAME_S = 1.5
 GOAL_DEFAULT_FPS = 100.0  # the bundled default's whole command on the 2-core CPU (issue 29)
 # The autoencoder whose network the reference and model-alone figures time when the bundled default is another kind.
-REFERENCE_AUTOENCODER = ASSETS / "models" / "ped2"
+REFERENCE_AUTOENCODER = BUNDLED_AUTOENCODER
 
 
 @dataclass

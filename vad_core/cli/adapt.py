@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="START:END",
         help="normal frames, end exclusive; repeat for more ranges (default: the first 30 s, at most half the clip)",
     )
-    p.add_argument("--checkpoint", default=None, help="model to start from (default: bundled Ped2 model)")
+    start_help = "model to start from; a fused one stays fused (default: the bundled Ped2 fused model)"
+    p.add_argument("--checkpoint", default=None, help=start_help)
     kind_help = (
         "autoencoder: the model's network fine-tuned; fused: that, and a motion detector fitted on the same frames, "
         "the two fused by a rule chosen on them (default: the kind of the model adapted)"

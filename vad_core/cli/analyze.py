@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="score every frame of a video")
     p.add_argument("video", help="video file or folder of frame images")
-    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: the bundled Ped2 fused model)")
     p.add_argument("--out", default="vad_out", help="output folder for scores.csv, segments.json, error_maps.npz")
     p.add_argument("--threshold", type=POSITIVE, default=1.0, help="calibrated-score threshold (default 1.0)")
     p.add_argument("--min-duration", type=FRAME, default=3, help="drop segments shorter than this many frames")

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("batch", help="score many videos on Ray (this machine, or a cluster by --address)")
     p.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or manifests (.txt, .csv)")
     p.add_argument("--out", required=True, help="output folder (a rerun resumes: finished videos are skipped)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: the bundled Ped2 fused model)")
     p.add_argument("--address", default=None, help="join this Ray cluster (`ray start --head` prints it)")
     p.add_argument("--workers", type=COUNT, default=None, help="model replicas (default: one per CPU, or per GPU)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when the cluster has GPUs)")

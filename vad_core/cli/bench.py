@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="STEM",
         help="a checkpoint whose `analyze --checkpoint STEM` the whole-process figure times beside the bundled "
-        "model's (repeatable)",
+        "default's (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
@@ -73,7 +73,7 @@ def _check_whole_checkpoints(args: argparse.Namespace) -> None:
     if not args.whole_checkpoint:
         return
     if not (args.whole or args.whole_only):
-        msg = "times a detector beside the bundled model in the whole-process figure: add --whole or --whole-only"
+        msg = "times a detector beside the bundled default in the whole-process figure: add --whole or --whole-only"
         raise BadInput(msg, option="whole_checkpoint")
     from vad_core.model.checkpoint import load_checkpoint
 

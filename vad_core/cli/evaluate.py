@@ -14,7 +14,7 @@ from vad_core.errors import BadInput
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="frame and pixel AUC on a labelled dataset")
     p.add_argument("--data", required=True, help="dataset folder with test/ and labels.json")
-    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: the bundled Ped2 fused model)")
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--update-card", action="store_true", help="store the results in the checkpoint's model card")

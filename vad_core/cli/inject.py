@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--polarity", choices=["bright", "dark", "random"], default="random", help="object tone")
     p.add_argument("--out", required=True, help="injected clip to write (.mp4, H.264); labels go to OUT.labels.json")
     p.add_argument("--analyze", action="store_true", help="score the injected clip; print its frame AUC")
-    p.add_argument("--checkpoint", default=None, help="checkpoint stem for --analyze (default: bundled Ped2 model)")
+    p.add_argument("--checkpoint", default=None, help="model for --analyze (default: the bundled Ped2 fused model)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto, for --analyze")
     p.add_argument("--json", action="store_true", help="print a summary object on stdout")
 

@@ -13,7 +13,7 @@ from vad_core.errors import BadInput
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scene", help="does the model know these clips' scene, is the camera healthy? clip by clip")
     p.add_argument("inputs", nargs="+", help="video files, frame folders, or folders of clips")
-    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: the bundled Ped2 fused model)")
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true", help="one JSON object with every clip's check on stdout")
 

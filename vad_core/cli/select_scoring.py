@@ -16,7 +16,7 @@ from vad_core.errors import BadInput
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("select-scoring", help="rank scoring configs on anomalies injected into normal clips")
     p.add_argument("--data", required=True, help="normal clips: a dataset folder with train/, or a folder of clips")
-    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--checkpoint", default=None, help="an autoencoder's stem (default: the bundled Ped2 autoencoder)")
     p.add_argument("--clips", type=COUNT, default=8, help="clips to calibrate on, and as many to inject into")
     p.add_argument("--top", type=COUNT, default=10, help="rows to print (default 10)")
     p.add_argument("--device", default=None)

@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "chosen on anomalies injected into held-out normal frames"
     )
     p.add_argument("--kind", choices=["autoencoder", "motion", "fused"], default="autoencoder", help=kind_help)
-    p.add_argument("--checkpoint", default=None, help="fused: the autoencoder part (default: bundled Ped2 model)")
+    part_help = "fused: the autoencoder part (default: the bundled Ped2 autoencoder)"
+    p.add_argument("--checkpoint", default=None, help=part_help)
     p.add_argument("--cell", type=COUNT, default=16, help="motion: a place's side in pixels at the clip's resolution")
     p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")
     sigma_help = "motion: smooth the places' normal over this many cells (default: chosen on injected anomalies)"

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("watch", help="score a live source (stream, device, growing file, clip) as it plays")
     p.add_argument("source", help="rtsp://, http(s):// or HLS URL, /dev/videoN, or a video file")
-    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: bundled Ped2 model)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint stem (default: the bundled Ped2 fused model)")
     p.add_argument("--out", default="vad_out", help="output folder for scores.csv, segments.json when it stops")
     p.add_argument("--json-lines", action="store_true", help="one JSON object per line on stdout")
     p.add_argument("--frames", action="store_true", help="also a line per scored frame")

@@ -2,7 +2,7 @@
 typed card (checkpoint, card), its input (preprocess, windows) and running it over a stream of frames (inference).
 
 model = SpatioTemporalAE(ModelConfig(input_size=131))     # from vad_core.model
-loaded = load_checkpoint()                                 # from vad_core.model.checkpoint
+loaded = load_autoencoder()                                # from vad_core.model.checkpoint
 blocks = map_blocks(loaded.net, loaded.normalizer, frames, fn)   # from vad_core.model.inference
 
 SpatioTemporalAE is imported on first use, so that reading a config or a card (the CLI checking --input-size)

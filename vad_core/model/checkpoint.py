@@ -1,6 +1,7 @@
 """Checkpoints: safetensors weights plus a JSON model card; nothing is ever unpickled.
 
-model = load_checkpoint()                             # the bundled Ped2 model
+model = load_checkpoint()                             # the bundled default: Ped2's fused model (DEFAULT_CHECKPOINT)
+ae = load_autoencoder()                               # the bundled Ped2 autoencoder (BUNDLED_AUTOENCODER)
 save_checkpoint("out/mine", net, normalizer, card)    # creates mine.safetensors and mine.json; never overwrites
 rewrite_card("out/mine", replace(card, name="mine"))  # the one explicit way to change a saved model's card
 save_zones("out/mine", zones)                         # mine.zones.json: the camera's zones, loaded with the model
@@ -34,7 +35,11 @@ from vad_core.model.motion.normal import MotionNormal
 from vad_core.model.preprocess import Normalizer
 from vad_core.scoring.zones import Zones, read_zones
 
-DEFAULT_CHECKPOINT = ASSETS / "models" / "ped2"
+# What analyzes by default: the best detector on Ped2 by the label-free selection (anomalies injected into held-out
+# normal clips ranked it above both of its parts). The autoencoder is what needs a network by default (calibrate,
+# select-scoring, a fused model's part, the benchmark's reference) and what the Reconstruction lab teaches with.
+DEFAULT_CHECKPOINT = ASSETS / "models" / "ped2-fused"
+BUNDLED_AUTOENCODER = ASSETS / "models" / "ped2"
 MEAN_FRAME_KEY = "preprocess.mean_frame"
 MOTION_SCALE_KEY = "motion.scale"  # a motion detector's per-place normal scales (features, rows, cols)
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
@@ -370,8 +375,8 @@ def load_autoencoder(
     """load_checkpoint for what only an autoencoder has, its network (fine-tuning it, re-fitting or choosing its
     scoring); BadInput for a motion detector, saying how one is refitted instead. A fused detector gives its
     autoencoder part where part (fine-tuning it, or fusing it anew), and BadInput otherwise: its card is the fused
-    model's, which calibrating the part alone would overwrite."""
-    model = load_checkpoint(stem, device)
+    model's, which calibrating the part alone would overwrite. Without a stem, the bundled autoencoder."""
+    model = load_checkpoint(stem or BUNDLED_AUTOENCODER, device)
     if isinstance(model, MotionModel):
         raise BadInput(
             f"{model.name} is a motion detector, and {purpose} needs an autoencoder; a motion model is fitted "

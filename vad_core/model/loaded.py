@@ -1,6 +1,6 @@
 """LoadedModel: the autoencoder ready for inference, with everything needed to score its output.
 
-model = load_checkpoint()                     # vad_core.model.checkpoint: a LoadedModel for an autoencoder's card
+model = load_autoencoder()                    # vad_core.model.checkpoint: a LoadedModel for an autoencoder's card
 frames = (model.prepare(gray) for gray in raw) # float32 at its square input size, in [0, 1]
 model.weights()                               # the network's tensors by name (an event's model fingerprint)
 

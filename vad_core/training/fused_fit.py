@@ -39,7 +39,7 @@ from vad_core.model.card import (
     TrainingRecord,
 )
 from vad_core.model.checkpoint import (
-    DEFAULT_CHECKPOINT,
+    BUNDLED_AUTOENCODER,
     LoadedModel,
     checkpoint_paths,
     load_autoencoder,
@@ -69,7 +69,7 @@ METHOD = "fusion rule, by pooled then per-video frame AUC on anomalies injected 
 
 @dataclass(frozen=True)
 class FusedTrainConfig:
-    """What `train --kind fused` makes: the autoencoder part (checkpoint, default the bundled model), the motion
+    """What `train --kind fused` makes: the autoencoder part (checkpoint, default the bundled autoencoder), the motion
     part's settings (MotionTrainConfig's, with its defaults) and the frames held out of each clip for the rule and
     the calibration."""
 
@@ -206,7 +206,7 @@ def train_fused(cfg: FusedTrainConfig) -> FusedResult:
     it held out, and save STEM.safetensors and STEM.json (kind "fused")."""
     new_checkpoint_paths(cfg.out)
     started = time.perf_counter()
-    source = cfg.checkpoint or DEFAULT_CHECKPOINT
+    source = cfg.checkpoint or BUNDLED_AUTOENCODER
     autoencoder = load_autoencoder(source, purpose="a fused model's autoencoder part", part=True)
     paths = normal_clips(Path(cfg.data))[: cfg.max_clips]
     with tempfile.TemporaryDirectory(prefix="vad-fused-") as folder:

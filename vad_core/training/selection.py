@@ -1,6 +1,6 @@
 """Choose the default scoring without test labels: anomalies injected into normal clips are the ground truth.
 
-report = select_scoring(load_checkpoint(), list_clips("data/ucsd_ped1/train"), clips=8)
+report = select_scoring(load_autoencoder(), list_clips("data/ucsd_ped1/train"), clips=8)
 report.best.scoring, report.rows[0]["auc_micro"]
 
 The normal clips are split in two: the first half calibrates each candidate (its tau and, for per-place
