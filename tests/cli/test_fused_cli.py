@@ -45,7 +45,7 @@ def test_adapt_kind_fused_on_a_ped1_clip_writes_a_fused_model(ped1_clip, tmp_pat
         "ranges": [[0, 80]],
         "minutes": 0.05,
     }
-    assert card["parent"]["model"] == "ped2" and card["calibration"]["frames"] == 20  # the range's last quarter
+    assert card["parent"]["model"] == "ped2-fused" and card["calibration"]["frames"] == 20  # the range's last quarter
     autoencoder, motion = card["parts"]["autoencoder"], card["parts"]["motion"]
     assert autoencoder["adaptation"]["ranges"] == [[0, 80]] and autoencoder["name"] == "cam"  # fine-tuned on them
     assert motion["model"]["frame_size"] == [238, 158] and motion["training"]["clips"] == ["Test003.mp4[0:80]"]

@@ -94,7 +94,8 @@ def test_watch_scores_an_rtsp_stream_as_it_plays_and_matches_analyze(clip, tmp_p
     assert code == 0, stderr
     assert len(stderr.strip().splitlines()) == 1 and "180 frames received" in stderr
     (summary_at, summary), *_ = lines.of("summary")
-    opened = [(at, item) for at, item in lines.of("open") if 30 <= item["source_start"] < 180]
+    # the cart enters at about frame 30; the fused default's held motion opens a few frames before it
+    opened = [(at, item) for at, item in lines.of("open") if 20 <= item["source_start"] < 180]
     assert opened, f"no segment opened over the labelled anomaly: {lines.items}"
     open_at, event = opened[0]
     # the stream plays 18 s; the alert must come while it still plays, not when it has ended
