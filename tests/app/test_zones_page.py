@@ -11,7 +11,7 @@ import pytest
 
 from app.zones import selection_polygons
 from tests.helpers.apptest import metric, player_args, start_app
-from tests.helpers.paths import ZONES
+from tests.helpers.paths import BUNDLED, ZONES
 from vad_core.scoring.zones import MAX_POINTS, read_zones
 
 CART_PATH = ZONES / "test004_cart_path.json"
@@ -29,7 +29,8 @@ def zoned_app(bundled, tmp_path, monkeypatch):
 
 def test_the_app_scores_with_the_models_zones_as_analyze_zones_does(zoned_app, cli, samples, tmp_path):
     assert metric(zoned_app, "Anomalous segments") == "0"
-    done = cli("analyze", str(samples / "test" / "Test004.mp4"), "--zones", str(CART_PATH), "--out", str(tmp_path))
+    clip = str(samples / "test" / "Test004.mp4")
+    done = cli("analyze", clip, "--checkpoint", str(BUNDLED), "--zones", str(CART_PATH), "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     expected = pd.read_csv(tmp_path / "scores.csv")["score"].to_numpy()
     assert np.abs(np.asarray(player_args(zoned_app)["score"]) - expected).max() < 1e-3
