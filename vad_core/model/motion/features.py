@@ -11,13 +11,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vad_core.errors import BadInput
 from vad_core.model.motion.config import MotionConfig
+
+MIN_FLOW_SIDE = 32  # OpenCV 5.0's DIS flow crashes the process (SIGSEGV) on thinner frames, e.g. 40 x 12
 
 
 def flow_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """(width, height) the flow is taken at: the clip's own, scaled down so the longer side is at most max_side."""
+    """(width, height) the flow is taken at: the clip's own, scaled down so the longer side is at most max_side,
+    or up so the shorter is at least MIN_FLOW_SIDE; BadInput for a clip too thin for both."""
     scale = min(1.0, max_side / max(width, height, 1))
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    scale = max(scale, MIN_FLOW_SIDE / max(min(width, height), 1))
+    size = max(1, round(width * scale)), max(1, round(height * scale))
+    if max(size) > max_side:
+        raise BadInput(f"frames of {width} x {height} px are too thin for optical flow; use footage less elongated")
+    return size
 
 
 def fit_frame(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
