@@ -84,18 +84,36 @@ def test_a_frame_scores_the_same_in_any_block_and_a_glitch_of_one_frame_is_held_
 def test_train_chooses_how_far_places_borrow_their_normal_on_injected_anomalies(motion_model):
     """Without --scale-sigma, each candidate is fitted on half the normal clips and judged on walkers injected into
     the other half; the card keeps every candidate, best first, the baselines on the same anomalies and the verdict,
-    and the model is fitted with the best."""
-    from vad_core.training.motion_fit import SCALE_SIGMAS, sigma_name
+    and the model is fitted with the best. The fixture fixes the cell (8 px), so only scale_sigma is chosen."""
+    from vad_core.training.motion_fit import SCALE_SIGMAS, setting_name
 
     stem, _ = motion_model
     card = read_card(stem.with_suffix(".json"))
     selection = card.scoring_selection
-    assert sorted(c.name for c in selection.candidates) == sorted(sigma_name(s) for s in SCALE_SIGMAS)
+    assert sorted(c.name for c in selection.candidates) == sorted(setting_name(8, s) for s in SCALE_SIGMAS)
     ranks = [(c.auc_micro, c.auc_video_norm) for c in selection.candidates]
     assert ranks == sorted(ranks, reverse=True) and 0.5 < ranks[0][0] <= 1.0
-    assert selection.candidates[0].name == sigma_name(card.model.scale_sigma) and selection.proxies == ["walker"]
+    chosen = setting_name(card.model.cell, card.model.scale_sigma)
+    assert selection.candidates[0].name == chosen and selection.proxies == ["walker"]
     assert set(selection.baselines) == {"frame_difference", "optical_flow"} and "pooled" in selection.verdict
     assert card.training.config["scale_sigma"] is None
+
+
+def test_without_cell_or_scale_sigma_both_are_chosen_and_with_both_nothing_is(tmp_path):
+    """The cell joins the choice when --cell is not given; a config that fixes both skips the choice altogether."""
+    from vad_core.training.motion_fit import CELLS, SCALE_SIGMAS, candidate_settings
+
+    both = MotionTrainConfig(data="d", out="o")
+    assert candidate_settings(both) == [(c, s) for c in CELLS for s in SCALE_SIGMAS]
+    assert candidate_settings(MotionTrainConfig(data="d", out="o", cell=8, scale_sigma=2.0)) == [(8, 2.0)]
+    data = motion_dataset(tmp_path)
+    train_motion(MotionTrainConfig(data=str(data), out=str(tmp_path / "m"), val_fraction=0.25))
+    card = read_card(tmp_path / "m.json")
+    assert len(card.scoring_selection.candidates) == len(CELLS) * len(SCALE_SIGMAS)
+    assert card.model.cell in CELLS and card.model.scale_sigma in SCALE_SIGMAS
+    train_motion(MotionTrainConfig(data=str(data), out=str(tmp_path / "f"), cell=8, scale_sigma=1.0))
+    fixed = read_card(tmp_path / "f.json")
+    assert fixed.scoring_selection is None and (fixed.model.cell, fixed.model.scale_sigma) == (8, 1.0)
 
 
 def test_the_flow_is_never_taken_on_frames_thin_enough_to_crash_opencv():

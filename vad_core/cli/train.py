@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=["autoencoder", "motion", "fused"], default="autoencoder", help=kind_help)
     part_help = "fused: the autoencoder part (default: the bundled Ped2 autoencoder)"
     p.add_argument("--checkpoint", default=None, help=part_help)
-    p.add_argument("--cell", type=COUNT, default=16, help="motion: a place's side in pixels at the clip's resolution")
+    cell_help = "motion: a place's side in pixels at the clip's resolution (default: 16 or 8, chosen on injections)"
+    p.add_argument("--cell", type=COUNT, default=None, help=cell_help)
     p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")
     sigma_help = "motion: smooth the places' normal over this many cells (default: chosen on injected anomalies)"
     p.add_argument("--scale-sigma", type=number(float, 0, 16), default=None, help=sigma_help)

@@ -76,7 +76,7 @@ class FusedTrainConfig:
     data: str
     out: str
     checkpoint: str | None = None
-    cell: int = MotionConfig.cell
+    cell: int | None = None  # the motion part's cell: None chooses it (motion_fit.choose_settings)
     flow: FlowPreset = MotionConfig.flow
     val_fraction: float = 0.25
     quantile: float = 0.99

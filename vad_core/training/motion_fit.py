@@ -6,7 +6,7 @@ path = train_motion(cfg)        # models/ped2-motion.safetensors + .json (kind "
 The tail of each normal clip is held out, as the autoencoder's training does: the places' scales come from the
 heads, c(t)'s tau, the pixel tau, the scene check's references and camera health from the tails, run through the
 one engine (vad_core.pipeline.engine) exactly as any clip will be. How far the places' normal is smoothed over
-neighbouring places (scale_sigma) is chosen per scene without labels (choose_scale_sigma): each candidate's normal
+neighbouring places (scale_sigma) is chosen per scene without labels (choose_settings): each candidate's normal
 is fitted on every other normal clip and judged on anomalies injected into the others.
 """
 
@@ -44,12 +44,13 @@ from vad_core.scoring.scores import ScoringConfig, smooth
 from vad_core.training.calibration import hold_out_tails, scene_name
 from vad_core.training.selection import baselines_on, inject_at_random, verdict
 
+CELLS = (16, 8)  # px at the flow's size: a place's side
 SCALE_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # cells: how far a place's normal may borrow from its neighbours
 # What a motion statistic is for: a person-sized object at twice the walking pace (a cyclist, a skater). Kinds it
 # cannot see (a still object, a wrong-way walker at a normal pace) would only add noise to the choice of its
 # settings; they weigh in where detectors are chosen (injection.DETECTOR_PROXY_KINDS).
 SETTING_PROXY_KINDS = ("walker",)
-SETTING_METHOD = "scale_sigma on walkers injected into every other normal clip, fitted on the rest"
+SETTING_METHOD = "cell and scale_sigma on walkers injected into every other normal clip, fitted on the rest"
 INJECTIONS_PER_CLIP = 3  # each at its own seeded place and time: one per clip leaves the choice to chance
 
 
@@ -60,11 +61,11 @@ class MotionTrainConfig:
 
     data: str
     out: str
-    cell: int = MotionConfig.cell
+    cell: int | None = None  # None: chosen on injected anomalies (choose_settings)
     features: tuple[MotionFeature, ...] = MotionConfig.features
     flow: FlowPreset = MotionConfig.flow
     place_quantile: float = MotionConfig.quantile
-    scale_sigma: float | None = None  # None: chosen on injected anomalies (choose_scale_sigma)
+    scale_sigma: float | None = None  # None: chosen on injected anomalies (choose_settings)
     persistence: int = MotionConfig.persistence
     val_fraction: float = 0.15
     quantile: float = 0.99
@@ -80,52 +81,66 @@ def _read(path: Path, size: tuple[int, int]) -> np.ndarray:
     return np.stack(frames)
 
 
-def sigma_name(sigma: float) -> str:
-    """A scale_sigma candidate's name in the card's scoring_selection."""
-    return f"scale_sigma {sigma:g}"
+def setting_name(cell: int, sigma: float) -> str:
+    """A settings candidate's name in the card's scoring_selection."""
+    return f"cell {cell} px, scale_sigma {sigma:g}"
 
 
-def choose_scale_sigma(
-    heads: list[np.ndarray], head_features: list[np.ndarray], cfg: MotionConfig
-) -> tuple[float, ScoringSelection]:
-    """The best of SCALE_SIGMAS, each fitted on every other normal clip (one clip: its first half) and scored on
-    SETTING_PROXY_KINDS injected into the others, and the selection the card keeps: every candidate best first
-    (pooled, then per-video AUC), and the model-free baselines on the same anomalies with the verdict. The flow of
-    each clip is computed once: a candidate only changes the places' scales. Smoothing pays where normal clips
-    crossed each place too seldom for its own quantile to be steady, and costs where a place's own normal is what
-    tells an anomaly (walking on the grass)."""
-    if len(heads) < 2:  # one clip (adapt's): its first half fits, its second takes the injections
-        heads = [part for h in heads for part in np.array_split(h, 2)]
-        head_features = [part for f in head_features for part in np.array_split(f, 2)]
-    fitted = np.concatenate(head_features[::2])
+def candidate_settings(cfg: MotionTrainConfig) -> list[tuple[int, float]]:
+    """(cell, scale_sigma) pairs to choose among: CELLS x SCALE_SIGMAS, less what the config fixes."""
+    cells = (cfg.cell,) if cfg.cell else CELLS
+    sigmas = (cfg.scale_sigma,) if cfg.scale_sigma is not None else SCALE_SIGMAS
+    return [(cell, sigma) for cell in cells for sigma in sigmas]
+
+
+def choose_settings(
+    heads: list[np.ndarray], base: MotionConfig, candidates: list[tuple[int, float]]
+) -> tuple[MotionConfig, list[np.ndarray], ScoringSelection]:
+    """The best (cell, scale_sigma) of candidates, each fitted on every other normal clip (one clip: its first half)
+    and scored on SETTING_PROXY_KINDS injected into the others; with the chosen cell's features of every clip (or
+    half) for the final fit, and the selection the card keeps: every candidate best first (pooled, then per-video
+    AUC), and the model-free baselines on the same anomalies with the verdict. A small cell sees a far pedestrian
+    whole; a large one is steadier. Smoothing the scales pays where normal clips crossed each place too seldom for
+    its own quantile to be steady, and costs where a place's own normal is what tells an anomaly (walking on the
+    grass). The flow is computed once a clip and cell: a scale_sigma only changes the places' scales."""
+    pieces = heads if len(heads) >= 2 else [part for h in heads for part in np.array_split(h, 2)]
     targets = [
         inject_at_random(h, kind, seed=100 * i + k)
-        for i, h in enumerate(heads[1::2])
+        for i, h in enumerate(pieces[1::2])
         if len(h) >= 9
         for k, kind in enumerate(SETTING_PROXY_KINDS * INJECTIONS_PER_CLIP)
     ]
     if not targets:
         raise BadInput("choosing the motion settings needs normal clips of 18 frames or more")
-    features = [clip_features(list(frames), cfg) for frames, _ in targets]
     labels = [truth for _, truth in targets]
+    features: dict[int, list[np.ndarray]] = {}
     ranked = []
-    for sigma in SCALE_SIGMAS:
-        normal = MotionNormal.fit(fitted, replace(cfg, scale_sigma=sigma))
-        errors = [
-            smooth(normal.place_scores(f, cfg.persistence).max(axis=(1, 2)), MOTION_SCORING.smooth_sigma)
-            for f in features
-        ]
-        micro, video = frame_auc_micro(errors, labels) or 0.0, frame_auc_video_norm(errors, labels) or 0.0
-        ranked.append(RankedCandidate(sigma_name(sigma), micro, video))
+    for cell in dict.fromkeys(c for c, _ in candidates):
+        cfg = replace(base, cell=cell)
+        features[cell] = [clip_features(list(p), cfg) for p in pieces]
+        fitted = np.concatenate(features[cell][::2])
+        injected = [clip_features(list(frames), cfg) for frames, _ in targets]
+        for sigma in (s for c, s in candidates if c == cell):
+            normal = MotionNormal.fit(fitted, replace(cfg, scale_sigma=sigma))
+            errors = [
+                smooth(normal.place_scores(f, cfg.persistence).max(axis=(1, 2)), MOTION_SCORING.smooth_sigma)
+                for f in injected
+            ]
+            micro, video = frame_auc_micro(errors, labels) or 0.0, frame_auc_video_norm(errors, labels) or 0.0
+            ranked.append(RankedCandidate(setting_name(cell, sigma), micro, video))
     ranked.sort(key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
-    baselines = baselines_on(heads[::2], targets, ScoringConfig(), cfg.input_size)  # scored as evaluate scores them
-    best = next(s for s in SCALE_SIGMAS if sigma_name(s) == ranked[0].name)
-    return best, ScoringSelection(
-        method=SETTING_METHOD,
-        proxies=list(SETTING_PROXY_KINDS),
-        candidates=ranked,
-        baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in baselines.items()},
-        verdict=verdict(ranked[0].auc_micro, ranked[0].auc_video_norm, baselines),
+    cell, sigma = next(c for c in candidates if setting_name(*c) == ranked[0].name)
+    baselines = baselines_on(pieces[::2], targets, ScoringConfig(), base.input_size)  # scored as evaluate scores
+    return (
+        replace(base, cell=cell, scale_sigma=sigma),
+        features[cell],
+        ScoringSelection(
+            method=SETTING_METHOD,
+            proxies=list(SETTING_PROXY_KINDS),
+            candidates=ranked,
+            baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in baselines.items()},
+            verdict=verdict(ranked[0].auc_micro, ranked[0].auc_video_norm, baselines),
+        ),
     )
 
 
@@ -168,15 +183,23 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
     info = probe(paths[0])
     size = flow_size(info.width, info.height, MotionConfig.max_side)
     motion = MotionConfig(
-        size, MotionConfig.max_side, cfg.cell, cfg.features, cfg.flow, cfg.place_quantile, persistence=cfg.persistence
+        size,
+        MotionConfig.max_side,
+        cfg.cell or MotionConfig.cell,
+        cfg.features,
+        cfg.flow,
+        cfg.place_quantile,
+        persistence=cfg.persistence,
     )
     heads, tails = hold_out_tails([_read(p, motion.frame_size) for p in paths], cfg.val_fraction)
     heads = [h for h in heads if len(h)]
-    head_features = [clip_features(list(h), motion) for h in heads]  # the scales do not change the flow
-    sigma, selection = (
-        (cfg.scale_sigma, None) if cfg.scale_sigma is not None else choose_scale_sigma(heads, head_features, motion)
-    )
-    motion = replace(motion, scale_sigma=sigma)
+    candidates, selection = candidate_settings(cfg), None
+    if len(candidates) > 1:
+        motion, head_features, selection = choose_settings(heads, motion, candidates)
+    else:
+        ((cell, sigma),) = candidates
+        motion = replace(motion, cell=cell, scale_sigma=sigma)
+        head_features = [clip_features(list(h), motion) for h in heads]
     features = np.concatenate(head_features)
     normalizer = _mean_frame(heads, motion.input_size)
     uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.quantile, frames=0)
