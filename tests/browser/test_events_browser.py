@@ -105,7 +105,7 @@ def listed_with_thumbnails(page, url: str, events: list) -> None:
     for event in events:
         page.get_by_text(f"Select #{event.id}", exact=True).wait_for(timeout=60_000)
     images = page.locator("[data-testid='stMain'] [data-testid='stImage'] img")
-    until(lambda: images.count() == len(events), 30, f"{images.count()} thumbnails for {len(events)} events")
+    until(lambda: images.count() == len(events), 90, f"{images.count()} thumbnails for {len(events)} events")
     until(
         lambda: all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(len(events))),
         30,
