@@ -204,7 +204,7 @@ def _train_command(request: TrainingRequest, data: Path, out: Path) -> list[str]
     command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out), "--progress-json"]
     if request.kind == "motion":
         return [*command, "--kind", "motion"]
-    command += ["--preset", request.preset]
+    command += ["--kind", "autoencoder", "--preset", request.preset]
     if request.init is not None:
         command += ["--init", str(request.init)]
     if request.epochs is not None:

@@ -63,7 +63,7 @@ BAD_IN_PROCESS = {
     "invalid card": (f"analyze {SAMPLE} --checkpoint {{root}}/gru", "unknown temporal block 'gru'"),
     "evaluate without dataset": ("evaluate --data {root}/nowhere", "dataset folder not found"),
     "evaluate without labels": ("evaluate --data {corpus}/folder", "labels.json not found"),
-    "train without budget": ("train --data assets/samples --out {root}/m", "budget"),
+    "train without budget": ("train --kind autoencoder --data assets/samples --out {root}/m", "budget"),
     "bad device": (f"analyze {SAMPLE} --device warp-drive", "unknown device"),
 }
 
@@ -189,7 +189,8 @@ def test_evaluate_json(runs, sample_labels):
 def test_train_reports_steps_as_json_and_stops_gracefully_on_sigterm(samples, tmp_path):
     """What the app's training page relies on: one JSON object per step, and SIGTERM = stop, calibrate, save."""
     stem = tmp_path / "stopped"
-    command = [sys.executable, "-m", "vad_core", "train", "--data", str(samples), "--out", str(stem)]
+    command = [sys.executable, "-m", "vad_core", "train", "--kind", "autoencoder", "--data", str(samples)]
+    command += ["--out", str(stem)]
     command += ["--input-size", str(TINY_SIZE), "--minutes", "30", "--progress-json"]
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     errors = tmp_path / "stderr.txt"

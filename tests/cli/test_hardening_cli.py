@@ -154,7 +154,18 @@ def test_a_trained_model_is_never_overwritten_by_the_next_run(cli, tmp_path):
     """Train once (tiny), then again to the same --out and to its card's name: both refused up front, exit 2,
     and the first model's files are byte for byte what the first run wrote."""
     stem = tmp_path / "cam"
-    tiny = ["--data", "assets/samples", "--input-size", "35", "--epochs", "1", "--max-clips", "1"]
+    tiny = [
+        "--kind",
+        "autoencoder",
+        "--data",
+        "assets/samples",
+        "--input-size",
+        "35",
+        "--epochs",
+        "1",
+        "--max-clips",
+        "1",
+    ]
     first = cli("train", *tiny, "--out", str(stem))
     assert first.returncode == 0, first.stderr
     before = _snapshot(tmp_path)

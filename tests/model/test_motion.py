@@ -120,7 +120,7 @@ def test_the_flow_is_never_taken_on_frames_thin_enough_to_crash_opencv():
     """DIS flow kills the process (SIGSEGV) on a 40 x 12 frame: a thin clip's flow size is scaled up to 32 px a
     side, and one too elongated for that within max_side is refused in one sentence."""
     from vad_core.errors import BadInput
-    from vad_core.model.motion.features import MIN_FLOW_SIDE, flow_size
+    from vad_core.scoring.flow import MIN_FLOW_SIDE, flow_size
 
     assert flow_size(360, 240, 640) == (360, 240) and flow_size(1280, 720, 640) == (640, 360)
     assert flow_size(40, 12, 640) == (107, MIN_FLOW_SIDE) and flow_size(8, 8, 640) == (32, 32)

@@ -39,8 +39,8 @@ def test_adapt_fine_tunes_the_parent_on_the_marked_frames(trained_tiny, samples,
     assert parent.keys() == child.keys()
     assert any(not np.array_equal(parent[k], child[k]) for k in parent)  # it trained
     # starting from a trained model, the first step's loss is below a new model's on the same frames
-    fresh = cli("train", "--data", str(samples), "--out", str(tmp_path / "fresh"), "--input-size", "35",
-                "--epochs", "1", "--max-clips", "1", "--progress-json")  # fmt: skip
+    fresh = cli("train", "--kind", "autoencoder", "--data", str(samples), "--out", str(tmp_path / "fresh"),
+                "--input-size", "35", "--epochs", "1", "--max-clips", "1", "--progress-json")  # fmt: skip
     assert fresh.returncode == 0, fresh.stderr
     assert first_loss(done.stdout) < first_loss(fresh.stdout)
     model = load_checkpoint(out)
@@ -58,13 +58,13 @@ def test_adapt_fine_tunes_the_parent_on_the_marked_frames(trained_tiny, samples,
 
 def test_train_init_keeps_the_parents_architecture(trained_tiny, samples, tmp_path, cli):
     out = tmp_path / "tuned"
-    done = cli("train", "--data", str(samples), "--out", str(out), "--init", str(trained_tiny.stem), "--epochs", "1",
-               "--max-clips", "1")  # fmt: skip
+    done = cli("train", "--kind", "autoencoder", "--data", str(samples), "--out", str(out),
+               "--init", str(trained_tiny.stem), "--epochs", "1", "--max-clips", "1")  # fmt: skip
     assert done.returncode == 0, done.stderr
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["model"]["input_size"] == 35 and card["parent"]["checkpoint"] == str(trained_tiny.stem)
-    clash = cli("train", "--data", str(samples), "--out", str(tmp_path / "x"), "--init", str(trained_tiny.stem),
-                "--input-size", "131", "--epochs", "1")  # fmt: skip
+    clash = cli("train", "--kind", "autoencoder", "--data", str(samples), "--out", str(tmp_path / "x"),
+                "--init", str(trained_tiny.stem), "--input-size", "131", "--epochs", "1")  # fmt: skip
     assert clash.returncode == 2 and "differs" in clash.stderr and "Traceback" not in clash.stderr
 
 

@@ -1,6 +1,7 @@
-"""`python -m vad_core train --data DATASET --out CKPT`: train on DATASET/train (or a folder of normal clips),
-calibrate, write CKPT.safetensors and CKPT.json. run_training is shared with `adapt`, the same training code.
---kind motion fits a motion detector instead; --kind fused fits one and fuses it with an autoencoder (--checkpoint)."""
+"""`python -m vad_core train --data DATASET --out CKPT`: fit each kind of detector on DATASET/train (or a folder of
+normal clips) within the budget, keep the best on injected anomalies as CKPT.safetensors and CKPT.json (--kind best).
+--kind autoencoder trains only the autoencoder (run_training, shared with `adapt`); --kind motion fits a motion
+detector; --kind fused fits one and fuses it with an autoencoder (--checkpoint)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from vad_core.cli.options import BATCH, COUNT, POSITIVE, SEED, add_progress_json
 from vad_core.signals import on_stop_signal
 
 if TYPE_CHECKING:
-    from vad_core.training.train import TrainConfig, TrainResult
+    from vad_core.training.train import TrainConfig, TrainProgress, TrainResult
 
 STOPPING = "stopping after this step; then calibrating and saving (Ctrl-C again to abort)"
 
@@ -27,11 +28,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset folder with train/ (or a folder of normal clips)")
     p.add_argument("--out", required=True, help="checkpoint stem to write (STEM.safetensors, STEM.json)")
     kind_help = (
-        "autoencoder (default); motion: per-place optical-flow statistics, fitted in seconds to minutes; fused: a "
-        "motion detector fitted so and an autoencoder (--checkpoint), their calibrated scores combined by a rule "
-        "chosen on anomalies injected into held-out normal frames"
+        "best (default): fit a motion detector, train an autoencoder for the rest of the budget, fuse them, and "
+        "keep as STEM whichever of the three scores best on anomalies injected into held-out normal frames (each "
+        "stays saved as STEM-KIND); autoencoder: train only that; motion: per-place optical-flow statistics, "
+        "fitted in seconds to minutes; fused: a motion detector fitted so and an autoencoder (--checkpoint), their "
+        "calibrated scores combined by a rule chosen on anomalies injected into held-out normal frames"
     )
-    p.add_argument("--kind", choices=["autoencoder", "motion", "fused"], default="autoencoder", help=kind_help)
+    kinds = ["best", "autoencoder", "motion", "fused"]
+    p.add_argument("--kind", choices=kinds, default="best", help=kind_help)
     part_help = "fused: the autoencoder part (default: the bundled Ped2 autoencoder)"
     p.add_argument("--checkpoint", default=None, help=part_help)
     cell_help = "motion: a place's side in pixels at the clip's resolution (default: 16 or 8, chosen on injections)"
@@ -46,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-size", type=input_size, default=None, help="override the preset's input size (8n+19)")
     p.add_argument("--temporal", choices=["convlstm", "none"], default="convlstm", help="temporal block (ablation)")
     p.add_argument("--epochs", type=COUNT, default=None, help="epochs to train")
-    p.add_argument("--minutes", type=POSITIVE, default=None, help="time budget in minutes")
+    minutes_help = "time budget in minutes (best: the whole command's, default 10; autoencoder: the training's)"
+    p.add_argument("--minutes", type=POSITIVE, default=None, help=minutes_help)
     p.add_argument("--batch-size", type=BATCH, default=4, help="windows per step, 1 to 1024 (default 4)")
     p.add_argument("--lr", type=POSITIVE, default=1e-3)
     p.add_argument("--seed", type=SEED, default=0)
@@ -65,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return run_motion(args)
     if args.kind == "fused":
         return run_fused(args)
+    if args.kind == "best":
+        return run_best(args, config_from(args, TrainConfig, command=command_line()))
     return run_training(args, config_from(args, TrainConfig, command=command_line()))
 
 
@@ -108,6 +115,29 @@ def run_fused(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_best(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    """train (--kind best): each kind fitted in one budget, the best on injected anomalies kept as --out."""
+    from vad_core.training.best_fit import train_best
+
+    stop = _stop_requested()
+    if args.progress_json:
+
+        def report(progress: TrainProgress) -> None:
+            print(json.dumps(asdict(progress)), flush=True)
+
+        result = train_best(cfg, on_step=report, should_stop=stop.is_set, show_progress=False)
+        summary = {"checkpoint": str(result.checkpoint), "steps": result.training.steps, "chosen": result.chosen}
+        summary |= {"cancelled": result.training.cancelled, "verdict": result.selection.verdict}
+        print(json.dumps({"done": summary}), flush=True)
+        return 0
+    result = train_best(cfg, should_stop=stop.is_set, on_stage=lambda stage: print(stage + "…", flush=True))
+    for kind, path in result.candidates.items():
+        print(f"{kind}: wrote {path}")
+    print(result.summary())
+    print(f"wrote {result.checkpoint} (a copy of the {result.chosen} model)")
+    return 0
+
+
 def _stop_requested() -> threading.Event:
     """Ctrl-C or SIGTERM stops training after the current step; it still calibrates and saves."""
     stop = threading.Event()
@@ -126,7 +156,7 @@ def run_training(
     """Train (or fine-tune) and report; finish: what becomes of the trained model before the report (adapt --kind
     fused makes a fused model of it: the report names that one)."""
     from vad_core.model.checkpoint import new_checkpoint_paths
-    from vad_core.training.train import TrainProgress, train
+    from vad_core.training.train import train
 
     finish = finish or (lambda result: result)
     new_checkpoint_paths(cfg.out)  # a taken or unusable name fails now, not after the training budget is spent

@@ -241,6 +241,7 @@ RECORDS: dict[str, type[Record]] = {
     "training": TrainingRecord,
     "calibration_data": CalibrationData,
     "scoring_selection": ScoringSelection,
+    "detector_selection": ScoringSelection,
     "parent": Parent,
     "adaptation": Adaptation,
 }
@@ -260,6 +261,7 @@ ORDER = (
     "latent_projection",
     "scene_reference",
     "scoring_selection",
+    "detector_selection",
     "parent",
     "adaptation",
     "model",
@@ -318,6 +320,7 @@ class ModelCard:
     latent_projection: LatentProjection | None = None
     scene_reference: SceneReference | None = None
     scoring_selection: ScoringSelection | None = None
+    detector_selection: ScoringSelection | None = None  # train --kind best: the kinds fitted and why this one
     parent: Parent | None = None
     adaptation: Adaptation | None = None
     evaluation: dict[str, dict] = field(default_factory=dict)

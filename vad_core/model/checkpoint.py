@@ -196,14 +196,29 @@ def _with_kind(card: ModelCard, kind: str) -> ModelCard:
 def _write_pair(weights_path: Path, card_path: Path, tensors: dict[str, torch.Tensor], card: ModelCard) -> Path:
     """The weights first, then the card, so a model shows up (as a pair of files) only once its weights are
     complete; neither is left behind alone."""
+    return _write_files(weights_path, card_path, save(tensors), card)
+
+
+def _write_files(weights_path: Path, card_path: Path, weights: bytes, card: ModelCard) -> Path:
     card_bytes = card.to_json()
-    _create(weights_path, save(tensors))
+    _create(weights_path, weights)
     try:
         _create(card_path, card_bytes)
     except BaseException:
         weights_path.unlink(missing_ok=True)  # ours: created exclusively just above
         raise
     return weights_path
+
+
+def copy_checkpoint(source: str | Path, stem: str | Path, card: ModelCard) -> Path:
+    """A new model at stem: source's weights (and zones) under the given card, e.g. the candidate a choice among
+    saved models keeps under the name asked for; never overwrites."""
+    weights, _ = checkpoint_paths(source)
+    weights_path, card_path = new_checkpoint_paths(stem)
+    path = _write_files(weights_path, card_path, weights.read_bytes(), card)
+    if zones_path(source).is_file():
+        _create(zones_path(stem), zones_path(source).read_bytes())
+    return path
 
 
 def rewrite_card(stem: str | Path, card: ModelCard) -> Path:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vad_core.io.video import stream_raw_gray
+from vad_core.scoring.flow import FlowStream, flow_size
 from vad_core.scoring.scene import MAX_PLACE_FRAMES
 from vad_core.scoring.scores import ScoringConfig, fit_place_scale, patch_mean, reduce_maps, smooth
 
@@ -38,19 +39,15 @@ def _frame_differences(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 
 
 def _flow_speeds(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Per pixel, the speed (pixels a frame) of OpenCV's DIS optical flow from the frame before; zeros first."""
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    previous = None
+    """Per pixel, the speed (pixels a frame) of OpenCV's DIS optical flow from the frame before; zeros first. Taken
+    at the clip's own size within MAX_FLOW_SIDE (and never thinner than DIS can take: flow_size)."""
+    flows = scale = None
     for frame in frames:
-        scale = min(1.0, MAX_FLOW_SIDE / max(frame.shape))
-        if scale < 1.0:
-            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        if previous is None:
-            yield np.zeros(frame.shape, np.float32)
-        else:
-            field = flow.calc(previous, frame, None)
-            yield np.hypot(field[..., 0], field[..., 1]) / scale  # in the clip's own pixels
-        previous = frame
+        if flows is None:
+            size = flow_size(frame.shape[1], frame.shape[0], MAX_FLOW_SIDE)
+            flows, scale = FlowStream(size, "fast"), size[0] / frame.shape[1]
+        field = flows.next(frame)
+        yield np.hypot(field[..., 0], field[..., 1]) / scale  # in the clip's own pixels
 
 
 MAPS = {"frame_difference": _frame_differences, "optical_flow": _flow_speeds}

@@ -76,6 +76,7 @@ class FusedTrainConfig:
     data: str
     out: str
     checkpoint: str | None = None
+    motion: str | None = None  # a motion detector fitted already on data's heads (train --kind best); None fits one
     cell: int | None = None  # the motion part's cell: None chooses it (motion_fit.choose_settings)
     flow: FlowPreset = MotionConfig.flow
     val_fraction: float = 0.25
@@ -209,19 +210,7 @@ def train_fused(cfg: FusedTrainConfig) -> FusedResult:
     source = cfg.checkpoint or BUNDLED_AUTOENCODER
     autoencoder = load_autoencoder(source, purpose="a fused model's autoencoder part", part=True)
     paths = normal_clips(Path(cfg.data))[: cfg.max_clips]
-    with tempfile.TemporaryDirectory(prefix="vad-fused-") as folder:
-        motion_cfg = MotionTrainConfig(
-            data=cfg.data,
-            out=str(Path(folder) / "motion"),
-            cell=cfg.cell,
-            flow=cfg.flow,
-            val_fraction=cfg.val_fraction,
-            quantile=cfg.quantile,
-            max_clips=cfg.max_clips,
-            command=cfg.command,
-        )
-        train_motion(motion_cfg)
-        motion = load_checkpoint(motion_cfg.out)
+    motion = _motion_part(cfg)
     tails = [t.copy() for p in paths for t in hold_out_tails([read_gray_clip(p)], cfg.val_fraction)[1]]
     name = Path(cfg.out).name
     model = fit_fusion(autoencoder, motion, tails, name, scene_name(cfg.data), cfg.quantile)
@@ -236,6 +225,29 @@ def train_fused(cfg: FusedTrainConfig) -> FusedResult:
     card = replace(model.card, training=training, calibration_data=calibration_data, parent=parent)
     note = _scene_note(autoencoder, tails, source)
     return FusedResult(_save(cfg.out, model, card), model.card.scoring_selection, note)
+
+
+def _motion_part(cfg: FusedTrainConfig) -> MotionModel:
+    """cfg.motion, or a motion detector fitted on the data's normal clips as train --kind motion fits one, with the
+    fused model's held-out fraction (so the rule is chosen on frames neither part was fitted on)."""
+    if cfg.motion is not None:
+        motion = load_checkpoint(cfg.motion)
+        if not isinstance(motion, MotionModel):
+            raise BadInput(f"{Path(cfg.motion).name} is not a motion detector; a fused model's motion part must be")
+        return motion
+    with tempfile.TemporaryDirectory(prefix="vad-fused-") as folder:
+        motion_cfg = MotionTrainConfig(
+            data=cfg.data,
+            out=str(Path(folder) / "motion"),
+            cell=cfg.cell,
+            flow=cfg.flow,
+            val_fraction=cfg.val_fraction,
+            quantile=cfg.quantile,
+            max_clips=cfg.max_clips,
+            command=cfg.command,
+        )
+        train_motion(motion_cfg)
+        return load_checkpoint(motion_cfg.out)
 
 
 def _marked_frames(video: Path, ranges: tuple[tuple[int, int], ...]) -> list[np.ndarray]:

@@ -32,11 +32,12 @@ from vad_core.model.card import (
 from vad_core.model.checkpoint import new_checkpoint_paths, save_motion_checkpoint
 from vad_core.model.motion.config import FlowPreset, MotionConfig, MotionFeature
 from vad_core.model.motion.detector import MOTION_SCORING, MotionModel
-from vad_core.model.motion.features import clip_features, fit_frame, flow_size
+from vad_core.model.motion.features import clip_features
 from vad_core.model.motion.normal import MotionNormal
 from vad_core.model.preprocess import Normalizer
 from vad_core.pipeline.engine import analyze_frames
 from vad_core.pipeline.result import Analysis
+from vad_core.scoring.flow import fit_frame, flow_size
 from vad_core.scoring.health import HealthReference
 from vad_core.scoring.metrics import frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import SceneReference, frame_distances

@@ -429,6 +429,13 @@ def _start_model(cfg: TrainConfig, device: torch.device) -> tuple[SpatioTemporal
     return parent.net, origin
 
 
+def check_start(cfg: TrainConfig) -> None:
+    """What train refuses before any work, without training: the zones file, the network's size or the parent
+    (train --kind best checks it before it fits its motion detector)."""
+    _zones(cfg)
+    _start_model(cfg, torch.device("cpu"))
+
+
 def default_normal_range(frames: int, fps: float) -> tuple[int, int]:
     """The frames to adapt on when none are marked: the first 30 seconds, or the first half of a shorter clip
     (frames 0 when the container does not say how many it has: the first 30 seconds then)."""

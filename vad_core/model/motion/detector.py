@@ -23,10 +23,11 @@ import torch
 from vad_core.cpu import default_workers
 from vad_core.model.card import Calibration, ModelCard
 from vad_core.model.motion.config import MotionConfig
-from vad_core.model.motion.features import clip_features, fit_frame
+from vad_core.model.motion.features import clip_features
 from vad_core.model.motion.normal import MotionNormal
 from vad_core.model.preprocess import Normalizer
 from vad_core.scoring.blocks import ScoredBlock
+from vad_core.scoring.flow import fit_frame
 from vad_core.scoring.health import block_figures
 from vad_core.scoring.scene import SceneReference
 from vad_core.scoring.scores import ScoringConfig, reduce_maps_all

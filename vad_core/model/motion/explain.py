@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from vad_core.model.motion.detector import MotionModel
-from vad_core.model.motion.features import FlowStream, cell_features
+from vad_core.model.motion.features import cell_features
+from vad_core.scoring.flow import FlowStream
 
 
 @dataclass(frozen=True)
