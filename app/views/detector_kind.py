@@ -1,9 +1,9 @@
 """What the pages say about a motion detector, which has no reconstruction, no latent state and no fine-tuning, and
 about a fused detector, whose score is a rule over an autoencoder's and a motion detector's.
 
-    if is_motion(model): st.info(LAB_NOTE)        # the lab's opening words for a motion map (app/views/lab_motion)
+    if is_motion(model): st.info(LAB_NOTE)        # the lab's words for a motion map (app/views/lab)
     f"- **Raw error e(t)**: {RAW_ERROR}"           # the analysis page's "what do the scores mean"
-    if is_fused(model): st.info(FUSED_LAB_NOTE)   # the lab's words for a fused score (app/views/lab_fused)
+    if is_fused(model): st.info(FUSED_LAB_NOTE)   # the lab's opening words for a fused model (app/views/lab)
 
 The views that draw an autoencoder's reconstruction, latent view or adaptation ask is_motion and say this instead.
 """
@@ -38,8 +38,9 @@ FUSED_RAW_ERROR = (
 FUSED_LAB_NOTE = (
     "**A fused detector** runs an autoencoder and a motion detector on the same frames. Each part's frame error is "
     "divided by its own τ (1: the most its normal footage reached), and a rule chosen for this scene on anomalies "
-    "injected into normal footage combines the two; the map shows, per place, the larger of the two parts' "
-    "calibrated maps. Below: how frame t's two errors become its fused e(t) and c(t)."
+    "injected into normal footage combines the two. The lab teaches with its autoencoder part, run alone on the same "
+    "frames: its reconstruction and error of frame t, and the six steps from error map to score; then the motion "
+    "part's flow at frame t, and how the two parts' errors become the fused e(t) and c(t)."
 )
 ADAPT_KINDS = {
     "autoencoder": "Autoencoder: fine-tune the network",
