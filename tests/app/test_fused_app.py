@@ -1,6 +1,7 @@
-"""A fused detector in the app (AppTest): chosen by VAD_CHECKPOINT, the picker names its kind, it analyzes a sample and
-every page renders (the lab's steps: tests/app/test_lab.py); "Adapt the model to this camera" can make one from an
-autoencoder (adapt --kind fused), and adapts a fused model as a fused model."""
+"""A fused detector in the app (AppTest): chosen by VAD_CHECKPOINT, the picker names its kind, the analysis page says
+what it learned, it analyzes a sample and every page renders (the lab's steps: tests/app/test_lab.py); "Adapt the
+model to this camera" can make one from an autoencoder (adapt --kind fused), and adapts a fused model as a fused
+model."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from app.training import TrainingRequest, _train_command
 from app.views.detector_kind import ADAPT_KINDS
-from tests.helpers.apptest import metric, open_page, player_args, start_app
+from tests.helpers.apptest import intro_kind, metric, open_page, player_args, start_app
 
 
 def test_a_fused_checkpoint_analyzes_the_sample_and_every_page_renders(fused_stem, tmp_path, monkeypatch):
@@ -20,6 +21,7 @@ def test_a_fused_checkpoint_analyzes_the_sample_and_every_page_renders(fused_ste
     assert not app.exception and not app.error, (app.exception, app.error)
     assert metric(app, "Frames") == "180" and len(player_args(app)["score"]) == 180
     assert app.selectbox(key="model_picker").options == ["fused (fused: autoencoder + motion)"]
+    assert intro_kind(app) == "fused"  # not "An autoencoder learned…"
     assert app.selectbox(key="heat_kind").options == ["appearance", "motion", "fused"]
     assert app.selectbox(key="heat_kind").value == "fused" and len(app.radio(key="view_mode").options) == 2  # redrawn
     assert "adapt_kind" not in [r.key for r in app.radio]  # a fused model is adapted as a fused model
