@@ -19,15 +19,10 @@ from app.views.adapt import adapt_panel, scene_notice
 from app.views.clip_open import compared_analysis, open_with_progress, sidebar_models
 from app.views.clip_view import sample_truth, show_clip
 from app.views.controls import VideoChoice, chosen_model_stem, video_controls
+from app.views.detector_kind import analysis_intro
 from app.views.zones import zones_panel
 from vad_core import BadInput
 from vad_core.io.labels import parse_labels
-
-INTRO = (
-    "An autoencoder learned what normal footage of this scene looks like; where it cannot reconstruct the video, "
-    "the error is high. The heatmap shows the error per pixel, the plot per frame: a **calibrated score** "
-    "c(t) above 1 is beyond anything normal footage produced."
-)
 
 
 def _source(choice: VideoChoice) -> ClipSource:
@@ -51,8 +46,8 @@ def _truth(clip: Clip, choice: VideoChoice) -> tuple[np.ndarray | None, str]:
 
 def render() -> None:
     st.title("Video anomaly detection", anchor=False)
-    st.caption(INTRO)
     model, compare = sidebar_models()
+    st.caption(analysis_intro(model))
     choice = video_controls()
     source = _source(choice)
     clip = open_with_progress(source, model)

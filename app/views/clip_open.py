@@ -1,9 +1,11 @@
 """Opening a clip for a page: the chosen model, the analysis in one of the server's heavy slots with a progress
-bar, sub-range controls for a clip over the app's limit, and a second model's analysis to compare with.
+bar, sub-range controls for a clip over the app's limit, a second model's analysis to compare with, and a fused
+model's autoencoder part alone on an opened clip's frames.
 
     model, compare = sidebar_models()                 # the sidebar's pickers
     clip = open_with_progress(source, model)          # cached per (content, model, selection)
     show_clip(clip, model, compared=lambda: compared_analysis(source, clip, compare))
+    taught = autoencoder_part_clip(clip, model)       # the lab teaches a fused model's score with its autoencoder
 
 Shared by the pages that analyze a clip (analysis, lab, inject); the pages never import each other.
 """
@@ -13,18 +15,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app.models import ModelEntry
-from app.state import Clip, ClipSource, app_limits, clip_store, load_model, model_fingerprint, open_clip
+from app.state import (
+    Clip,
+    ClipSource,
+    app_limits,
+    clip_store,
+    load_model,
+    model_fingerprint,
+    open_clip,
+    store_analysis,
+)
 from app.views.controls import chosen_model_stem, model_controls
 from app.views.model_card import model_card_panel
 from app.work_queue import heavy_slot, session_id
 from app.zones import with_app_zones
 from vad_core import Analysis, BadInput, Detector
 from vad_core.io.limits import FrameSelection, OverLimit, suggest_step
+from vad_core.model.fused import FusedModel
+from vad_core.pipeline.explain import autoencoder_part
 
 
 def chosen_model() -> Detector:
@@ -153,14 +167,21 @@ def _open_queued(
     recipe = (source.digest, source.name, model_fingerprint(model), selection or FrameSelection(), app_limits())
     if store.known(recipe, session_id() if pin else None) is not None:
         return open_clip(source, model, bar.progress, bar.prepare, selection=selection)
+    opened = partial(open_clip, source, model, bar.progress, bar.prepare, selection=selection)
+    clip = _in_slot(f"analysis of {source.name}", bar, opened)
+    store.remember(recipe, clip.key)
+    return clip
+
+
+def _in_slot(label: str, bar: ProgressBar, work: Callable[[], Clip]) -> Clip:
+    """work() in one of the server's heavy slots (app.work_queue), its queue notice in the bar's place; the bar is
+    cleared when it does not finish (an error, a left queue)."""
     try:
-        with heavy_slot(f"analysis of {source.name}", place=bar.slot):
-            clip = open_clip(source, model, bar.progress, bar.prepare, selection=selection)
+        with heavy_slot(label, place=bar.slot):
+            return work()
     except BaseException:
         bar.clear()
         raise
-    store.remember(recipe, clip.key)
-    return clip
 
 
 def compared_analysis(source: ClipSource, clip: Clip, entry: ModelEntry | None) -> tuple[str, Analysis] | None:
@@ -177,3 +198,28 @@ def compared_analysis(source: ClipSource, clip: Clip, entry: ModelEntry | None) 
     finally:
         bar.clear()
     return other.name, compared.analysis
+
+
+def autoencoder_part_clip(clip: Clip, model: FusedModel) -> Clip:
+    """The clip's frames scored by the fused model's autoencoder part alone (vad_core.pipeline.explain's
+    autoencoder_part), for the lab to teach the part's steps: stored beside the clip like any analysis, and made in
+    a heavy slot with a progress bar. Nothing is decoded again: the part reads the frames the clip keeps."""
+    key = f"{clip.key}-{model_fingerprint(model.autoencoder)}"  # the clip's key holds the fused model's zones
+    store = clip_store()
+    found = store.get(key)
+    if found is not None:
+        return found
+    bar = _progress_bar(f"{clip.name} with the autoencoder part")
+
+    def analyze_part() -> Clip:
+        with store.opening(key):  # sessions asking at once: one analysis, the rest find it stored
+            stored = store.get(key)
+            if stored is not None:
+                return stored
+            analysis = autoencoder_part(clip.frames, model, clip.analysis, bar.progress)
+            bar.prepare()
+            return store_analysis(clip.name, analysis, clip.frames, clip.digest, key)
+
+    part = _in_slot(f"analysis of {clip.name} with the autoencoder part", bar, analyze_part)
+    bar.clear()
+    return part

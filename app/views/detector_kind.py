@@ -1,9 +1,11 @@
-"""What the pages say about a motion detector, which has no reconstruction, no latent state and no fine-tuning, and
-about a fused detector, whose score is a rule over an autoencoder's and a motion detector's.
+"""What the pages say by kind of detector: what each learned, and how a motion detector, which has no reconstruction,
+no latent state and no fine-tuning, and a fused detector, whose score is a rule over an autoencoder's and a motion
+detector's, differ from an autoencoder.
 
-    if is_motion(model): st.info(LAB_NOTE)        # the lab's opening words for a motion map (app/views/lab_motion)
+    st.caption(analysis_intro(model))             # the analysis page's opening words, for the model's kind
+    if is_motion(model): st.info(LAB_NOTE)        # the lab's words for a motion map (app/views/lab)
     f"- **Raw error e(t)**: {RAW_ERROR}"           # the analysis page's "what do the scores mean"
-    if is_fused(model): st.info(FUSED_LAB_NOTE)   # the lab's words for a fused score (app/views/lab_fused)
+    if is_fused(model): st.info(FUSED_LAB_NOTE)   # the lab's opening words for a fused model (app/views/lab)
 
 The views that draw an autoencoder's reconstruction, latent view or adaptation ask is_motion and say this instead.
 """
@@ -12,6 +14,18 @@ from __future__ import annotations
 
 from vad_core import Detector
 
+ANALYSIS_INTROS = {  # how each kind of detector finds what is abnormal, in the analysis page's opening words
+    "autoencoder": "An autoencoder learned what normal footage of this scene looks like; where it cannot reconstruct "
+    "the video, the error is high. The heatmap shows the error per pixel, the plot per frame",
+    "motion": "A motion detector learned how fast things move, place by place, in normal footage of this scene; "
+    "where something moves faster than its place's normal, the error is high. The heatmap shows each place's speed "
+    "over its normal speed, the plot the frame's largest",
+    "fused": "Two detectors learned what normal footage of this scene looks like: an autoencoder, whose error is high "
+    "where it cannot reconstruct the video, and a motion detector, whose error is high where something moves faster "
+    "than its place's normal. A rule chosen for this scene combines their calibrated errors. The heatmap shows, per "
+    "place, the larger of the two, the plot the combined error per frame",
+}
+CALIBRATED = ": a **calibrated score** c(t) above 1 is beyond anything normal footage produced."
 RAW_ERROR = (
     "how much faster than normal something moves in frame t. The model computes the optical flow between frames "
     "and, in each place, divides the flow's speed by that place's normal speed (a high percentile of it on normal "
@@ -38,13 +52,19 @@ FUSED_RAW_ERROR = (
 FUSED_LAB_NOTE = (
     "**A fused detector** runs an autoencoder and a motion detector on the same frames. Each part's frame error is "
     "divided by its own τ (1: the most its normal footage reached), and a rule chosen for this scene on anomalies "
-    "injected into normal footage combines the two; the map shows, per place, the larger of the two parts' "
-    "calibrated maps. Below: how frame t's two errors become its fused e(t) and c(t)."
+    "injected into normal footage combines the two. The lab teaches with its autoencoder part, run alone on the same "
+    "frames: its reconstruction and error of frame t, and the six steps from error map to score; then the motion "
+    "part's flow at frame t, and how the two parts' errors become the fused e(t) and c(t)."
 )
 ADAPT_KINDS = {
     "autoencoder": "Autoencoder: fine-tune the network",
     "fused": "Fused: fine-tune it and fit a motion detector on the same frames",
 }
+
+
+def analysis_intro(model: Detector) -> str:
+    """The analysis page's opening words: what the chosen kind of detector learned, and what c(t) above 1 means."""
+    return ANALYSIS_INTROS[model.card.detector] + CALIBRATED
 
 
 def is_fused(model: Detector) -> bool:

@@ -2,8 +2,10 @@
 
     st.navigation([..., st.Page(lab.render, title="Reconstruction lab", url_path="lab")]).run()
 
-It shows the clip open on the analysis page (or analyzes the default sample through the same cache).
-Every number comes from vad_core.pipeline.explain.explain_frame; this module only lays out.
+It shows the clip open on the analysis page (or analyzes the default sample through the same cache). A fused model
+is taught with its autoencoder part, run alone on the same frames (app.views.clip_open.autoencoder_part_clip): the
+part's steps, then its motion part's flow and the rule that joins the two. Every number comes from
+vad_core.pipeline.explain; this module only lays out.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.state import Clip, ClipSource, clip_store, sample_paths
-from app.views.clip_open import chosen_model, open_with_progress
+from app.views.clip_open import autoencoder_part_clip, chosen_model, open_with_progress
 from app.views.controls import DEFAULT_SAMPLE
-from app.views.detector_kind import is_fused, is_motion
+from app.views.detector_kind import FUSED_LAB_NOTE, LAB_NOTE, is_fused, is_motion
 from app.views.lab_fused import fusion_steps
 from app.views.lab_motion import motion_steps
 from app.views.plot import CURVE_RGB, GRID_RGB, SEGMENT_FILL, THRESHOLD_RGB, dark_layout
@@ -185,10 +187,12 @@ def _variants_table(steps: FrameSteps) -> str:
     return "\n".join(rows)
 
 
-def _steps(clip: Clip, model: Detector, steps: FrameSteps) -> None:
+def _steps(clip: Clip, model: Detector, steps: FrameSteps, part: bool = False) -> None:
+    """The six steps from frame t's error map to its segment; part: the model is a fused model's autoencoder part."""
     analysis = clip.analysis
     t = steps.frame
-    st.subheader(f"How the numbers of frame {t} are built", anchor=False)
+    whose = "the autoencoder part's" if part else "the"
+    st.subheader(f"How {whose} numbers of frame {t} are built", anchor=False)
     text, picture = st.columns([3, 1], gap="large")
     with text:
         form = analysis.scoring.error_map
@@ -270,25 +274,40 @@ def _steps(clip: Clip, model: Detector, steps: FrameSteps) -> None:
     )
 
 
+def _taught(clip: Clip, model: Detector) -> tuple[Clip, Detector]:
+    """The clip and model the reconstruction steps teach with: a fused model's autoencoder part alone on the same
+    frames (its scores are the part's own), else the model itself."""
+    if is_fused(model):
+        return autoencoder_part_clip(clip, model), model.autoencoder
+    return clip, model
+
+
 def render() -> None:
     st.title("Reconstruction lab", anchor=False)
     st.caption(INTRO)
     model = chosen_model()
     clip = _current_clip(model)
-    analysis = clip.analysis
-    t, kind = _frame_controls(clip)
+    fused = is_fused(model)
+    if fused:
+        st.info(FUSED_LAB_NOTE, icon=":material/info:")
+    taught, teacher = _taught(clip, model)
+    analysis = taught.analysis
+    t, kind = _frame_controls(taught)
     steps = explain_frame(analysis, t)
-    _images(clip, t, kind, steps, redrawn=not is_motion(model))
+    _images(taught, t, kind, steps, redrawn=not is_motion(model))
     st.plotly_chart(
-        _error_chart(clip, t, steps.threshold), config={"displayModeBar": False, "staticPlot": False}, key="lab_chart"
+        _error_chart(taught, t, steps.threshold), config={"displayModeBar": False, "staticPlot": False}, key="lab_chart"
     )
     st.caption(
-        f"{clip.name} · model `{model.name}` · {analysis.frame_count} frames · τ = {_num(analysis.tau)}"
+        f"{clip.name} · model `{model.name}`{', its autoencoder part' if fused else ''} · {analysis.frame_count} "
+        f"frames · τ = {_num(analysis.tau)}"
         + ("" if analysis.rows_are_frames else f" · frame {t} is source frame {analysis.source_frame(t)}")
     )
     if is_motion(model):
+        st.info(LAB_NOTE, icon=":material/info:")
         motion_steps(clip, model, t)
-    elif is_fused(model):
-        fusion_steps(clip, model, t)
-    else:
-        _steps(clip, model, steps)
+        return
+    _steps(taught, teacher, steps, part=fused)
+    if fused:
+        motion_steps(clip, model.motion, t, part=True)
+        fusion_steps(clip, model, t, steps.raw)

@@ -1,7 +1,7 @@
 """The Reconstruction lab for a fused detector: frame t's two part errors, each over its own τ, and the rule that
 makes them one e(t).
 
-    fusion_steps(clip, model, t)   # in the lab, in place of an autoencoder's reconstruction steps
+    fusion_steps(clip, model, t, taught)   # in the lab, after its autoencoder part's steps (taught: their e_raw(t))
 
 Every number comes from vad_core.pipeline.explain.explain_fusion (the rule applied again to the part errors the
 analysis keeps, with the model's own function); this module only lays out.
@@ -9,10 +9,11 @@ analysis keeps, with the model's own function); this module only lays out.
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from app.state import Clip
-from app.views.detector_kind import FUSED_LAB_NOTE
 from vad_core.model.fused import FusedModel
 from vad_core.pipeline.explain import FusionSteps, explain_fusion
 
@@ -34,9 +35,9 @@ def _rule_latex(steps: FusionSteps, model: FusedModel) -> str:
     return RULE_LATEX[model.fusion.rule]
 
 
-def fusion_steps(clip: Clip, model: FusedModel, t: int) -> None:
-    """The parts' calibrated errors at frame t, the rule, and the fused e(t) and c(t)."""
-    st.info(FUSED_LAB_NOTE, icon=":material/info:")
+def fusion_steps(clip: Clip, model: FusedModel, t: int, taught: float) -> None:
+    """The parts' calibrated errors at frame t, the rule, and the fused e(t) and c(t). taught: the e_raw(t) of the
+    autoencoder part's steps above, named where the player's frames it ran on again make it differ."""
     steps = explain_fusion(clip.analysis, model, t)
     st.subheader(f"How the fused score of frame {t} is built", anchor=False)
     st.markdown(
@@ -45,6 +46,13 @@ def fusion_steps(clip: Clip, model: FusedModel, t: int) -> None:
         f"{_num(steps.autoencoder_tau)} | c_a = **{steps.autoencoder_score:.3f}** |\n"
         f"| motion detector | {_num(steps.motion_raw)} | {_num(steps.motion_tau)} | "
         f"c_m = **{steps.motion_score:.3f}** |"
+    )
+    again = ""
+    if not math.isclose(taught, steps.autoencoder_raw, rel_tol=1e-4):
+        again = f" (step 3: {_num(taught)}, from the player's frames, resized from the decoded ones)"
+    st.caption(
+        f"The parts' errors enter the rule before smoothing: the autoencoder's is step 3's e_raw(t){again}, the "
+        "motion part's the e_raw(t) of its flow above."
     )
     selection = model.card.scoring_selection
     chosen = f"chosen for this scene: {selection.method}" if selection and selection.method else "the card's rule"

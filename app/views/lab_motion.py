@@ -1,7 +1,7 @@
 """The Reconstruction lab for a motion detector: frame t's optical flow, and its peak place's speed against that
 place's normal speed, the numbers its e(t) is built from.
 
-    motion_steps(clip, model, t)   # in the lab, in place of an autoencoder's reconstruction steps
+    motion_steps(clip, model, t)   # in the lab: a motion model's steps, or a fused model's motion part's
 
 Every number comes from vad_core.model.motion.explain.explain_motion (the flow computed again from the player's
 frames around t with the model's own functions); this module only lays out.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import streamlit as st
 
 from app.state import Clip
-from app.views.detector_kind import LAB_NOTE
 from vad_core.model.motion.detector import MotionModel
 from vad_core.model.motion.explain import MotionSteps, explain_motion, flow_rgb
 from vad_core.pipeline.explain import heat_rgb
@@ -35,16 +34,17 @@ def _peak_table(steps: MotionSteps, names: tuple[str, ...]) -> str:
     return "\n".join(rows)
 
 
-def motion_steps(clip: Clip, model: MotionModel, t: int) -> None:
-    """The flow field and the place ratio of frame t (frame 0, which has no predecessor, shows frame 1's)."""
-    st.info(LAB_NOTE, icon=":material/info:")
+def motion_steps(clip: Clip, model: MotionModel, t: int, part: bool = False) -> None:
+    """The flow field and the place ratio of frame t (frame 0, which has no predecessor, shows frame 1's); part: the
+    model is a fused model's motion part, whose e_raw(t) goes into the fused rule before any smoothing."""
     shown = max(t, 1) if len(clip.frames) > 1 else 0
     if shown == 0:
         return
     steps = explain_motion(model, clip.frames, shown)
     row, col = steps.peak
     top = float(steps.scale[:, row, col].max())
-    st.subheader(f"How the motion map of frame {shown} is built", anchor=False)
+    whose = "the motion part's" if part else "the motion"
+    st.subheader(f"How {whose} map of frame {shown} is built", anchor=False)
     left, middle, right = st.columns(3, gap="small")
     left.image(clip.frames[shown], caption=f"frame {shown}", width="stretch")
     middle.image(
@@ -74,6 +74,10 @@ def motion_steps(clip: Clip, model: MotionModel, t: int) -> None:
     )
     st.caption(
         "The flow is computed again from the player's frames; a clip larger than the player's 360-px frames, or "
-        "one with zones, can differ slightly from what was scored. e(t) then smooths these values over time and "
-        "c(t) divides by τ, as for an autoencoder."
+        "one with zones, can differ slightly from what was scored. "
+        + (
+            "Divided by the motion part's own τ, this e_raw(t) is c_m in the rule below."
+            if part
+            else "e(t) then smooths these values over time and c(t) divides by τ, as for an autoencoder."
+        )
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers.apptest import TIMEOUT, metric, player_args, start_app
+from tests.helpers.apptest import TIMEOUT, intro_kind, metric, player_args, start_app
 from tests.helpers.paths import APP, REPO, SAMPLES
 
 
@@ -24,6 +24,7 @@ def app(analysis_stem, monkeypatch) -> AppTest:
 def test_app_opens_with_the_default_sample_analyzed(app):
     assert app.title[0].value == "Video anomaly detection"
     assert not app.error
+    assert intro_kind(app) == "autoencoder"
     assert metric(app, "Frames") == "180"
     assert metric(app, "Frame AUC") != "–"  # the bundled sample's labels are known
     args = player_args(app)

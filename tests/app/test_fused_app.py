@@ -1,20 +1,18 @@
-"""A fused detector in the app (AppTest): chosen by VAD_CHECKPOINT, the picker names its kind, it analyzes a sample and
-every page renders; the lab shows how its parts' errors make its score; "Adapt the model to this camera" can make
-one from an autoencoder (adapt --kind fused), and adapts a fused model as a fused model."""
+"""A fused detector in the app (AppTest): chosen by VAD_CHECKPOINT, the picker names its kind, the analysis page says
+what it learned, it analyzes a sample and every page renders (the lab's steps: tests/app/test_lab.py); "Adapt the
+model to this camera" can make one from an autoencoder (adapt --kind fused), and adapts a fused model as a fused
+model."""
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import pytest
 
 from app.training import TrainingRequest, _train_command
-from app.views.detector_kind import ADAPT_KINDS, FUSED_LAB_NOTE
-from tests.helpers.apptest import metric, open_page, player_args, start_app
-from tests.helpers.paths import SAMPLES
-from vad_core import analyze, load_checkpoint
+from app.views.detector_kind import ADAPT_KINDS
+from tests.helpers.apptest import intro_kind, metric, open_page, player_args, start_app
 
 
 def test_a_fused_checkpoint_analyzes_the_sample_and_every_page_renders(fused_stem, tmp_path, monkeypatch):
@@ -23,20 +21,13 @@ def test_a_fused_checkpoint_analyzes_the_sample_and_every_page_renders(fused_ste
     assert not app.exception and not app.error, (app.exception, app.error)
     assert metric(app, "Frames") == "180" and len(player_args(app)["score"]) == 180
     assert app.selectbox(key="model_picker").options == ["fused (fused: autoencoder + motion)"]
+    assert intro_kind(app) == "fused"  # not "An autoencoder learned…"
     assert app.selectbox(key="heat_kind").options == ["appearance", "motion", "fused"]
     assert app.selectbox(key="heat_kind").value == "fused" and len(app.radio(key="view_mode").options) == 2  # redrawn
     assert "adapt_kind" not in [r.key for r in app.radio]  # a fused model is adapted as a fused model
     for page in ("lab", "inject", "live", "train", "batch", "events"):
         open_page(app, page)
         assert not app.exception and not app.error, (page, app.exception, app.error)
-    open_page(app, "lab")
-    assert any(i.value == FUSED_LAB_NOTE for i in app.info) and metric(app, "c(t) calibrated score")
-    assert any(s.value.startswith("How the fused score of frame") for s in app.subheader)
-    (rule,) = [e.value for e in app.get("latex") if "e_{raw}" in e.value]
-    shown = float(re.findall(r"[0-9][0-9.e+-]*", rule)[-1])
-    frame = int(re.search(r"e_\{raw\}\((\d+)\)", rule).group(1))
-    scored = analyze(SAMPLES / "test" / "Test004.mp4", load_checkpoint(fused_stem))
-    assert shown == pytest.approx(scored.raw_error()[frame], rel=1e-3)  # the rule applied again: the engine's value
 
 
 def test_adapting_an_autoencoder_offers_a_fused_model(analysis_stem, tmp_path, monkeypatch):

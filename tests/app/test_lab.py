@@ -1,4 +1,5 @@
-"""The Reconstruction lab page (AppTest): it opens on the analyzed clip and shows the chosen frame's own numbers."""
+"""The Reconstruction lab page (AppTest): it opens on the analyzed clip and shows the chosen frame's own numbers; under
+a fused model it teaches the same steps with the model's autoencoder part, then how the parts' errors make its score."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.views.detector_kind import FUSED_LAB_NOTE
 from tests.helpers.apptest import TIMEOUT, metric
 from tests.helpers.paths import APP
-from vad_core import analyze
-from vad_core.pipeline.explain import explain_frame
+from vad_core import analyze, load_checkpoint
+from vad_core.pipeline.explain import autoencoder_part, explain_frame
+from vad_core.pipeline.render import PreviewFrames
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +109,38 @@ def test_the_lab_shows_the_clip_chosen_on_the_analysis_page(analysis_stem, monke
     open_lab(app)
     assert not app.exception and not app.info
     assert any(c.value.startswith("Test001.mp4 ·") for c in app.caption)
+
+
+@pytest.fixture(scope="module")
+def fused_analyses(fused_stem, samples):
+    """The default sample analyzed outside the app by a fused model, and by its autoencoder part alone on the same
+    frames: the values the lab must show under the fused model."""
+    model = load_checkpoint(fused_stem, device="cpu")
+    preview = PreviewFrames()
+    fused = analyze(samples / "test" / "Test004.mp4", model, on_frame=preview)
+    return fused, autoencoder_part(preview.finish(), model, fused)
+
+
+def test_under_a_fused_model_the_lab_teaches_with_its_autoencoder_part(fused_stem, fused_analyses, monkeypatch):
+    fused, part = fused_analyses
+    monkeypatch.setenv("VAD_CHECKPOINT", str(fused_stem))
+    app = open_lab(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
+    assert not app.exception and not app.error, (app.exception, app.error)
+    assert app.info[0].value == FUSED_LAB_NOTE
+    t = int(part.score.argmax())
+    assert_frame_shown(app, part, t)  # the part's own e(t), s(t), c(t), τ and segment, its six steps' numbers
+    steps = [m.value[2] for m in app.markdown if re.match(r"\*\*\d · ", m.value)]
+    assert steps == list("123456")
+    assert len(app.get("image")) == 4 + 3  # input, reconstruction, error map, patch means; the motion part's three
+    assert [h.value for h in app.subheader] == [
+        f"How the autoencoder part's numbers of frame {t} are built",
+        f"How the motion part's map of frame {t} is built",
+        f"How the fused score of frame {t} is built",
+    ]
+    kept = fused.frame_errors["autoencoder_error"][t]  # what the part scored inside the fused model
+    assert last_number(latex(app, "e_{raw}(t)")) == pytest.approx(kept, rel=1e-3)  # step 3
+    table = next(m.value for m in app.markdown if m.value.startswith("| part |"))
+    assert f"| {kept:.4g} |" in table  # the fusion table's autoencoder row: the same e_raw(t)
+    assert not [c for c in app.caption if "resized from the decoded ones" in c.value]  # Ped2's frames: exact
+    rule = [e.value for e in app.get("latex") if e.value.strip("$\n").startswith(f"e_{{raw}}({t})")][-1]
+    assert last_number(rule) == pytest.approx(fused.raw_error()[t], rel=1e-3)  # the rule applied again: the engine's

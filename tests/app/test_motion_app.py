@@ -13,7 +13,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.views.detector_kind import LAB_NOTE
-from tests.helpers.apptest import TIMEOUT, metric, open_page, player_args, start_app, trace_values, wait_finished
+from tests.helpers.apptest import (
+    TIMEOUT,
+    intro_kind,
+    metric,
+    open_page,
+    player_args,
+    start_app,
+    trace_values,
+    wait_finished,
+)
 from tests.helpers.paths import APP, BUNDLED, BUNDLED_DEFAULT
 from vad_core import load_checkpoint
 from vad_core.model.motion.detector import MotionModel
@@ -25,6 +34,7 @@ def test_a_motion_checkpoint_analyzes_the_sample_and_every_page_renders(motion_s
     assert not app.exception and not app.error, (app.exception, app.error)
     assert metric(app, "Frames") == "180" and len(player_args(app)["score"]) == 180
     assert app.selectbox(key="model_picker").options == ["motion (motion detector)"]
+    assert intro_kind(app) == "motion"  # the analysis page says what a motion detector learned
     assert not [b for b in app.button if b.label == "Adapt"]  # a motion model is fitted afresh, not fine-tuned
     assert app.radio(key="view_mode").options == ["Overlay"]  # nothing reconstructed to show beside the input
     assert app.selectbox(key="heat_kind").options == ["motion"]

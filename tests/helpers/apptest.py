@@ -3,6 +3,7 @@ arguments; and wait for a background training job of app/training.py.
 
 app = start_app(stem, monkeypatch); open_page(app, "inject"); metric(app, "Frames"); player_args(app)["score"]
 trace_values(player_args(app)["figure"]["data"][0]["y"])   # a plot curve's values, whichever form plotly sent
+intro_kind(app)                                            # "fused": the detector the analysis page's intro describes
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.views.detector_kind import ANALYSIS_INTROS, CALIBRATED
 from tests.helpers.paths import APP
 
 TIMEOUT = 300  # the first run analyzes the default sample
@@ -30,6 +32,13 @@ def start_app(stem: Path | str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 def metric(app: AppTest, label: str) -> str:
     return next(m.value for m in app.metric if m.label == label)
+
+
+def intro_kind(app: AppTest) -> str:
+    """The kind of detector whose words (app.views.detector_kind.ANALYSIS_INTROS) open the analysis page."""
+    captions = {c.value for c in app.caption}
+    (kind,) = [kind for kind, words in ANALYSIS_INTROS.items() if words + CALIBRATED in captions]
+    return kind
 
 
 def player_args(app: AppTest) -> dict:

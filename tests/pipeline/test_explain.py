@@ -1,13 +1,15 @@
-"""vad_core.pipeline.explain: a frame's intermediate values, recomputed from its error map, equal the curves."""
+"""vad_core.pipeline.explain: a frame's intermediate values, recomputed from its error map, equal the curves; a fused
+detector's autoencoder part, run alone on the frames it scored, scores what it scored inside."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vad_core import analyze
-from vad_core.pipeline.explain import explain_frame, gaussian_weights, heat_rgb
-from vad_core.pipeline.render import HEAT_RANGE
+from vad_core import analyze, load_checkpoint
+from vad_core.io.limits import FrameSelection
+from vad_core.pipeline.explain import autoencoder_part, explain_frame, gaussian_weights, heat_rgb
+from vad_core.pipeline.render import HEAT_RANGE, PreviewFrames
 from vad_core.scoring.scores import smooth
 
 
@@ -71,3 +73,15 @@ def test_heat_rgb_scale_and_errors(analysis):
         heat_rgb(np.zeros((2, 2)), 1.0, "rainbow")
     with pytest.raises(IndexError, match="outside the clip"):
         explain_frame(analysis, analysis.frame_count)
+
+
+def test_a_fused_models_autoencoder_part_alone_scores_what_it_scored_inside(fused_stem, samples):
+    model = load_checkpoint(fused_stem, device="cpu")
+    preview = PreviewFrames()  # the frames the app keeps with a clip: here Ped2's own 360 x 240
+    selection = FrameSelection(10, 110, 2)
+    fused = analyze(samples / "test" / "Test004.mp4", model, selection=selection, on_frame=preview)
+    part = autoencoder_part(preview.finish(), model, fused)
+    assert np.array_equal(part.raw_error(), fused.frame_errors["autoencoder_error"])  # bit for bit
+    assert part.scoring == model.autoencoder.scoring and part.tau == model.autoencoder.calibration.tau
+    assert part.selection == fused.selection and part.source_frame(1) == 12
+    assert explain_frame(part, 20).raw == pytest.approx(part.raw_error()[20], rel=1e-6)

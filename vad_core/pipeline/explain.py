@@ -4,15 +4,18 @@ steps = explain_frame(analysis, 42)     # every intermediate value of frame 42, 
 steps.error == analysis.error[42]       # e(t), smoothed;  steps.score == analysis.score[42]
 image = heat_rgb(steps.local_map, analysis.pixel_tau)   # a map coloured on the player's scale
 fused = explain_fusion(analysis, model, 42)               # a fused detector's: its parts' calibrated errors, its rule
+part = autoencoder_part(frames, model, analysis)          # its autoencoder part alone on the same frames, to explain
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from vad_core.model.fused import PART_ERRORS, FusedModel
+from vad_core.pipeline.engine import Progress, analyze_frames
 from vad_core.pipeline.frame_errors import error_key
 from vad_core.pipeline.render import COLORMAPS, HEAT_RANGE, colormap_lut
 from vad_core.pipeline.result import Analysis, SegmentRule
@@ -175,6 +178,28 @@ def explain_fusion(analysis: Analysis, model: FusedModel, frame: int) -> FusionS
     )
 
 
+def autoencoder_part(
+    frames: Iterable[np.ndarray], model: FusedModel, analysis: Analysis, progress: Progress | None = None
+) -> Analysis:
+    """A fused detector's autoencoder part alone, through the one engine, on the frames `analysis` scored (uint8
+    gray, as analyze's on_frame saw them), so that explain_frame can teach its steps. The part is fed as the fused
+    detector feeds it (at the flow's size, then its own input) and masked by its zones: its raw e(t) is then the
+    analysis's kept autoencoder_error, exactly when the frames are the decoded ones (or the same resize of them)."""
+    part = replace(model.autoencoder, zones=model.zones)
+    prepared = (part.prepare(model.prepare(gray)) for gray in frames)
+    result = analyze_frames(
+        prepared,
+        part,
+        name=analysis.name,
+        fps=analysis.fps,
+        source_size=analysis.source_size,
+        total=analysis.frame_count,
+        progress=progress,
+    )
+    result.first_frame, result.frame_step = analysis.first_frame, analysis.frame_step
+    return result
+
+
 def heat_rgb(values: np.ndarray, unit: float, colormap: str = "inferno") -> np.ndarray:
     """A map as an RGB image on the player's colour scale, 0 .. HEAT_RANGE x unit.
 
@@ -187,4 +212,4 @@ def heat_rgb(values: np.ndarray, unit: float, colormap: str = "inferno") -> np.n
     return colormap_lut(colormap)[levels.astype(np.uint8), :3]
 
 
-__all__ = ["FrameSteps", "explain_frame", "gaussian_weights", "heat_rgb"]
+__all__ = ["FrameSteps", "autoencoder_part", "explain_frame", "gaussian_weights", "heat_rgb"]
