@@ -223,7 +223,8 @@ def train_fused(cfg: FusedTrainConfig) -> FusedResult:
     calibration_data = CalibrationData(data=cfg.data, val_fraction=cfg.val_fraction, command=cfg.command)
     parent = _parent(source, autoencoder)
     card = replace(model.card, training=training, calibration_data=calibration_data, parent=parent)
-    note = _scene_note(autoencoder, tails, source)
+    trained_here = autoencoder.card.training is not None and autoencoder.card.training.data == cfg.data
+    note = None if trained_here else _scene_note(autoencoder, tails, source)  # it knows the scene it trained on
     return FusedResult(_save(cfg.out, model, card), model.card.scoring_selection, note)
 
 
