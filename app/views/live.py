@@ -69,6 +69,7 @@ CAMERA_FPS = 10.0  # asked of the camera; the recorded part takes the rate measu
 CAMERA_MAX_FPS = 15  # frames a second the server takes from a camera, whatever the browser sends
 CAMERA_WAIT_S = 8.0  # no frame by then: say what the browser may be waiting for
 CAMERA_BUFFER = 64  # frames between the camera callback and the run's reader; past that they are dropped
+CAMERA_KEY = "live-camera"  # the camera component's key, before the run's ticket number (_camera_key)
 RTC_CONFIGURATION = {"iceServers": []}  # no STUN, no TURN: host candidates only, nothing off the machine
 CAMERA_CONSTRAINTS = {"video": {"frameRate": {"ideal": CAMERA_FPS, "max": 15}}, "audio": False}
 ALERT_TIMEOUT_S = 5.0  # an MQTT or webhook alert waits this long at most
@@ -468,20 +469,32 @@ def live_panel(rule: SegmentRule, boxes: bool) -> None:
     _alerts(live, segments, len(scores), rule, live.tap.fps or 10.0)
 
 
+def _camera_key(live: LiveSession) -> str:
+    return f"{CAMERA_KEY}-{live.ticket.number}"
+
+
 def _camera(live: LiveSession | None) -> None:
-    """The camera component: playing while a camera run is on; its frames go to the run's CameraCallback."""
+    """The camera component: playing while a camera run is on; its frames go to the run's CameraCallback.
+
+    Each run has a component of its own, asked to play once it has mounted and sent its first value. Asked at
+    once, it starts again on each render that comes while its first start still loads (streamlit-webrtc 0.79),
+    and the reruns its first value sets off make two or three peer connections at once: the server answers one,
+    the browser keeps another, and no frame comes until the connection fails and starts over, or ever."""
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
+    from streamlit_webrtc.component import generate_frontend_component_key
 
     if live is None or live.camera is None:  # no component, so no offer answered, before a run holds its slot
         st.caption("The camera turns on when you press **Start** (and the server has a free place for the run).")
         return
+    key = _camera_key(live)
+    mounted = st.session_state.get(generate_frontend_component_key(key)) is not None
     try:
         live.rtc = webrtc_streamer(
-            key="live-camera",
+            key=key,
             mode=WebRtcMode.SENDONLY,
             rtc_configuration=RTC_CONFIGURATION,
             media_stream_constraints=CAMERA_CONSTRAINTS,
-            desired_playing_state=not live.stop_requested,
+            desired_playing_state=mounted and not live.stop_requested,
             sink_video_track=live.sink,
             video_html_attrs={"autoPlay": True, "muted": True, "controls": False, "style": {"width": "240px"}},
         )

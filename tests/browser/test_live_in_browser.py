@@ -3,7 +3,8 @@ the webcam source starts through streamlit-webrtc (no STUN or TURN server), the 
 the anomaly appears while the camera plays, and Stop opens the recorded part in the analysis view (the player
 becomes ready). Any request off localhost fails the test. A camera run whose page freezes (its JavaScript paused:
 the websocket stays open, no rerun comes) is stopped by the server within app.viewers.LEAVE_S, and its heavy-work
-slot goes to the next page waiting for it.
+slot goes to the next page waiting for it. Each camera start makes exactly one peer connection: two or three made at
+once (streamlit-webrtc asked to play before it had mounted) cross their offers and answers, and no frame may come.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from app.viewers import LEAVE_S
 from tests.helpers.browser import CHROMIUM_ARGS, open_dashboard, serve, until
-from tests.helpers.paths import SAMPLES
+from tests.helpers.paths import ARTIFACTS, SAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -66,6 +67,42 @@ def camera_browser(playwright_driver, chromium, fake_camera):
     browser.close()
 
 
+COUNT_PEER_CONNECTIONS = """(() => {
+    const Native = window.RTCPeerConnection;
+    if (!Native) return;
+    window.RTCPeerConnection = class extends Native {
+        constructor(...args) {
+            super(...args);
+            window.top.peerConnections = (window.top.peerConnections || 0) + 1;
+        }
+    };
+})()"""  # in every frame of the page (the camera component's too): the peer connections it made, on the top window
+
+
+def camera_context(browser, url: str):
+    """(context, Dashboard) allowed the camera, its peer connections counted (peer_connections)."""
+    context, board = open_dashboard(browser, url)
+    context.grant_permissions(["camera"], origin=url)
+    context.add_init_script(COUNT_PEER_CONNECTIONS)
+    return context, board
+
+
+def peer_connections(page) -> int:
+    return page.evaluate("() => window.peerConnections || 0")
+
+
+def camera_started(page, name: str, started: float) -> None:
+    """The first frame came from the camera (Received > 0) within START_S of started, over one peer connection; the
+    time it took goes to test-artifacts/live-camera-{name}.txt."""
+    left = START_S - (time.monotonic() - started)
+    until(lambda: (metric_value(page, "Received") or 0) > 0, left, f"no camera frame within {START_S} s")
+    made = peer_connections(page)
+    (ARTIFACTS / f"live-camera-{name}.txt").write_text(
+        f"first frame after {time.monotonic() - started:.1f} s; peer connections: {made}\n"
+    )
+    assert made == 1, f"{made} peer connections for one camera start"
+
+
 def metric_value(page, label: str) -> int | None:
     found = page.locator("[data-testid='stMetric']").filter(has_text=re.compile(rf"^{label}"))
     if not found.count():
@@ -75,15 +112,16 @@ def metric_value(page, label: str) -> int | None:
 
 
 def test_the_camera_is_scored_live_and_its_recording_opens_in_the_analysis_view(camera_browser, app_url):
-    context, board = open_dashboard(camera_browser, app_url)
-    context.grant_permissions(["camera"], origin=app_url)
+    context, board = camera_context(camera_browser, app_url)
     page = board.page
     try:
         page.goto(f"{app_url}/live")
         page.get_by_role("heading", name="Watch a live source").wait_for(timeout=60_000)
         page.get_by_role("button", name="Start").click()
+        started = time.monotonic()
+        camera_started(page, "scored", started)
 
-        deadline, seen = time.monotonic() + START_S, []
+        deadline, seen = started + START_S, []
         while time.monotonic() < deadline and len(set(seen)) < 3:  # the rolling plot grows
             points = page.evaluate(PLOT_POINTS)
             if points:
@@ -111,14 +149,13 @@ def test_the_camera_is_scored_live_and_its_recording_opens_in_the_analysis_view(
 def test_a_run_whose_page_stops_rerunning_ends_and_frees_its_slot(camera_browser, analysis_stem):
     env = {"VAD_CHECKPOINT": str(analysis_stem), "VAD_MAX_HEAVY_JOBS": "1"}
     with serve(env, "streamlit-live-frozen.log", args=("--server.address", "localhost")) as server:
-        frozen_context, frozen = open_dashboard(camera_browser, server.url)
-        frozen_context.grant_permissions(["camera"], origin=server.url)
+        frozen_context, frozen = camera_context(camera_browser, server.url)
         other_context, other = open_dashboard(camera_browser, server.url)
         try:
             page = frozen.page
             page.goto(f"{server.url}/live")
             page.get_by_role("button", name="Start").click()
-            until(lambda: (metric_value(page, "Received") or 0) > 0, START_S, "the camera run did not start")
+            camera_started(page, "frozen", time.monotonic())
             cdp = frozen_context.new_cdp_session(page)
             cdp.send("Debugger.enable")
             cdp.send("Debugger.pause")  # the page's scripts stop; its websocket stays open
