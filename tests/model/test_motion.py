@@ -58,6 +58,17 @@ def test_a_frame_explained_gives_the_ratio_the_engine_scored(motion_model):
     assert steps.peak_ratio > 1.0 and flow_rgb(steps.flow, 3.0).shape == (64, 96, 3)
 
 
+def test_the_settings_are_chosen_on_the_e_t_the_engine_scores(motion_model):
+    from vad_core.io.video import stream_raw_gray
+    from vad_core.model.motion.features import clip_features
+    from vad_core.training.motion_fit import frame_error
+
+    stem, data = motion_model
+    model, clip = load_checkpoint(stem), data / "test" / "fast"
+    features = clip_features([model.prepare(gray) for gray in stream_raw_gray(clip)], model.cfg)
+    np.testing.assert_allclose(frame_error(model.normal, features, model.cfg), analyze(clip, model).error, rtol=1e-6)
+
+
 def test_a_frame_scores_the_same_in_any_block_and_a_glitch_of_one_frame_is_held_down(motion_model):
     """Each block reads the frames around it that persistence needs, so the block size changes nothing; and a place
     that jumps in one frame only is averaged over cfg.persistence frames instead of making an anomaly."""

@@ -87,6 +87,12 @@ def setting_name(cell: int, sigma: float) -> str:
     return f"cell {cell} px, scale_sigma {sigma:g}"
 
 
+def frame_error(normal: MotionNormal, features: np.ndarray, cfg: MotionConfig) -> np.ndarray:
+    """A clip's e(t) from its cell features (N, F, rows, cols), as the engine scores it with these settings (the
+    largest place score, smoothed over time): what the settings are chosen on, computed without the engine."""
+    return smooth(normal.place_scores(features, cfg.persistence).max(axis=(1, 2)), MOTION_SCORING.smooth_sigma)
+
+
 def candidate_settings(cfg: MotionTrainConfig) -> list[tuple[int, float]]:
     """(cell, scale_sigma) pairs to choose among: CELLS x SCALE_SIGMAS, less what the config fixes."""
     cells = (cfg.cell,) if cfg.cell else CELLS
@@ -123,10 +129,7 @@ def choose_settings(
         injected = [clip_features(list(frames), cfg) for frames, _ in targets]
         for sigma in (s for c, s in candidates if c == cell):
             normal = MotionNormal.fit(fitted, replace(cfg, scale_sigma=sigma))
-            errors = [
-                smooth(normal.place_scores(f, cfg.persistence).max(axis=(1, 2)), MOTION_SCORING.smooth_sigma)
-                for f in injected
-            ]
+            errors = [frame_error(normal, f, cfg) for f in injected]
             micro, video = frame_auc_micro(errors, labels) or 0.0, frame_auc_video_norm(errors, labels) or 0.0
             ranked.append(RankedCandidate(setting_name(cell, sigma), micro, video))
     ranked.sort(key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
