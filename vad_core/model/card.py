@@ -43,6 +43,11 @@ class Calibration:
     frames: int
     quantiles: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def uncalibrated(cls, quantile: float = 0.99) -> Calibration:
+        """tau 1 (c(t) is e(t)): a detector's before its calibration is fitted, for choosing and calibrating it."""
+        return cls(tau=1.0, pixel_tau=1.0, quantile=quantile, frames=0)
+
     def to_dict(self) -> dict:
         """Cards without quantiles (written by hand) keep none."""
         doc = asdict(self)

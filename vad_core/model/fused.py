@@ -73,7 +73,7 @@ class FusedModel:
         cls, autoencoder: LoadedModel, motion: MotionModel, fusion: FusionConfig, name: str, quantile: float = 0.99
     ) -> FusedModel:
         """Two parts and a rule, not calibrated yet (tau 1: c(t) is e(t)), for choosing the rule and calibrating."""
-        calibration = Calibration(tau=1.0, pixel_tau=1.0, quantile=quantile, frames=0)
+        calibration = Calibration.uncalibrated(quantile)
         sigma = max(autoencoder.scoring.smooth_sigma, motion.scoring.smooth_sigma)
         scoring = replace(FUSED_SCORING, smooth_sigma=sigma)
         fusion = replace(fusion, input_size=autoencoder.cfg.input_size)

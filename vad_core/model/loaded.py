@@ -73,6 +73,6 @@ class LoadedModel:
         cls, net: SpatioTemporalAE, normalizer: Normalizer, scoring: ScoringConfig, name: str, quantile: float = 0.99
     ) -> LoadedModel:
         """A network not calibrated yet (tau 1: c(t) is e(t)), for calibration itself, benchmarks and tests."""
-        calibration = Calibration(tau=1.0, pixel_tau=1.0, quantile=quantile, frames=0)
+        calibration = Calibration.uncalibrated(quantile)
         card = ModelCard(model=net.cfg, calibration=calibration, scoring=scoring, name=name)
         return cls(net, normalizer, scoring, calibration, card, name)

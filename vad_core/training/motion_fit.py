@@ -206,7 +206,7 @@ def train_motion(cfg: MotionTrainConfig) -> Path:
         head_features = [clip_features(list(h), motion) for h in heads]
     features = np.concatenate(head_features)
     normalizer = _mean_frame(heads, motion.input_size)
-    uncalibrated = Calibration(tau=1.0, pixel_tau=1.0, quantile=cfg.quantile, frames=0)
+    uncalibrated = Calibration.uncalibrated(cfg.quantile)
     name = Path(cfg.out).name
     card = ModelCard(model=motion, calibration=uncalibrated, kind="motion", scoring=MOTION_SCORING, name=name)
     model = MotionModel(
