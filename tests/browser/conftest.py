@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, Dashboard, open_dashboard, serve
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, Dashboard, dashboard_at, serve
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,5 @@ def browser(playwright_driver, chromium):
 @pytest.fixture
 def dashboard(browser, app_url) -> Iterator[Dashboard]:
     """A 1280x800 page; any request that leaves localhost is aborted, recorded and fails the test."""
-    context, board = open_dashboard(browser, app_url)
-    yield board
-    context.close()
-    assert not board.outside, f"requests left localhost: {board.outside}"
+    with dashboard_at(browser, app_url) as board:
+        yield board

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers.browser import ANALYSIS_S, Dashboard, Player, metric_value, open_dashboard, serve, until
+from tests.helpers.browser import ANALYSIS_S, Dashboard, Player, dashboard_at, metric_value, serve, until
 from tests.helpers.cli import run_cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.dataset]
@@ -39,10 +39,8 @@ def motion_server(ped2, bundled, chromium, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def board(browser, motion_server) -> Iterator[Dashboard]:
-    context, board = open_dashboard(browser, motion_server)
-    yield board
-    context.close()
-    assert not board.outside, f"requests left localhost: {board.outside}"
+    with dashboard_at(browser, motion_server) as board:
+        yield board
 
 
 def pick(page, picker: str, option: str) -> None:

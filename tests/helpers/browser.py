@@ -122,6 +122,15 @@ def open_dashboard(browser, url: str) -> tuple[object, Dashboard]:
     return context, board
 
 
+@contextmanager
+def dashboard_at(browser, url: str) -> Iterator[Dashboard]:
+    """open_dashboard for a block: the context is closed after it, and a request that left localhost fails it."""
+    context, board = open_dashboard(browser, url)
+    yield board
+    context.close()
+    assert not board.outside, f"requests left localhost: {board.outside}"
+
+
 def until(condition, timeout: float, message: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
