@@ -132,7 +132,7 @@ def _best_settings() -> dict:
 
 
 def _autoencoder_settings() -> dict:
-    """What only an autoencoder's run takes (the model to start from, the preset, the budget), as
+    """What an autoencoder's run takes (the model to start from, the preset, the budget), as
     TrainingRequest's fields."""
     models = {str(e.stem): e.label for e in available_models() if e.kind == "autoencoder"}  # fine-tuned: a network
     init = st.selectbox(
