@@ -2,14 +2,15 @@
 
     runner = training_runner()                     # process-wide, shared by every session
     job = runner.start(TrainingRequest(name="my-cam", clips=[...], minutes=5, owner=session_token()))
-    job.snapshot()                                 # steps, losses, fraction, ETA, state, whose: for the live view
+    job.snapshot()                                 # stages, steps, losses, ETA, state, whose: for the live view
     job.cancel(session_token())                    # only its owner: stop after this step, calibrate, save
 
 The child is the command line itself, `python -m vad_core train ... --progress-json`: the same training and
 calibration on held-out normal frames as for CLI users, its steps read from its stdout, a cancel sent as
-SIGTERM (which it turns into "stop, calibrate, save"). A process, not a thread: the server's interpreter
-stays free for the pages, and torch's first optimizer, which imports torch._dynamo and inspects every loaded
-module, starts in seconds instead of minutes among Streamlit's modules.
+SIGTERM (which it turns into "stop, calibrate, save"; for the best-of-three kind "stop the autoencoder's training,
+then fuse, choose and save"). A process, not a thread: the server's interpreter stays free for the pages, and
+torch's first optimizer, which imports torch._dynamo and inspects every loaded module, starts in seconds instead
+of minutes among Streamlit's modules.
 
 On a shared server (a class, a control room) the child is fenced in (app.jobs, which runs batch children too):
 it runs in a process group of its own, which a second Cancel (or a Cancel before its first step) kills outright,
@@ -28,7 +29,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,11 +52,14 @@ from app.state import app_limits, safe_upload_name
 from app.work_queue import LeftQueue, WorkQueue, work_queue
 from vad_core import BadInput
 from vad_core.io.video import image_files, normal_clips
+from vad_core.model.card import DETECTOR_KINDS
+from vad_core.training.best_fit import candidate_stem
 from vad_core.training.train import CLIP_LIMIT_VARIABLES, TrainProgress
 
 LOG = logging.getLogger(__name__)
 MAX_CLIPS = 50
 MAX_UPLOAD_BYTES = 2 << 30  # uploaded clips of one run, staged on disk while it trains
+STEP_FIELDS = [f.name for f in fields(TrainProgress)]
 MAX_MINUTES = 600.0  # also caps a run given in epochs: one user must not hold the server for days
 
 
@@ -72,8 +76,10 @@ class ClipFile:
 class TrainingRequest:
     """What the train-your-scene form asks for. clips, or a dataset folder (its train/ part is used).
 
-    kind: "autoencoder", or "motion" (`train --kind motion`: fitted in seconds; no preset, budget or init); with
-    normal_ranges, "fused" adapts init as `adapt --kind fused` does, anything else keeps init's own kind.
+    kind: "autoencoder"; "best" (`train --kind best`: a motion detector, an autoencoder and their fusion in one budget
+    of minutes, the best on injected anomalies kept as name, each beside it as name-KIND; no init); or "motion"
+    (`train --kind motion`: fitted in seconds; no preset, budget or init); with normal_ranges, "fused" adapts init
+    as `adapt --kind fused` does, anything else keeps init's own kind.
     init: a checkpoint to fine-tune instead of a new model. normal_ranges: adapt init to the one clip's own
     normal frames (source frame numbers, end exclusive), as `vad_core adapt` does."""
 
@@ -96,6 +102,8 @@ class JobSnapshot:
     name: str
     owner_label: str  # "session 3f2a": whose run it is, for everyone to see
     state: str  # running, calibrating, stopping, done, cancelled, failed
+    kind: str  # the request's
+    stages: tuple[str, ...]  # the phases the child announced so far, the last the current one (best-of-three runs)
     steps: list[int]
     losses: list[float]
     fraction: float
@@ -106,6 +114,8 @@ class JobSnapshot:
     checkpoint: Path | None
     cancel_requested: bool = False
     queued: str = ""  # while it waits for a heavy-work slot: how many jobs are ahead of it
+    chosen: str = ""  # a best-of-three run: the kind kept under its name
+    verdict: str = ""  # how the saved model fares against the model-free baselines on injected anomalies
 
     @property
     def finished(self) -> bool:
@@ -118,8 +128,10 @@ class TrainingJob(ChildJob):
 
     request: TrainingRequest = field(kw_only=True)
     state: str = "running"
+    stages: list[str] = field(default_factory=list)
     message: str = ""
     checkpoint: Path | None = None
+    summary: dict = field(default_factory=dict)  # the child's last object, `done`, once it has saved
     _progress: list[TrainProgress] = field(default_factory=list)
 
     def on_step(self, progress: TrainProgress) -> None:
@@ -127,6 +139,12 @@ class TrainingJob(ChildJob):
             self._progress.append(progress)
             if progress.fraction >= 1.0:
                 self.state = "calibrating"
+
+    def on_stage(self, stage: str) -> None:
+        """A new phase of a best-of-three run: running again, until its steps (if any) say otherwise."""
+        with self._lock:
+            self.stages.append(stage)
+            self.state = "running"
 
     def is_owner(self, session: str) -> bool:
         return session == self.request.owner
@@ -144,9 +162,10 @@ class TrainingJob(ChildJob):
         else:
             self.stop()
 
-    def finish(self, state: str, message: str, checkpoint: Path | None = None) -> None:
+    def finish(self, state: str, message: str, checkpoint: Path | None = None, summary: dict | None = None) -> None:
         with self._lock:
             self.state, self.message, self.checkpoint = state, message, checkpoint
+            self.summary = summary or {}
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -154,17 +173,19 @@ class TrainingJob(ChildJob):
             state = self.state
             if state in {"running", "calibrating"} and self._stop.is_set():
                 state = "stopping" if self._kill.is_set() else "calibrating"
-            message, checkpoint = self.message, self.checkpoint
+            message, checkpoint, stages, summary = self.message, self.checkpoint, tuple(self.stages), self.summary
         last = progress[-1] if progress else None
         fraction = last.fraction if last else 0.0
         elapsed = last.elapsed_s if last else 0.0
         eta = None
-        if state == "running" and last and fraction > 0:
+        if state == "running" and last and 0 < fraction < 1:
             eta = max(elapsed / fraction - elapsed, 0.0)
         return JobSnapshot(
             name=self.request.name,
             owner_label=session_label(self.request.owner),
+            kind=self.request.kind,
             state=state,
+            stages=stages,
             steps=[p.step for p in progress],
             losses=[p.loss for p in progress],
             fraction=fraction,
@@ -175,6 +196,8 @@ class TrainingJob(ChildJob):
             checkpoint=checkpoint,
             cancel_requested=self._stop.is_set(),
             queued=self.queued,
+            chosen=str(summary.get("chosen") or ""),
+            verdict=str(summary.get("verdict") or ""),
         )
 
 
@@ -204,7 +227,7 @@ def _train_command(request: TrainingRequest, data: Path, out: Path) -> list[str]
     command = [sys.executable, "-m", "vad_core", "train", "--data", str(data), "--out", str(out), "--progress-json"]
     if request.kind == "motion":
         return [*command, "--kind", "motion"]
-    command += ["--kind", "autoencoder", "--preset", request.preset]
+    command += ["--kind", "best" if request.kind == "best" else "autoencoder", "--preset", request.preset]
     if request.init is not None:
         command += ["--init", str(request.init)]
     if request.epochs is not None:
@@ -216,7 +239,7 @@ def _outcome(job: TrainingJob, summary: dict | None, returncode: int, stderr: st
     """(state, message, checkpoint) from the child's last stdout object, exit status and stderr."""
     if summary is not None and returncode == 0:
         checkpoint = Path(summary["checkpoint"])
-        return ("cancelled" if summary["cancelled"] else "done"), f"saved {checkpoint}", checkpoint
+        return ("cancelled" if summary.get("cancelled") else "done"), f"saved {checkpoint}", checkpoint
     if job.cancel_requested and not job.snapshot().steps:
         return "cancelled", "cancelled before the first step: nothing was learned, nothing saved", None
     if job.killed:
@@ -228,10 +251,26 @@ def _outcome(job: TrainingJob, summary: dict | None, returncode: int, stderr: st
     return "failed", f"internal error: {last}", None
 
 
-def _discard(out: Path) -> None:
-    """Remove whatever a run that saved nothing may have half-written at its checkpoint stem."""
-    for suffix in (".safetensors", ".json", RESUME_SUFFIX):
-        out.with_name(out.name + suffix).unlink(missing_ok=True)
+def _stems(request: TrainingRequest, out: Path) -> list[Path]:
+    """The models a run saves: out, and a best-of-three run's candidates beside it (their names were free when it
+    started: train_best checks them)."""
+    return [out, *(candidate_stem(out, kind) for kind in DETECTOR_KINDS)] if request.kind == "best" else [out]
+
+
+def _discard(stems: list[Path]) -> None:
+    """Remove whatever a run that saved nothing may have half-written at its checkpoint stems."""
+    for stem in stems:
+        for suffix in (".safetensors", ".json", RESUME_SUFFIX):
+            stem.with_name(stem.name + suffix).unlink(missing_ok=True)
+
+
+def _event(line: str) -> dict:
+    """A stdout line of the child as an object: {} for anything else (a library's stray print)."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> None:
@@ -243,21 +282,24 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
     out = models_folder() / job.request.name
     summary: dict | None = None
 
-    def relay(line: str) -> None:
+    def relay(line: str) -> None:  # keys it does not know are left alone: a newer child may say more
         nonlocal summary
-        event = json.loads(line) if line.startswith("{") else {}
+        event = _event(line)
         if "done" in event:
             summary = event["done"]
-        elif "step" in event:
-            job.on_step(TrainProgress(**event))
+        elif "stage" in event:
+            job.on_stage(str(event["stage"]))
+        elif set(STEP_FIELDS) <= event.keys():
+            job.on_step(TrainProgress(**{name: event[name] for name in STEP_FIELDS}))
 
     try:
         returncode, stderr = run_child(job, queue, relay, pass_fds=(lock.fileno(),))
         outcome = _outcome(job, summary, returncode, stderr)
         if outcome[2] is None:
-            _discard(out)
+            _discard(_stems(job.request, out))
         elif job.request.owner:
-            record_trainer(out, job.request.owner)
+            for stem in _stems(job.request, out):
+                record_trainer(stem, job.request.owner)
     except LeftQueue:
         outcome = ("cancelled", "cancelled while waiting for a free slot; nothing saved", None)
     except Exception as err:  # the page must say what happened; the log keeps the traceback
@@ -266,7 +308,7 @@ def _run(job: TrainingJob, staging: Path, lock: BinaryIO, queue: WorkQueue) -> N
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         lock.close()
-        job.finish(*outcome)
+        job.finish(*outcome, summary=summary if outcome[2] is not None else None)
 
 
 def _clip_bytes(clip: Path, root: Path) -> int:
@@ -331,8 +373,8 @@ class TrainingRunner:
             raise BadInput("adapting takes one clip and the model to start from")
         if request.kind == "fused" and not request.normal_ranges:
             raise BadInput("a fused model is made by adapting a model to a clip's normal frames")
-        if request.kind == "motion" and (request.init is not None or request.normal_ranges):
-            raise BadInput("a motion model is fitted afresh from its clips: it starts from no other model")
+        if request.kind in {"motion", "best"} and (request.init is not None or request.normal_ranges):
+            raise BadInput(f"a {request.kind} run fits its models afresh from its clips: it starts from no other model")
         with self._lock:
             if self.busy():
                 raise BadInput("a training run is in progress; wait for it or cancel it first")

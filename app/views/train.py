@@ -1,5 +1,5 @@
-"""The train-your-scene page: pick normal clips and a detector kind, start a background training run, watch its
-loss, use the model.
+"""The train-your-scene page: pick normal clips and a detector kind (by default the best of three: motion,
+autoencoder, fused), start a background training run, watch its phases and loss, use the model.
 
     st.navigation([..., st.Page(train.render, title="Train your scene", url_path="train")]).run()
 
@@ -18,18 +18,20 @@ import streamlit as st
 from app.data_root import ROOT_VARIABLE, data_root
 from app.models import available_models, models_folder, session_label, session_token
 from app.state import SAMPLES, VIDEO_TYPES
-from app.training import ClipFile, JobSnapshot, TrainingRequest, training_runner
+from app.training import MAX_MINUTES, ClipFile, JobSnapshot, TrainingRequest, training_runner
 from app.views import analysis
 from app.views.controls import MODEL_KEY
-from app.views.training_status import LIVE_KEY, STATE_TEXT, job_status
+from app.views.training_status import LIVE_KEY, job_status, state_text
 from vad_core import BadInput
+from vad_core.model.card import DETECTOR_KINDS
+from vad_core.training.best_fit import BEST_MINUTES, MIN_BEST_MINUTES, candidate_stem
 from vad_core.training.train import FAST_REFERENCE_ROWS, PRESETS
 
 INTRO = (
     "A model knows only the scene it was trained on: footage of another camera looks anomalous everywhere. "
-    "Give it a few minutes of **normal** footage of your scene. It learns to reconstruct that, is calibrated on "
-    "held-out normal frames (so c(t) = 1 means *beyond anything normal*), and appears in the model picker of the "
-    "analysis page."
+    "Give it a few minutes of **normal** footage of your scene. The model learns what is normal there, is "
+    "calibrated on held-out normal frames (so c(t) = 1 means *beyond anything normal*), and appears in the model "
+    "picker of the analysis page."
 )
 SOURCES = {
     "samples": "Bundled normal clips (UCSD Ped2 training)",
@@ -37,6 +39,7 @@ SOURCES = {
     "folder": "A dataset folder on this server",
 }
 KINDS = {
+    "best": "Best of three · motion, autoencoder and their fusion; the best is kept (minutes)",
     "autoencoder": "Autoencoder · learns to reconstruct the scene (minutes)",
     "motion": "Motion · each place's normal optical-flow speed (seconds)",
 }
@@ -45,6 +48,11 @@ MOTION_TEXT = (
     "normal speed; it flags what moves faster than normal there. It is fitted in one pass, in seconds, and "
     "calibrated on held-out normal frames like an autoencoder."
 )
+BEST_TEXT = (
+    "Fits a motion detector, trains an autoencoder for the rest of the budget and fuses the two; the one of the three "
+    "that best finds anomalies injected into held-out normal frames is kept under the model's name, the others "
+    "beside it (NAME-autoencoder, NAME-motion, NAME-fused). No test labels are needed to choose."
+)
 PRESET_TEXT = {
     "fast": f"fast · {PRESETS['fast']} px (less for footage under {FAST_REFERENCE_ROWS} rows), minutes on a CPU",
     "paper": f"paper · {PRESETS['paper']} px, the paper's input, slower",
@@ -52,12 +60,20 @@ PRESET_TEXT = {
 
 
 def _offer_model(snap: JobSnapshot) -> None:
-    """A finished run: where it was saved, and a button that opens the analysis page with it."""
-    st.success(
-        f"**{STATE_TEXT[snap.state]}.** Saved as `{snap.checkpoint.with_suffix('')}`. Pick **{snap.name}** in the "
-        "model picker of the analysis page.",
-        icon=":material/check_circle:",
-    )
+    """A finished run: where it was saved (a best-of-three run: which kind won, and its candidates), how it fares
+    against the model-free baselines, and a button that opens the analysis page with it."""
+    text = f"**{state_text(snap)}.** Saved as `{snap.checkpoint.with_suffix('')}`. "
+    if snap.chosen:
+        candidates = ", ".join(f"**{candidate_stem(snap.name, kind)}**" for kind in DETECTOR_KINDS)
+        text += (
+            f"The **{snap.chosen}** detector ranked first of the three on anomalies injected into held-out normal "
+            f"frames and is kept as **{snap.name}**; the candidates ({candidates}) are in the model picker too."
+        )
+    else:
+        text += f"Pick **{snap.name}** in the model picker of the analysis page."
+    if snap.verdict:
+        text += f"\n\n{snap.verdict[:1].upper()}{snap.verdict[1:]}."
+    st.success(text, icon=":material/check_circle:")
     if st.button("Analyze with this model", icon=":material/query_stats:"):
         st.session_state[MODEL_KEY] = str(snap.checkpoint.with_suffix(""))
         st.switch_page(st.Page(analysis.render, url_path="analyze", default=True))
@@ -95,8 +111,28 @@ def _clips(source: str) -> tuple[tuple[ClipFile, ...], Path | None]:
     return (), Path(folder.strip()) if folder.strip() else None  # checked against the root when the run starts
 
 
+def _preset(disabled: bool = False) -> str:
+    """The autoencoder's input size (a best-of-three run trains one too)."""
+    return st.radio(
+        "Preset", list(PRESETS), format_func=PRESET_TEXT.get, key="train_preset", disabled=disabled,
+        help="A fine-tuned model keeps the input size of the model it starts from.",
+    )  # fmt: skip
+
+
+def _best_settings() -> dict:
+    """A best-of-three run's preset and budget, as TrainingRequest's fields: minutes for the whole run, as `train`
+    takes them."""
+    st.caption(BEST_TEXT)
+    preset = _preset()
+    minutes = st.number_input(
+        "Minutes for the whole run", MIN_BEST_MINUTES, MAX_MINUTES, BEST_MINUTES, 0.5, key="train_best_minutes",
+        help="The motion detector and the fusion take their share; the autoencoder trains for the rest.",
+    )  # fmt: skip
+    return {"preset": preset, "minutes": float(minutes)}
+
+
 def _autoencoder_settings() -> dict:
-    """What only an autoencoder's run takes (the model to start from, the preset, the budget), as
+    """What an autoencoder's run takes (the model to start from, the preset, the budget), as
     TrainingRequest's fields."""
     models = {str(e.stem): e.label for e in available_models() if e.kind == "autoencoder"}  # fine-tuned: a network
     init = st.selectbox(
@@ -106,10 +142,7 @@ def _autoencoder_settings() -> dict:
         key="train_init",
         help="Fine-tune an existing model on your clips: it keeps what it learned and adapts in minutes.",
     )
-    preset = st.radio(
-        "Preset", list(PRESETS), format_func=PRESET_TEXT.get, key="train_preset", disabled=init is not None,
-        help="A fine-tuned model keeps the input size of the model it starts from.",
-    )  # fmt: skip
+    preset = _preset(disabled=init is not None)
     budget = st.radio("Budget", ["minutes", "epochs"], horizontal=True, key="train_budget")
     if budget == "minutes":
         amount = st.number_input("Minutes of training", 0.5, 600.0, 5.0, 0.5, key="train_minutes")
@@ -136,7 +169,7 @@ def _form() -> None:
         kind = st.radio("Detector", list(KINDS), format_func=KINDS.get, key="train_kind")
         if kind == "motion":
             st.caption(MOTION_TEXT)
-        settings = _autoencoder_settings() if kind == "autoencoder" else {}
+        settings = {"best": _best_settings, "autoencoder": _autoencoder_settings}.get(kind, dict)()
         st.caption(f"Models are saved in `{models_folder()}` (set `VAD_MODELS_DIR` to change it).")
     if busy:
         owner = runner.job.request.owner

@@ -2,9 +2,10 @@
 
     st.fragment(job_status, run_every=1.0)(on_finished=lambda snap: ...)
 
-Progress bar with steps, frames, time and ETA, whose run it is, the loss curve; for the session that started it
-a Cancel button (a second one stops it at once), and when the run has ended, on_finished(snapshot) draws what comes
-next (a button, or a re-analysis with the new model). Other sessions watch; they cannot cancel it.
+Progress bar with the current phase (a best-of-three run's), steps, frames, time and ETA, whose run it is, the
+loss curve; for the session that started it a Cancel button (a second one stops it at once), and when the run has
+ended, on_finished(snapshot) draws what comes next (a button, or a re-analysis with the new model). Other sessions
+watch; they cannot cancel it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ STATE_TEXT = {
 CANCELLING = (
     "Stopping after the current step; what it learned is then calibrated and saved. Cancel again to stop at once "
     "and save nothing."
+)
+# A best-of-three run: a cancel cuts the autoencoder's training short, but the three kinds are still compared.
+BEST_CANCELLED = "Cancelled: the autoencoder's training was cut short; the best of the three kinds was still kept"
+BEST_CANCELLING = (
+    "Stopping the autoencoder's training after the current step; the run then calibrates it, fuses it with the "
+    "motion detector and keeps the best of the three. Cancel again to stop at once and save nothing."
 )
 MAX_PLOTTED = 1500
 LIVE_KEY = "training_live"
@@ -76,6 +83,8 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
     mine = job.is_owner(session)
     st.subheader(f"Model “{snap.name}” " + ("(yours)" if mine else f"· started by {snap.owner_label}"), anchor=False)
     st.progress(min(snap.fraction, 1.0), text=_progress_text(snap))
+    if snap.stages and not snap.finished:
+        st.caption(" → ".join([*snap.stages[:-1], f"**{snap.stages[-1]}**"]))
     if snap.losses:  # right under the progress: the notices and buttons below come and go, and a chart that
         st.plotly_chart(_loss_figure(snap), key="loss_curve")  # moves in the page is remounted with its old figure
     if snap.queued and not snap.finished:
@@ -88,9 +97,22 @@ def job_status(on_finished: Callable[[JobSnapshot], None]) -> None:
         _cancel_buttons(job, snap, session)
 
 
+def state_text(snap: JobSnapshot) -> str:
+    """What the run is doing, or how it ended: a best-of-three run's current phase while it runs."""
+    if snap.state == "cancelled" and snap.checkpoint is None:
+        return "Cancelled"
+    if snap.state == "cancelled" and snap.kind == "best":
+        return BEST_CANCELLED
+    if snap.state == "running" and snap.stages:
+        return snap.stages[-1][:1].upper() + snap.stages[-1][1:]
+    return STATE_TEXT[snap.state]
+
+
 def _progress_text(snap: JobSnapshot) -> str:
-    state = "Cancelled" if snap.state == "cancelled" and snap.checkpoint is None else STATE_TEXT[snap.state]
-    text = f"{state} · step {len(snap.steps)} · {snap.frames_seen} frames seen · {_duration(snap.elapsed_s)}"
+    text = state_text(snap)
+    if not snap.steps and snap.stages:  # a phase without steps (fitting the motion detector): no counts yet
+        return text
+    text += f" · step {len(snap.steps)} · {snap.frames_seen} frames seen · {_duration(snap.elapsed_s)}"
     if snap.eta_s is not None:
         text += f" · about {_duration(snap.eta_s)} left"
     if snap.losses:
@@ -116,6 +138,6 @@ def _cancel_buttons(job: TrainingJob, snap: JobSnapshot, session: str) -> None:
         if st.button("Cancel training", icon=":material/stop_circle:", key="cancel_training"):
             job.cancel(session)
     elif snap.state != "stopping":
-        st.info(CANCELLING, icon=":material/hourglass_top:")
+        st.info(BEST_CANCELLING if snap.kind == "best" else CANCELLING, icon=":material/hourglass_top:")
         if st.button("Stop at once, save nothing", icon=":material/cancel:", key="kill_training"):
             job.cancel(session)

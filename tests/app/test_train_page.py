@@ -1,5 +1,6 @@
 """Train your scene: the background runner trains, cancels and fails cleanly; the model picker and comparison use
-what it saves. Real training runs on the bundled normal sample clips (fast preset, seconds of budget)."""
+what it saves. Real training runs on the bundled normal sample clips (fast preset, seconds of budget), a best-of-three
+run on one of them made small (the fast preset trains it at 35 px)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from app.training import ClipFile, TrainingRequest, TrainingRunner
 from tests.helpers.apptest import TIMEOUT, player_args, trace_values, wait_finished
 from tests.helpers.paths import APP
 from vad_core import BadInput, load_checkpoint
+from vad_core.bench.clips import make_long_video
+from vad_core.model.card import read_card
 from vad_core.pipeline.curves import CURVE_LABELS
 
 pytestmark = pytest.mark.slow
@@ -141,7 +144,7 @@ def train_page(session: str) -> AppTest:
     return app.run()
 
 
-def test_the_train_page_starts_a_run_that_only_its_session_can_cancel(models_dir, monkeypatch):
+def test_the_train_page_starts_a_best_of_three_run_that_only_its_session_can_cancel(models_dir, monkeypatch):
     app = train_page("tok-owner")
     assert not app.exception, app.exception
     assert app.multiselect(key="train_samples").value == ["Train001.mp4", "Train002.mp4"]
@@ -149,14 +152,25 @@ def test_the_train_page_starts_a_run_that_only_its_session_can_cancel(models_dir
     assert any(i.value.startswith("Folders on this server are off") for i in app.info)
     assert "train_folder" not in [t.key for t in app.text_input]  # off: VAD_DATA_ROOT is unset
     app.radio(key="train_source").set_value("samples").run()
+    assert app.radio(key="train_kind").value == "best"  # the first choice: the best the tool can make
+    minutes = app.number_input(key="train_best_minutes")
+    assert (minutes.value, minutes.min) == (10.0, 3.0)  # as `train`: the whole run's budget
+    assert "train_init" not in [s.key for s in app.selectbox]  # every kind is fitted afresh
     app.text_input(key="train_name").set_value("page-run")
-    app.number_input(key="train_minutes").set_value(0.5)
     app.button(key="start_training").click().run()
     assert not app.exception, app.exception
     from app.training import training_runner
 
     job = training_runner().job
-    assert job is not None and job.request.name == "page-run" and job.request.minutes == 0.5
+    assert job is not None and job.request.name == "page-run" and job.request.kind == "best"
+    assert job.command[job.command.index("--kind") :][:6] == ["--kind", "best", "--preset", "fast", "--minutes", "10.0"]
+    deadline = time.monotonic() + 120
+    while len(job.snapshot().stages) < 2:  # the motion detector is fitted (and saved beside): the autoencoder trains
+        assert time.monotonic() < deadline and not job.snapshot().finished, job.snapshot()
+        time.sleep(0.1)
+    app.run()
+    phases = "fitting the motion detector → **training the autoencoder for "
+    assert any(c.value.startswith(phases) for c in app.caption), [c.value for c in app.caption]
     other = train_page("tok-other")  # another browser: sees the run and whose it is, and cannot cancel it
     owner = session_label("tok-owner")
     assert any(f"started by {owner}" in h.value for h in other.subheader), [h.value for h in other.subheader]
@@ -168,7 +182,7 @@ def test_the_train_page_starts_a_run_that_only_its_session_can_cancel(models_dir
     if not job.snapshot().finished and job.snapshot().state != "stopping":  # it had stepped: Cancel again
         app.run().button(key="kill_training").click().run()
     snap = wait_finished(job)
-    assert snap.state == "cancelled" and snap.checkpoint is None and not list(models_dir.iterdir())
+    assert snap.state == "cancelled" and snap.checkpoint is None and not list(models_dir.iterdir())  # no candidate
     app.run()
     assert any("nothing saved" in i.value for i in app.info), [i.value for i in app.info]
     assert not app.button(key="start_training").disabled  # the next run can start
@@ -180,3 +194,34 @@ def test_staged_upload_names_never_become_paths(tmp_path):
     _stage_clips((ClipFile("../../escape.mp4", data=b"x"), ClipFile("a/b\\c.mp4", data=b"y")), tmp_path / "run")
     staged = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert staged == [Path("run/train/000_escape.mp4"), Path("run/train/001_c.mp4")]
+
+
+@pytest.fixture
+def small_clip(tmp_path) -> ClipFile:
+    """A sample clip at 96 x 64 px: the fast preset trains it at 35 px, so a best-of-three run takes seconds."""
+    path = make_long_video(tmp_path / "small.mp4", 0.2, [SAMPLES / "train" / "Train001.mp4"], fps=10, size=(96, 64))
+    return ClipFile(path.name, path=path)
+
+
+def test_a_best_of_three_run_shows_its_phases_and_offers_the_kind_it_chose(models_dir, small_clip):
+    from app.training import training_runner
+
+    request = TrainingRequest(name="scene", kind="best", minutes=3, epochs=1, clips=(small_clip,), owner="tok-best")
+    snap = wait_finished(training_runner().start(request))
+    assert snap.state == "done", snap.message
+    assert snap.stages[0] == "fitting the motion detector" and snap.stages[2] == "fusing them and choosing the best"
+    assert snap.stages[1].startswith("training the autoencoder for") and len(snap.stages) == 3 and snap.steps
+    assert snap.checkpoint == models_dir / "scene.safetensors"  # the kept copy: what "Analyze with this model" opens
+    card = read_card(models_dir / "scene.json")
+    ranking = card.detector_selection
+    assert {c.name.split()[0] for c in ranking.candidates} == {"autoencoder", "motion", "fused"}
+    assert snap.chosen == card.detector and snap.verdict == ranking.verdict
+    stems = {models_dir / name for name in ("scene", "scene-autoencoder", "scene-motion", "scene-fused")}
+    assert set(user_models()) == stems  # the candidates are in the picker too, each its trainer's
+    assert all(stem.with_suffix(".trainer").is_file() for stem in stems)
+    app = train_page("tok-best")
+    assert not app.exception, app.exception
+    (success,) = app.success
+    assert f"The **{card.detector}** detector ranked first of the three" in success.value
+    assert ranking.verdict[1:] in success.value and "**scene-motion**" in success.value
+    assert any(b.label == "Analyze with this model" for b in app.button)

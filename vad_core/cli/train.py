@@ -125,7 +125,10 @@ def run_best(args: argparse.Namespace, cfg: TrainConfig) -> int:
         def report(progress: TrainProgress) -> None:
             print(json.dumps(asdict(progress)), flush=True)
 
-        result = train_best(cfg, on_step=report, should_stop=stop.is_set, show_progress=False)
+        def stage(text: str) -> None:  # a UI's phases without steps (the app's training runner)
+            print(json.dumps({"stage": text}), flush=True)
+
+        result = train_best(cfg, on_step=report, should_stop=stop.is_set, show_progress=False, on_stage=stage)
         summary = {"checkpoint": str(result.checkpoint), "steps": result.training.steps, "chosen": result.chosen}
         summary |= {"cancelled": result.training.cancelled, "verdict": result.selection.verdict}
         print(json.dumps({"done": summary}), flush=True)

@@ -130,7 +130,7 @@ def train_best(
     minutes = autoencoder_minutes(cfg, time.perf_counter() - started)
     tell("training the autoencoder" + (f" for {minutes:.1f} minutes" if minutes is not None else ""))
     training = train(replace(cfg, out=str(stems["autoencoder"]), minutes=minutes), on_step, should_stop, show_progress)
-    tell("fusing them")
+    tell("fusing them and choosing the best")
     fused_cfg = FusedTrainConfig(
         data=cfg.data,
         out=str(stems["fused"]),
