@@ -44,12 +44,19 @@ def test_train_by_default_keeps_the_best_of_three_kinds(tmp_path):
     chosen = tmp_path / f"cam-{card.detector}"
     assert out.with_suffix(".safetensors").read_bytes() == chosen.with_suffix(".safetensors").read_bytes()
     assert card.name == "cam" and json.loads(chosen.with_suffix(".json").read_text())["name"] == chosen.name
+    # the candidates fuse again from the command line into the same choice of rule
+    parts = ("--checkpoint", str(tmp_path / "cam-autoencoder"), "--motion", str(tmp_path / "cam-motion"))
+    again = run_cli("train", "--kind", "fused", "--data", str(SAMPLES), "--out", str(tmp_path / "again"), *parts)
+    assert again.returncode == 0, again.stderr
+    assert read_card(tmp_path.joinpath("again.json")).scoring_selection.candidates == fused.candidates
     clip = SAMPLES / "test" / "Test004.mp4"
     kept, candidate = analyze(clip, load_checkpoint(out)), analyze(clip, load_checkpoint(chosen))
     np.testing.assert_array_equal(kept.score, candidate.score)
 
 
-def test_train_refuses_a_budget_too_small_for_three_kinds_before_any_work(tmp_path):
-    done = run_cli("train", "--data", str(SAMPLES), "--out", str(tmp_path / "cam"), "--minutes", "1")
-    assert done.returncode == 2 and "--minutes" in done.stderr and "Traceback" not in done.stderr
+@pytest.mark.parametrize(("option", "value"), [("--minutes", "1"), ("--resume", None)])
+def test_train_refuses_a_budget_too_small_or_a_resume_before_any_work(tmp_path, option, value):
+    asked = (option,) if value is None else (option, value)
+    done = run_cli("train", "--data", str(SAMPLES), "--out", str(tmp_path / "cam"), *asked)
+    assert done.returncode == 2 and option in done.stderr and "Traceback" not in done.stderr
     assert not list(tmp_path.iterdir())

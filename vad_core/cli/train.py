@@ -38,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=kinds, default="best", help=kind_help)
     part_help = "fused: the autoencoder part (default: the bundled Ped2 autoencoder)"
     p.add_argument("--checkpoint", default=None, help=part_help)
+    motion_help = "fused: a motion detector fitted already on DATASET, e.g. a best run's STEM-motion (default: fit one)"
+    p.add_argument("--motion", default=None, help=motion_help)
     cell_help = "motion: a place's side in pixels at the clip's resolution (default: 16 or 8, chosen on injections)"
     p.add_argument("--cell", type=COUNT, default=None, help=cell_help)
     p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")

@@ -66,10 +66,17 @@ def candidate_stem(out: str | Path, kind: DetectorKind) -> Path:
 
 
 def check_budget(cfg: TrainConfig) -> None:
-    """BadInput, before any work, for a budget too small to fit all three kinds."""
+    """BadInput, before any work, for a budget too small to fit all three kinds, or a run asked to resume: an
+    interrupted run's candidates are saved models, which a new run would not overwrite."""
+    if cfg.resume:
+        raise BadInput(
+            "is for an autoencoder's run; a best-of-three run starts afresh: to finish an interrupted one, resume "
+            "its autoencoder alone (kind autoencoder, out STEM-autoencoder) and fuse it with STEM-motion (kind fused)",
+            option="resume",
+        )
     if cfg.minutes is not None and cfg.minutes < MIN_BEST_MINUTES:
         raise BadInput(
-            f"{cfg.minutes:g} minutes cannot fit a motion detector, an autoencoder and their fusion: give "
+            f"{cfg.minutes:g} is too few minutes to fit a motion detector, an autoencoder and their fusion: give "
             f"{MIN_BEST_MINUTES:g} or more, or train one kind (a motion detector fits in seconds to minutes)",
             option="minutes",
         )
