@@ -82,6 +82,7 @@ def run_motion(args: argparse.Namespace) -> int:
     which scale_sigma was chosen and whether the model beats the baselines on the injected anomalies."""
     from vad_core.model.card import read_card
     from vad_core.training.motion_fit import MotionTrainConfig, train_motion
+    from vad_core.training.selection import figures_line
 
     cfg = config_from(args, MotionTrainConfig, command=command_line())
     weights = train_motion(cfg)
@@ -93,7 +94,7 @@ def run_motion(args: argparse.Namespace) -> int:
         return 0
     print(f"wrote {weights}")
     if selection:
-        tried = ", ".join(f"{c.name} {c.auc_micro:.3f} / {c.auc_video_norm:.3f}" for c in selection.candidates)
+        tried = figures_line(selection.candidates)
         print(f"chosen: {selection.candidates[0].name} (pooled / per-video AUC on injected walkers: {tried})")
         print(verdict)
     return 0

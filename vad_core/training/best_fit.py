@@ -25,7 +25,7 @@ from vad_core.model.card import DETECTOR_KINDS, DetectorKind, RankedCandidate, S
 from vad_core.model.checkpoint import checkpoint_paths, copy_checkpoint, new_checkpoint_paths
 from vad_core.training.fused_fit import PARTS_ALONE, FusedResult, FusedTrainConfig, train_fused
 from vad_core.training.motion_fit import MotionTrainConfig, train_motion
-from vad_core.training.selection import verdict
+from vad_core.training.selection import best_first, figures_line, ranked_selection
 from vad_core.training.train import TrainConfig, TrainProgress, TrainResult, check_start, train
 
 BEST_MINUTES = 10.0  # the whole command's budget when none is given
@@ -53,7 +53,7 @@ class BestResult:
 
     def summary(self) -> str:
         """Two lines: the kind kept beside the others, and whether it beats the model-free baselines."""
-        tried = ", ".join(f"{c.name} {c.auc_micro:.3f} / {c.auc_video_norm:.3f}" for c in self.selection.candidates)
+        tried = figures_line(self.selection.candidates)
         return (
             f"chosen: {self.chosen} (pooled / per-video AUC on injected anomalies: {tried})\n{self.selection.verdict}"
         )
@@ -97,15 +97,8 @@ def detector_selection(fused: ScoringSelection) -> ScoringSelection:
     figures = fused.baselines or {}
     ranked = [RankedCandidate(f"fused ({best_rule.name})", best_rule.auc_micro, best_rule.auc_video_norm)]
     ranked += [RankedCandidate(k, figures[n]["auc_micro"], figures[n]["auc_video_norm"]) for n, k in PART_KINDS.items()]
-    ranked.sort(key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
     model_free = {n: (f["auc_micro"], f["auc_video_norm"]) for n, f in figures.items() if n not in PARTS_ALONE}
-    return ScoringSelection(
-        method=METHOD,
-        proxies=fused.proxies,
-        candidates=ranked,
-        baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in model_free.items()},
-        verdict=verdict(ranked[0].auc_micro, ranked[0].auc_video_norm, model_free),
-    )
+    return ranked_selection(METHOD, fused.proxies, best_first(ranked), model_free)
 
 
 def _kind(candidate: RankedCandidate) -> DetectorKind:

@@ -27,7 +27,7 @@ from vad_core.pipeline.engine import analyze_frames
 from vad_core.pipeline.result import Analysis
 from vad_core.scoring.metrics import frame_auc_micro, frame_auc_video_norm
 from vad_core.training.injection import DETECTOR_PROXY_KINDS
-from vad_core.training.selection import inject_at_random
+from vad_core.training.selection import best_first, inject_at_random
 
 Injected = list[tuple[np.ndarray, np.ndarray]]  # (uint8 frames (N, H, W), int8 labels (N,)) per injected clip
 
@@ -86,7 +86,7 @@ def try_detectors(candidates: dict[str, Detector], normal: list[np.ndarray], inj
         micro = frame_auc_micro(scores, truth) or 0.0
         video = frame_auc_video_norm(scores[len(normal) :], truth[len(normal) :]) or 0.0
         ranked.append(RankedCandidate(name, micro, video))
-    ranked.sort(key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)  # stable: ties keep the given order
+    ranked = best_first(ranked)
     split = len(normal)
     return DetectorTrial(ranked, {n: r[:split] for n, r in by_name.items()}, {n: r[split:] for n, r in by_name.items()})
 

@@ -59,7 +59,7 @@ from vad_core.training.calibration import fit_scene_reference, hold_out_tails, s
 from vad_core.training.detector_choice import analyze_clip, inject_clips, try_detectors
 from vad_core.training.injection import DETECTOR_PROXY_KINDS, read_gray_clip
 from vad_core.training.motion_fit import MotionTrainConfig, train_motion
-from vad_core.training.selection import baselines_on, verdict
+from vad_core.training.selection import baselines_on, figures_line, ranked_selection
 from vad_core.version import __version__
 
 # Each part's calibrated score alone, as the fused score takes it (weight 1: the autoencoder's, 0: the motion part's)
@@ -103,7 +103,7 @@ class FusedResult:
 
     def summary(self) -> str:
         """Two lines: the rule chosen beside the others, and whether it beats the baselines."""
-        rules = ", ".join(f"{c.name} {c.auc_micro:.3f} / {c.auc_video_norm:.3f}" for c in self.selection.candidates)
+        rules = figures_line(self.selection.candidates)
         lines = [f"fusion rule: {self.rule} (pooled / per-video AUC on injected anomalies: {rules})", self.verdict]
         return "\n".join(lines + ([self.note] if self.note else []))
 
@@ -136,13 +136,7 @@ def fit_fusion(
     baselines = {c.name: (c.auc_micro, c.auc_video_norm) for c in trial.ranked if c.name in alone}
     size = autoencoder.cfg.input_size
     baselines |= baselines_on(clips, injected, ScoringConfig(), size)  # scored as evaluate scores them
-    selection = ScoringSelection(
-        method=METHOD,
-        proxies=list(DETECTOR_PROXY_KINDS),
-        candidates=ranked,
-        baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in baselines.items()},
-        verdict=verdict(ranked[0].auc_micro, ranked[0].auc_video_norm, baselines),
-    )
+    selection = ranked_selection(METHOD, list(DETECTOR_PROXY_KINDS), ranked, baselines)
     normal = trial.normal[ranked[0].name]
     calibration = _calibration(normal, quantile)
     reference = fit_scene_reference(normal, best.projection, best.normalizer, quantile, scene)

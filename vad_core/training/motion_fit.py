@@ -43,7 +43,7 @@ from vad_core.scoring.metrics import frame_auc_micro, frame_auc_video_norm
 from vad_core.scoring.scene import SceneReference, frame_distances
 from vad_core.scoring.scores import ScoringConfig, smooth
 from vad_core.training.calibration import hold_out_tails, scene_name
-from vad_core.training.selection import baselines_on, inject_at_random, verdict
+from vad_core.training.selection import baselines_on, best_first, inject_at_random, ranked_selection
 
 CELLS = (16, 8)  # px at the flow's size: a place's side
 SCALE_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # cells: how far a place's normal may borrow from its neighbours
@@ -132,19 +132,13 @@ def choose_settings(
             errors = [frame_error(normal, f, cfg) for f in injected]
             micro, video = frame_auc_micro(errors, labels) or 0.0, frame_auc_video_norm(errors, labels) or 0.0
             ranked.append(RankedCandidate(setting_name(cell, sigma), micro, video))
-    ranked.sort(key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
+    ranked = best_first(ranked)
     cell, sigma = next(c for c in candidates if setting_name(*c) == ranked[0].name)
     baselines = baselines_on(pieces[::2], targets, ScoringConfig(), base.input_size)  # scored as evaluate scores
     return (
         replace(base, cell=cell, scale_sigma=sigma),
         features[cell],
-        ScoringSelection(
-            method=SETTING_METHOD,
-            proxies=list(SETTING_PROXY_KINDS),
-            candidates=ranked,
-            baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in baselines.items()},
-            verdict=verdict(ranked[0].auc_micro, ranked[0].auc_video_norm, baselines),
-        ),
+        ranked_selection(SETTING_METHOD, list(SETTING_PROXY_KINDS), ranked, baselines),
     )
 
 

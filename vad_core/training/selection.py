@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from vad_core.errors import BadInput
 from vad_core.io.framestore import iter_chunks
 from vad_core.io.video import resize_scale
+from vad_core.model.card import RankedCandidate, ScoringSelection
 from vad_core.model.checkpoint import LoadedModel
 from vad_core.pipeline.analysis import analyze
 from vad_core.pipeline.engine import analyze_frames
@@ -30,6 +32,14 @@ from vad_core.scoring.metrics import frame_auc_macro, frame_auc_micro, frame_auc
 from vad_core.scoring.scene import fit_place_scales
 from vad_core.scoring.scores import MOTION_FORMS, REDUCTIONS, ScoringConfig, reduce_maps, smooth
 from vad_core.training.injection import InjectionConfig, inject, read_gray_clip
+
+
+class _Figures(Protocol):
+    auc_micro: float
+    auc_video_norm: float
+
+
+Ranked = TypeVar("Ranked", bound=_Figures)
 
 PROXY_KINDS = ("moving_object", "speedup")  # what UCSD's anomalies look like: bikes, carts, skaters, hurried people
 INJECTED_FRAMES = 40
@@ -104,12 +114,31 @@ def rank_scorings(
         scores = [_errors(a, scoring, scale) / tau for a, _ in injected]
         micro, video = frame_auc_micro(scores, truth) or 0.0, frame_auc_video_norm(scores, truth) or 0.0
         rows.append(Candidate(scoring, micro, video, frame_auc_macro(scores, truth) or 0.0))
-    return _best_first(rows)
+    return best_first(rows)
 
 
-def _best_first(candidates: list[Candidate]) -> list[Candidate]:
-    """By pooled AUC (whether one threshold works across clips), then per-video AUC."""
+def best_first(candidates: list[Ranked]) -> list[Ranked]:
+    """By pooled AUC (whether one threshold works across clips), then per-video AUC; ties keep the given order."""
     return sorted(candidates, key=lambda c: (c.auc_micro, c.auc_video_norm), reverse=True)
+
+
+def figures_line(candidates: list[RankedCandidate]) -> str:
+    """Each candidate's pooled / per-video AUC, as the commands print a ranking: "max 0.789 / 0.802, ..."."""
+    return ", ".join(f"{c.name} {c.auc_micro:.3f} / {c.auc_video_norm:.3f}" for c in candidates)
+
+
+def ranked_selection(
+    method: str, proxies: list[str], ranked: list[RankedCandidate], baselines: dict[str, tuple[float, float]]
+) -> ScoringSelection:
+    """The card's record of a choice by name: the candidates best first, the baselines (name -> (pooled,
+    per-video)) on the same injected anomalies, and the verdict of the first against them."""
+    return ScoringSelection(
+        method=method,
+        proxies=proxies,
+        candidates=ranked,
+        baselines={n: {"auc_micro": m, "auc_video_norm": v} for n, (m, v) in baselines.items()},
+        verdict=verdict(ranked[0].auc_micro, ranked[0].auc_video_norm, baselines),
+    )
 
 
 def select_scoring(
@@ -234,6 +263,6 @@ def choose_scoring(
             for frames, labels in targets
         ]
         ranked += rank_scorings(normal, injected, [c for c in candidates if c.motion == form], quantile)
-    ranked = _best_first(ranked)
+    ranked = best_first(ranked)
     normal_pixels = [_pixels(c) for c in usable[:half]]
     return ScoringChoice(ranked[0].scoring, ranked, baselines_on(normal_pixels, targets, ranked[0].scoring))
