@@ -144,12 +144,14 @@ def cli():
 @pytest.fixture(scope="session")
 def motion_stem(tmp_path_factory) -> Path:
     """The stem of a motion detector fitted once per session on two tiny synthetic normal clips (96 x 64, cells of
-    8 px: seconds); any clip, a Ped2 sample too, is resized to its flow size."""
+    8 px: seconds; persistence 5 frames, as the 40-frame clips' 12-frame event needs); any clip, a Ped2 sample too,
+    is resized to its flow size."""
     from tests.helpers.motion_clips import motion_dataset
     from vad_core.training.motion_fit import MotionTrainConfig, train_motion
 
     root = tmp_path_factory.mktemp("motion-model")
-    train_motion(MotionTrainConfig(data=str(motion_dataset(root)), out=str(root / "motion"), cell=8, val_fraction=0.25))
+    cfg = MotionTrainConfig(str(motion_dataset(root)), str(root / "motion"), cell=8, persistence=5, val_fraction=0.25)
+    train_motion(cfg)
     return root / "motion"
 
 

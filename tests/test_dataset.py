@@ -20,8 +20,9 @@ def test_evaluate_reaches_the_acceptance_floors(ped2, bundled, cli):
     metrics = json.loads(proc.stdout)
     labels = json.loads((ped2 / "labels.json").read_text())
     assert metrics["frames"] == sum(v["num_frames"] for v in labels["test"].values()) == 2010
-    # measured 0.966 pooled / 0.941 per-video / 0.985 pixel (the bundled autoencoder: 0.815 / 0.916 / 0.957)
-    assert metrics["auc_micro_video_norm"] >= 0.93, metrics
+    # measured 0.972 pooled / 0.951 per-video / 0.986 pixel (the bundled autoencoder: 0.815 / 0.916 / 0.957); the
+    # per-video floor sits under issue 29's 0.95 by the spread another CPU's float rounding may give
+    assert metrics["auc_micro_video_norm"] >= 0.945, metrics
     assert metrics["auc_micro"] >= 0.95, metrics
     assert metrics["pixel_auc"] is not None and 0.97 <= metrics["pixel_auc"] <= 1.0, metrics
     assert 0.0 <= metrics["eer"] < 0.5, metrics

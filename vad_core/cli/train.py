@@ -45,8 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")
     sigma_help = "motion: smooth the places' normal over this many cells (default: chosen on injected anomalies)"
     p.add_argument("--scale-sigma", type=number(float, 0, 16), default=None, help=sigma_help)
-    persistence_help = "motion: frames (odd) over which a place's ratio is held (default 5)"
-    p.add_argument("--persistence", type=COUNT, default=5, help=persistence_help)
+    persistence_help = "motion: frames (odd) over which a place's ratio is held (default 15)"
+    p.add_argument("--persistence", type=COUNT, default=15, help=persistence_help)
     preset_help = "fast: 131 px (less for frames under 240 rows); paper: 227 px"
     p.add_argument("--preset", choices=["fast", "paper"], default="fast", help=preset_help)
     p.add_argument("--input-size", type=input_size, default=None, help="override the preset's input size (8n+19)")

@@ -40,7 +40,7 @@ class MotionConfig:
     flow: FlowPreset = "medium"
     quantile: float = 0.999
     scale_sigma: float = 0.0
-    persistence: int = 5
+    persistence: int = 15
     moving_speed: float = 0.5
     input_size: int = 131
 
