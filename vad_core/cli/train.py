@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from vad_core.cli.common import TRAIN_ZONES_HELP, add_zones_option, command_line, config_from
 from vad_core.cli.options import BATCH, COUNT, POSITIVE, SEED, add_progress_json, input_size, number
+from vad_core.model.motion.config import MotionConfig
 from vad_core.signals import on_stop_signal
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flow", choices=["fast", "medium"], default="medium", help="motion: OpenCV's DIS flow preset")
     sigma_help = "motion: smooth the places' normal over this many cells (default: chosen on injected anomalies)"
     p.add_argument("--scale-sigma", type=number(float, 0, 16), default=None, help=sigma_help)
-    persistence_help = "motion: frames (odd) over which a place's ratio is held (default 15)"
-    p.add_argument("--persistence", type=COUNT, default=15, help=persistence_help)
+    held = MotionConfig.persistence
+    persistence_help = f"motion: frames (odd) over which a place's ratio is held (default {held})"
+    p.add_argument("--persistence", type=COUNT, default=held, help=persistence_help)
     preset_help = "fast: 131 px (less for frames under 240 rows); paper: 227 px"
     p.add_argument("--preset", choices=["fast", "paper"], default="fast", help=preset_help)
     p.add_argument("--input-size", type=input_size, default=None, help="override the preset's input size (8n+19)")
