@@ -95,13 +95,19 @@ def test_compare_with_a_motion_model_then_explain_it_in_the_lab(board):
 
     flow = page.locator("[data-testid='stImage']").filter(has_text=f"optical flow {LAB_FRAME - 1} → {LAB_FRAME}")
     flow.locator("img").wait_for()
-    assert flow.locator("img").evaluate("(img) => img.complete && img.naturalWidth > 0")
+    loaded = "(img) => img.complete && img.naturalWidth > 0"  # attached before its bytes arrive: wait for them
+    until(lambda: flow.locator("img").evaluate(loaded), 30, "the flow image did not load")
     peak = page.locator("table tr").filter(has_text="◀")
     assert peak.count() == 1
     ratio = float(peak.locator("td").last.inner_text().strip(" ◀"))
     assert ratio > 1.0  # the peak place moves faster than its normal
-    equations = page.locator(".katex-mathml annotation").all_text_contents()
-    (equation,) = [e for e in equations if f"e_{{raw}}({LAB_FRAME})" in e]
+    annotations = page.locator(".katex-mathml annotation")  # KaTeX typesets after the page: wait for the formula
+
+    def frame_equations() -> list[str]:
+        return [e for e in annotations.all_text_contents() if f"e_{{raw}}({LAB_FRAME})" in e]
+
+    until(lambda: frame_equations(), 30, f"no e_raw({LAB_FRAME}) formula typeset")
+    (equation,) = frame_equations()
     peak_ratio, explained, scored = (float(x) for x in re.findall(r"[0-9][0-9.e+-]*", equation.split("=", 1)[1])[-3:])
     assert explained == pytest.approx(math.log1p(peak_ratio), rel=1e-3)
     assert explained == pytest.approx(scored, rel=1e-3)  # the flow computed again is the one the engine scored
